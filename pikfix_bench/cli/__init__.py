@@ -1,0 +1,33 @@
+"""The ``pikfix-bench`` command line."""
+
+from __future__ import annotations
+
+import click
+
+from pikfix_bench import __version__
+from pikfix_bench.cli.score import score
+from pikfix_bench.errors import PikfixError
+
+
+class PikfixGroup(click.Group):
+    """A click group that reports :class:`PikfixError` as a one-line message (exit status 2)."""
+
+    def invoke(self, ctx: click.Context):  # noqa: D102 - click API
+        try:
+            return super().invoke(ctx)
+        except PikfixError as exc:
+            raise click.UsageError(str(exc)) from None
+
+
+@click.group(cls=PikfixGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="pikfix-bench")
+def main() -> None:
+    """Benchmarks for old-photo restoration and reference-based colourization.
+
+    \b
+    Typical flow:
+      pikfix-bench score --pred OUT_DIR --gt GT_DIR      score images you already have
+    """
+
+
+main.add_command(score)

@@ -1,0 +1,26 @@
+"""Image-quality metrics: functional cores, named profiles and a batched scorer."""
+
+from pikfix_bench.metrics.ciede2000 import ciede2000
+from pikfix_bench.metrics.colorfulness import colorfulness
+from pikfix_bench.metrics.lpips_metric import load_lpips_alex, lpips_distance
+from pikfix_bench.metrics.profiles import DEFAULT_PROFILE, PROFILES, MetricProfile, get_profile
+from pikfix_bench.metrics.psnr import psnr
+from pikfix_bench.metrics.scorer import METRICS, ImageScorer, MetricSpec, parse_metric_names
+from pikfix_bench.metrics.ssim import ssim
+
+__all__ = [
+    "DEFAULT_PROFILE",
+    "METRICS",
+    "PROFILES",
+    "ImageScorer",
+    "MetricProfile",
+    "MetricSpec",
+    "ciede2000",
+    "colorfulness",
+    "get_profile",
+    "load_lpips_alex",
+    "lpips_distance",
+    "parse_metric_names",
+    "psnr",
+    "ssim",
+]

