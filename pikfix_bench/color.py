@@ -60,27 +60,41 @@ def l_ab_to_rgb(lightness: np.ndarray, ab: np.ndarray) -> np.ndarray:
     lightness = np.asarray(lightness, dtype=np.float64)
     ab = np.asarray(ab, dtype=np.float64)
     if lightness.shape != ab.shape[:2] or ab.ndim != 3 or ab.shape[2] != 2:
-        raise ShapeMismatchError(f"L has shape {lightness.shape} but ab has shape {ab.shape}; want H x W and H x W x 2")
+        raise ShapeMismatchError(
+            f"L has shape {lightness.shape} but ab has shape {ab.shape}; want H x W and H x W x 2"
+        )
     rgb = skcolor.lab2rgb(np.concatenate([lightness[..., None], ab], axis=-1))
     return np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
 
 
-def rgb_to_lab_torch(rgb: torch.Tensor) -> torch.Tensor:
-    """Convert RGB in ``[0, 1]`` to CIE Lab exactly as ``skimage.color.rgb2lab``.
+def _srgb_to_linear(rgb: torch.Tensor) -> torch.Tensor:
+    """Undo the sRGB transfer curve (IEC 61966-2-1) on values in ``[0, 1]``."""
+    return torch.where(rgb > 0.04045, ((rgb + 0.055) / 1.055) ** 2.4, rgb / 12.92)
+
+
+def rgb_to_lab_torch(rgb: torch.Tensor, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """Convert sRGB to CIE Lab exactly as ``skimage.color.rgb2lab``.
 
     Parameters
     ----------
     rgb : torch.Tensor
-        ``N x 3 x H x W`` RGB in ``[0, 1]``; float64 recommended.
+        ``N x 3 x H x W`` RGB: ``uint8`` (0..255) or float in ``[0, 1]``. For ``uint8`` the
+        transfer curve is a 256-entry table computed in float64, which is exact and fast.
+    dtype : torch.dtype
+        Floating type of the computation and of the result.
 
     Returns
     -------
     torch.Tensor
-        ``N x 3 x H x W`` Lab (L in ``[0, 100]``), same dtype and device.
+        ``N x 3 x H x W`` Lab (L in ``[0, 100]``), on the input's device.
     """
-    linear = torch.where(rgb > 0.04045, ((rgb + 0.055) / 1.055) ** 2.4, rgb / 12.92)
-    matrix = torch.tensor(XYZ_FROM_RGB, dtype=rgb.dtype, device=rgb.device)
-    white = torch.tensor(D65_WHITE, dtype=rgb.dtype, device=rgb.device).view(1, 3, 1, 1)
+    if rgb.dtype == torch.uint8:
+        table = _srgb_to_linear(torch.arange(256, dtype=torch.float64, device=rgb.device) / 255.0).to(dtype)
+        linear = table[rgb.long()]
+    else:
+        linear = _srgb_to_linear(rgb.to(dtype))
+    matrix = torch.tensor(XYZ_FROM_RGB, dtype=dtype, device=rgb.device)
+    white = torch.tensor(D65_WHITE, dtype=dtype, device=rgb.device).view(1, 3, 1, 1)
     xyz = torch.einsum("ij,njhw->nihw", matrix, linear) / white
     f = torch.where(xyz > 0.008856, torch.pow(xyz.clamp_min(0), 1.0 / 3.0), 7.787 * xyz + 16.0 / 116.0)
     fx, fy, fz = f[:, 0], f[:, 1], f[:, 2]

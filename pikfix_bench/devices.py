@@ -32,5 +32,7 @@ def resolve_device(name: str = "auto") -> str:
     except RuntimeError:
         raise PikfixError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise PikfixError(f"device {name!r} asked for, but CUDA is not available here; use --device cpu or auto")
+        raise PikfixError(
+            f"device {name!r} asked for, but CUDA is not available here; use --device cpu or auto"
+        )
     return str(device)

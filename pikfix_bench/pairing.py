@@ -46,7 +46,9 @@ def index_image_folder(root: Path) -> dict[str, Path]:
             continue
         key = path.relative_to(root).with_suffix("").as_posix()
         if key in index:
-            raise PikfixError(f"{root}: {index[key].name} and {path.name} have the same name; cannot pair them")
+            raise PikfixError(
+                f"{root}: {index[key].name} and {path.name} have the same name; cannot pair them"
+            )
         index[key] = path
     return index
 

@@ -26,7 +26,11 @@ def test_grayscale_file_read_as_rgb_and_l(tmp_path, rgb):
     gray = rgb[..., 1]
     write_png(tmp_path / "g.png", gray)
     as_rgb = read_image(tmp_path / "g.png")
-    assert as_rgb.shape == (64, 80, 3) and np.array_equal(as_rgb[..., 0], gray) and np.array_equal(as_rgb[..., 2], gray)
+    assert (
+        as_rgb.shape == (64, 80, 3)
+        and np.array_equal(as_rgb[..., 0], gray)
+        and np.array_equal(as_rgb[..., 2], gray)
+    )
     assert np.array_equal(read_image(tmp_path / "g.png", mode="L"), gray)
 
 

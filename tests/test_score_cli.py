@@ -39,7 +39,19 @@ def run(*args: str):
 @pytest.mark.parametrize("profile", ["pikfix", "skimage", "basicsr", "matlab"])
 def test_folder_json_matches_scorer(folders, profile):
     pred, gt = folders
-    result = run("score", "--pred", str(pred), "--gt", str(gt), "--profile", profile, "--format", "json", "--device", "cpu")
+    result = run(
+        "score",
+        "--pred",
+        str(pred),
+        "--gt",
+        str(gt),
+        "--profile",
+        profile,
+        "--format",
+        "json",
+        "--device",
+        "cpu",
+    )
     assert result.exit_code == 0, result.output
     records = json.loads(result.stdout)
     assert [r["pred"] for r in records] == ["astronaut-noise.png", "same.png", "sub/coffee-noise.png"]
@@ -48,7 +60,9 @@ def test_folder_json_matches_scorer(folders, profile):
     assert records[1]["psnr"] == "inf" and records[1]["ssim"] == pytest.approx(1.0)
     from pikfix_bench.image_io import read_image
 
-    expected = ImageScorer(profile).score([read_image(pred / "astronaut-noise.png")], [read_image(gt / "astronaut-noise.png")])
+    expected = ImageScorer(profile).score(
+        [read_image(pred / "astronaut-noise.png")], [read_image(gt / "astronaut-noise.png")]
+    )
     for name, value in expected[0].items():
         assert records[0][name] == pytest.approx(value, abs=1e-12)
     assert "stray.png" in result.stderr and "orphan.png" in result.stderr
@@ -78,8 +92,17 @@ def test_csv_round_trip_through_pandas(folders, tmp_path):
 
 def test_single_pair_of_files(folders):
     pred, gt = folders
-    result = run("score", "--pred", str(pred / "astronaut-noise.png"), "--gt", str(gt / "astronaut-noise.png"),
-                 "--metrics", "ssim", "--format", "json")
+    result = run(
+        "score",
+        "--pred",
+        str(pred / "astronaut-noise.png"),
+        "--gt",
+        str(gt / "astronaut-noise.png"),
+        "--metrics",
+        "ssim",
+        "--format",
+        "json",
+    )
     assert result.exit_code == 0
     assert len(json.loads(result.stdout)) == 1
 
@@ -88,7 +111,9 @@ def test_size_mismatch_names_both_sizes(tmp_path, photo_pairs):
     _, distorted, original = photo_pairs[0]
     write_png(tmp_path / "p.png", distorted)
     write_png(tmp_path / "g.png", original[:-3])
-    result = CliRunner().invoke(main, ["score", "--pred", str(tmp_path / "p.png"), "--gt", str(tmp_path / "g.png")])
+    result = CliRunner().invoke(
+        main, ["score", "--pred", str(tmp_path / "p.png"), "--gt", str(tmp_path / "g.png")]
+    )
     assert result.exit_code == 2
     assert "203x181" in result.output and "203x178" in result.output and "Traceback" not in result.output
 
@@ -96,7 +121,9 @@ def test_size_mismatch_names_both_sizes(tmp_path, photo_pairs):
 def test_bad_file_in_folder_is_reported_and_others_scored(folders):
     pred, gt = folders
     (pred / "same.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
-    result = CliRunner().invoke(main, ["score", "--pred", str(pred), "--gt", str(gt), "--metrics", "psnr", "--format", "json"])
+    result = CliRunner().invoke(
+        main, ["score", "--pred", str(pred), "--gt", str(gt), "--metrics", "psnr", "--format", "json"]
+    )
     assert result.exit_code == 1
     assert "same.png" in result.stderr
     assert [r["pred"] for r in json.loads(result.stdout)] == ["astronaut-noise.png", "sub/coffee-noise.png"]
@@ -107,7 +134,9 @@ def test_grayscale_prediction_scored_as_replicated_rgb(tmp_path, photo_pairs):
     gray = original.mean(axis=2).astype(np.uint8)
     write_png(tmp_path / "p.png", gray)
     write_png(tmp_path / "g.png", original)
-    result = run("score", "--pred", str(tmp_path / "p.png"), "--gt", str(tmp_path / "g.png"), "--format", "json")
+    result = run(
+        "score", "--pred", str(tmp_path / "p.png"), "--gt", str(tmp_path / "g.png"), "--format", "json"
+    )
     expected = ImageScorer("pikfix").score([np.repeat(gray[..., None], 3, axis=2)], [original])[0]
     assert json.loads(result.stdout)[0]["psnr"] == pytest.approx(expected["psnr"])
 

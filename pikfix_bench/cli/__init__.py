@@ -19,7 +19,9 @@ class PikfixGroup(click.Group):
             raise click.UsageError(str(exc)) from None
 
 
-@click.group(cls=PikfixGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=PikfixGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
 @click.version_option(__version__, prog_name="pikfix-bench")
 def main() -> None:
     """Benchmarks for old-photo restoration and reference-based colourization.

@@ -51,20 +51,49 @@ def _format_value(value: float) -> str:
 
 
 @click.command()
-@click.option("--pred", required=True, type=click.Path(path_type=Path), help="Predicted image, or folder of them.")
-@click.option("--gt", required=True, type=click.Path(path_type=Path), help="Ground-truth image, or folder of them.")
-@click.option("--profile", default=DEFAULT_PROFILE, show_default=True, type=click.Choice(list(PROFILES)),
-              help="Metric protocol (see docs/metrics.md).")
-@click.option("--metrics", "metric_names", default=",".join(METRICS), show_default=True,
-              help="Comma-separated metrics.")
-@click.option("--crop-border", type=click.IntRange(min=0), default=None,
-              help="Pixels cropped from each side before PSNR/SSIM (default: the profile's).")
-@click.option("--format", "output_format", default="table", show_default=True,
-              type=click.Choice(["table", "csv", "json"]))
+@click.option(
+    "--pred", required=True, type=click.Path(path_type=Path), help="Predicted image, or folder of them."
+)
+@click.option(
+    "--gt", required=True, type=click.Path(path_type=Path), help="Ground-truth image, or folder of them."
+)
+@click.option(
+    "--profile",
+    default=DEFAULT_PROFILE,
+    show_default=True,
+    type=click.Choice(list(PROFILES)),
+    help="Metric protocol (see docs/metrics.md).",
+)
+@click.option(
+    "--metrics", "metric_names", default=",".join(METRICS), show_default=True, help="Comma-separated metrics."
+)
+@click.option(
+    "--crop-border",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Pixels cropped from each side before PSNR/SSIM (default: the profile's).",
+)
+@click.option(
+    "--format",
+    "output_format",
+    default="table",
+    show_default=True,
+    type=click.Choice(["table", "csv", "json"]),
+)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
-@click.option("--batch-size", default=16, show_default=True, type=click.IntRange(min=1))
-def score(pred: Path, gt: Path, profile: str, metric_names: str, crop_border: int | None, output_format: str,
-          device: str, batch_size: int) -> None:
+@click.option(
+    "--batch-size", type=click.IntRange(min=1), help="Images per batch [default: 4 on CPU, 16 on GPU]."
+)
+def score(
+    pred: Path,
+    gt: Path,
+    profile: str,
+    metric_names: str,
+    crop_border: int | None,
+    output_format: str,
+    device: str,
+    batch_size: int,
+) -> None:
     """Score predictions against ground truths: one pair of files, or two folders paired by relative path.
 
     Folders are paired by path without suffix (a/b.png with a/b.jpg); files without a partner are listed
@@ -79,32 +108,44 @@ def score(pred: Path, gt: Path, profile: str, metric_names: str, crop_border: in
     if not pairing.pairs:
         raise PikfixError(f"no pairs of images found between {pred} and {gt}")
     scorer = ImageScorer(metric_profile, names, resolve_device(device), batch_size)
-    rows, errors = _score_pairs(scorer, pairing.pairs, progress=len(pairing.pairs) > 1 and sys.stderr.isatty())
+    rows, errors = _score_pairs(
+        scorer, pairing.pairs, progress=len(pairing.pairs) > 1 and sys.stderr.isatty()
+    )
     for message in errors:
         click.echo(f"error: {message}", err=True)
     if not rows:
         raise PikfixError("no pair could be scored" + (f": {errors[0]}" if len(errors) == 1 else ""))
     by_key = {pair.key: pair for pair in pairing.pairs}
     records = [
-        {"pred": _relative(by_key[row["key"]].pred, pred), "gt": _relative(by_key[row["key"]].gt, gt),
-         **{name: row[name] for name in names}}
+        {
+            "pred": _relative(by_key[row["key"]].pred, pred),
+            "gt": _relative(by_key[row["key"]].gt, gt),
+            **{name: row[name] for name in names},
+        }
         for row in rows
     ]
     summaries = {name: summarize([record[name] for record in records]) for name in names}
     if output_format == "json":
-        payload = [{key: json_number(value) for key, value in record.items()} | {"profile": metric_profile.name}
-                   for record in records]
+        payload = [
+            {key: json_number(value) for key, value in record.items()} | {"profile": metric_profile.name}
+            for record in records
+        ]
         click.echo(json.dumps(payload, indent=2, allow_nan=False))
     elif output_format == "csv":
         mean_row = {"pred": "(mean)", "gt": "", **{name: summaries[name].mean for name in names}}
-        click.echo(pd.DataFrame([*records, mean_row]).assign(profile=metric_profile.name).to_csv(index=False), nl=False)
+        click.echo(
+            pd.DataFrame([*records, mean_row]).assign(profile=metric_profile.name).to_csv(index=False),
+            nl=False,
+        )
     else:
         table = pd.DataFrame(records)
         mean_row = {"pred": "mean", "gt": "", **{name: summaries[name].mean for name in names}}
         table = pd.concat([table, pd.DataFrame([mean_row])], ignore_index=True)
         table = table.rename(columns={name: f"{name} {METRICS[name].arrow}" for name in names})
         click.echo(f"profile: {metric_profile.name} — {metric_profile.description}")
-        click.echo(table.to_string(index=False, formatters={f"{n} {METRICS[n].arrow}": _format_value for n in names}))
+        click.echo(
+            table.to_string(index=False, formatters={f"{n} {METRICS[n].arrow}": _format_value for n in names})
+        )
         for name in names:
             if summaries[name].inf_count:
                 click.echo(f"note: {name} {summaries[name].aggregation}")

@@ -16,14 +16,15 @@ def colorfulness(image: torch.Tensor) -> torch.Tensor:
     Parameters
     ----------
     image : torch.Tensor
-        ``N x 3 x H x W`` RGB images in ``[0, 1]``.
+        ``N x 3 x H x W`` RGB images: ``uint8``, or float in ``[0, 1]``.
 
     Returns
     -------
     torch.Tensor
         ``N`` values; 0 for a gray image, around 30–60 for typical photographs.
     """
-    red, green, blue = (255.0 * image).unbind(1)
+    scaled = image.to(torch.float64) if image.dtype == torch.uint8 else 255.0 * image
+    red, green, blue = scaled.unbind(1)
     rg = (red - green).flatten(1)
     yb = (0.5 * (red + green) - blue).flatten(1)
     spread = torch.sqrt(rg.var(dim=1, unbiased=False) + yb.var(dim=1, unbiased=False))

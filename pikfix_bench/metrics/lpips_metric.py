@@ -67,25 +67,40 @@ def load_lpips_alex(device: str = "cpu") -> lpips.LPIPS:
         trunk[f"slice{_SLICE_OF_FEATURE[int(index)]}.{index}.{param}"] = value
     model.net.load_state_dict(trunk, strict=True)
     model.requires_grad_(False)
-    return model.eval().to(device)
+    return model.eval().to(device=device, memory_format=torch.channels_last)
 
 
 def lpips_distance(model: lpips.LPIPS, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Per-image LPIPS between two RGB batches in ``[0, 1]``.
+    """Per-image LPIPS between two RGB batches.
 
     Parameters
     ----------
     model : lpips.LPIPS
         From :func:`load_lpips_alex`.
     pred, target : torch.Tensor
-        ``N x 3 x H x W`` RGB in ``[0, 1]``; scaled to ``[-1, 1]`` here, as LPIPS expects.
+        ``N x 3 x H x W`` RGB, ``uint8`` or float in ``[0, 1]``; scaled to ``[-1, 1]`` here, as
+        LPIPS v0.1 expects.
 
     Returns
     -------
     torch.Tensor
-        ``N`` distances (0 for identical images; lower is better).
+        ``N`` float64 distances (0 for identical images; lower is better).
+
+    Notes
+    -----
+    This is ``lpips.LPIPS.forward`` (v0.1, ``lpips=True``, not spatial) with the module's own
+    layers and helpers, except that both inputs go through the trunk in one batch, which is
+    about 10% faster on a CPU. The tests hold it to the official forward.
     """
     dtype = next(model.parameters()).dtype
+    scale = 2.0 / 255.0 if pred.dtype == torch.uint8 else 2.0
+    count = pred.shape[0]
     with torch.inference_mode():
-        scaled = [(2.0 * x - 1.0).to(dtype).contiguous(memory_format=torch.channels_last) for x in (pred, target)]
-        return model(scaled[0], scaled[1]).flatten().to(pred.dtype)
+        both = torch.cat([pred, target]).to(dtype) * scale - 1.0
+        features = model.net(model.scaling_layer(both.contiguous(memory_format=torch.channels_last)))
+        total = torch.zeros(count, dtype=dtype, device=pred.device)
+        for layer, feature in enumerate(features):
+            unit = lpips.normalize_tensor(feature)
+            difference = (unit[:count] - unit[count:]) ** 2
+            total += lpips.spatial_average(model.lins[layer](difference), keepdim=False).flatten()
+        return total.to(torch.float64)

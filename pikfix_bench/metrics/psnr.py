@@ -11,7 +11,8 @@ def psnr(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> t
     Parameters
     ----------
     pred, target : torch.Tensor
-        ``N x C x H x W`` images on the scale given by ``data_range``.
+        ``N x C x H x W`` images on the scale given by ``data_range``. Integer images
+        (``uint8``) give an exact mean squared error.
     data_range : float
         Peak value of the signal (1 for images in ``[0, 1]``).
 
@@ -20,5 +21,12 @@ def psnr(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> t
     torch.Tensor
         ``N`` values in dB; ``inf`` where the images are identical.
     """
-    mse = (pred - target).square().flatten(1).mean(dim=1)
+    if pred.dtype.is_floating_point:
+        mse = (pred - target).square().flatten(1).mean(dim=1)
+    else:
+        difference = pred.to(torch.int32) - target.to(torch.int32)
+        mse = (
+            difference.square().flatten(1).sum(dim=1, dtype=torch.int64).to(torch.float64)
+            / difference[0].numel()
+        )
     return 10.0 * torch.log10(data_range**2 / mse)

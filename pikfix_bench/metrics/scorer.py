@@ -64,12 +64,14 @@ def parse_metric_names(names: str | Sequence[str] | None) -> tuple[str, ...]:
         names = [name.strip() for name in names.split(",") if name.strip()]
     unknown = [name for name in names if name not in METRICS]
     if unknown or not names:
-        raise PikfixError(f"unknown metric(s) {', '.join(unknown) or '(none given)'}; choose from: {', '.join(METRICS)}")
+        raise PikfixError(
+            f"unknown metric(s) {', '.join(unknown) or '(none given)'}; choose from: {', '.join(METRICS)}"
+        )
     return tuple(dict.fromkeys(names))
 
 
 def to_color_space(rgb: torch.Tensor, space: ColorSpace) -> torch.Tensor:
-    """Map an ``N x 3 x H x W`` RGB batch in ``[0, 1]`` to a profile's colour space, still on ``[0, 1]``."""
+    """Map an ``N x 3 x H x W`` float RGB batch in ``[0, 1]`` to a profile's colour space, on ``[0, 1]``."""
     if space == "rgb":
         return rgb
     weights = _Y_WEIGHTS if space == "y" else _GRAY_WEIGHTS
@@ -78,6 +80,19 @@ def to_color_space(rgb: torch.Tensor, space: ColorSpace) -> torch.Tensor:
         return (16.0 + (rgb * w).sum(dim=1, keepdim=True)) / 255.0
     # MATLAB rounds half away from zero; values are non-negative, so floor(x + 0.5).
     return torch.floor((rgb * 255.0 * w).sum(dim=1, keepdim=True) + 0.5) / 255.0
+
+
+def _in_space(
+    pred: torch.Tensor, gt: torch.Tensor, space: ColorSpace
+) -> tuple[tuple[torch.Tensor, torch.Tensor], float]:
+    """uint8 RGB batches in a profile's colour space, with their data range.
+
+    RGB stays uint8 (range 255): PSNR is then exact integer arithmetic, and SSIM converts
+    image by image, in cache. Other spaces are float64 on ``[0, 1]``.
+    """
+    if space == "rgb":
+        return (pred, gt), 255.0
+    return tuple(to_color_space(x.to(torch.float64) / 255.0, space) for x in (pred, gt)), 1.0
 
 
 def _crop(batch: torch.Tensor, border: int) -> torch.Tensor:
@@ -96,7 +111,9 @@ def check_pair(pred: np.ndarray, gt: np.ndarray, pred_name: str = "pred", gt_nam
     """
     for name, image in ((pred_name, pred), (gt_name, gt)):
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-            raise PikfixError(f"{name}: expected a uint8 H x W x 3 RGB image, got {image.dtype} {image.shape}")
+            raise PikfixError(
+                f"{name}: expected a uint8 H x W x 3 RGB image, got {image.dtype} {image.shape}"
+            )
     if pred.shape != gt.shape:
         raise ShapeMismatchError(
             f"size mismatch: {pred_name} is {pred.shape[1]}x{pred.shape[0]} but {gt_name} is "
@@ -115,8 +132,9 @@ class ImageScorer:
         Subset of :data:`METRICS`; all by default.
     device : str
         Torch device for the maths.
-    batch_size : int
-        Images per tensor batch.
+    batch_size : int, optional
+        Images per tensor batch. By default 4 on the CPU, where larger batches fall out of cache
+        and run slower (``bench/metrics.py``), and 16 on a GPU.
     """
 
     def __init__(
@@ -124,11 +142,13 @@ class ImageScorer:
         profile: MetricProfile | str = "pikfix",
         metrics: Sequence[str] | None = None,
         device: str = "cpu",
-        batch_size: int = 16,
+        batch_size: int | None = None,
     ) -> None:
         self.profile = get_profile(profile) if isinstance(profile, str) else profile
         self.metrics = parse_metric_names(metrics)
         self.device = torch.device(device)
+        if batch_size is None:
+            batch_size = 4 if self.device.type == "cpu" else 16
         if batch_size < 1:
             raise PikfixError(f"batch_size must be >= 1, got {batch_size}")
         self.batch_size = batch_size
@@ -157,48 +177,52 @@ class ImageScorer:
         for indices in by_shape.values():
             for start in range(0, len(indices), self.batch_size):
                 chunk = indices[start : start + self.batch_size]
-                values = self.score_tensors(self._to_tensor([preds[i] for i in chunk]), self._to_tensor([gts[i] for i in chunk]))
+                values = self.score_tensors(
+                    self._to_tensor([preds[i] for i in chunk]), self._to_tensor([gts[i] for i in chunk])
+                )
                 for row, index in enumerate(chunk):
                     results[index] = {name: float(values[name][row]) for name in self.metrics}
         return results
 
     def _to_tensor(self, images: list[np.ndarray]) -> torch.Tensor:
-        batch = torch.from_numpy(np.stack(images)).to(self.device)
-        return batch.permute(0, 3, 1, 2).to(torch.float64) / 255.0
+        return torch.from_numpy(np.stack(images)).to(self.device).permute(0, 3, 1, 2)
 
-    def score_tensors(self, pred: torch.Tensor, gt: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Score one batch of same-sized RGB images in ``[0, 1]``.
+    def score_tensors(self, pred_uint8: torch.Tensor, gt_uint8: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Score one batch of same-sized RGB images.
 
         Parameters
         ----------
-        pred, gt : torch.Tensor
-            ``N x 3 x H x W`` float64 tensors on :attr:`device`.
+        pred_uint8, gt_uint8 : torch.Tensor
+            ``N x 3 x H x W`` ``uint8`` tensors on :attr:`device`.
 
         Returns
         -------
         dict of str to torch.Tensor
-            ``N`` values per requested metric.
+            ``N`` values per requested metric, on the CPU.
         """
         profile, out = self.profile, {}
         border = profile.crop_border
-        if border and min(pred.shape[-2:]) <= 2 * border:
-            raise ShapeMismatchError(f"crop_border {border} leaves nothing of a {pred.shape[-1]}x{pred.shape[-2]} image")
-        if "psnr" in self.metrics:
-            out["psnr"] = psnr(
-                _crop(to_color_space(pred, profile.psnr_space), border), _crop(to_color_space(gt, profile.psnr_space), border)
+        if border and min(pred_uint8.shape[-2:]) <= 2 * border:
+            raise ShapeMismatchError(
+                f"crop_border {border} leaves nothing of a {pred_uint8.shape[-1]}x{pred_uint8.shape[-2]} image"
             )
+        if "psnr" in self.metrics:
+            (pred, gt), data_range = _in_space(pred_uint8, gt_uint8, profile.psnr_space)
+            out["psnr"] = psnr(_crop(pred, border), _crop(gt, border), data_range=data_range)
         if "ssim" in self.metrics:
+            (pred, gt), data_range = _in_space(pred_uint8, gt_uint8, profile.ssim_space)
             out["ssim"] = ssim(
-                _crop(to_color_space(pred, profile.ssim_space), border),
-                _crop(to_color_space(gt, profile.ssim_space), border),
+                _crop(pred, border),
+                _crop(gt, border),
                 padding=profile.ssim_padding,
                 window_size=profile.ssim_window,
                 sigma=profile.ssim_sigma,
+                data_range=data_range,
             )
         if self._lpips is not None:
-            out["lpips"] = lpips_distance(self._lpips, pred, gt)
+            out["lpips"] = lpips_distance(self._lpips, pred_uint8, gt_uint8)
         if "ciede2000" in self.metrics:
-            out["ciede2000"] = ciede2000(pred, gt)
+            out["ciede2000"] = ciede2000(pred_uint8, gt_uint8)
         if "colorfulness" in self.metrics:
-            out["colorfulness"] = colorfulness(pred)
+            out["colorfulness"] = colorfulness(pred_uint8)
         return {name: value.cpu() for name, value in out.items()}

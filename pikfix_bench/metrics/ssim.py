@@ -14,8 +14,12 @@ assessment: from error visibility to structural similarity", IEEE TIP 13(4),
 
 from __future__ import annotations
 
+import functools
+from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
+import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -32,14 +36,63 @@ def gaussian_window_1d(size: int, sigma: float, dtype: torch.dtype, device: torc
     return window / window.sum()
 
 
-def _separable_filter(stack: torch.Tensor, window: torch.Tensor, padding: SsimPadding) -> torch.Tensor:
-    """Filter every channel of ``stack`` with the outer product of ``window`` with itself."""
-    channels, size = stack.shape[1], window.numel()
+def _mean_ssim_from_moments(mu_x, mu_y, e_xx, e_yy, e_xy, c1: float, c2: float):
+    """SSIM map from filtered moments (works on numpy arrays and torch tensors alike)."""
+    mu_xy, mu_xx, mu_yy = mu_x * mu_y, mu_x * mu_x, mu_y * mu_y
+    numerator = (2.0 * mu_xy + c1) * (2.0 * (e_xy - mu_xy) + c2)
+    denominator = (mu_xx + mu_yy + c1) * ((e_xx - mu_xx) + (e_yy - mu_yy) + c2)
+    return numerator / denominator
+
+
+def _ssim_torch(pred, target, window, padding, c1, c2) -> torch.Tensor:
+    """Batched SSIM with grouped convolutions (the CUDA path)."""
+    channels, size = pred.shape[1] * 5, window.numel()
     pad = size // 2 if padding == "zero" else 0
+    stack = torch.cat([pred, target, pred * pred, target * target, pred * target], dim=1)
     horizontal = window.view(1, 1, 1, size).expand(channels, 1, 1, size)
     vertical = window.view(1, 1, size, 1).expand(channels, 1, size, 1)
-    out = F.conv2d(stack, horizontal, padding=(0, pad), groups=channels)
-    return F.conv2d(out, vertical, padding=(pad, 0), groups=channels)
+    filtered = F.conv2d(
+        F.conv2d(stack, horizontal, padding=(0, pad), groups=channels),
+        vertical,
+        padding=(pad, 0),
+        groups=channels,
+    )
+    return _mean_ssim_from_moments(*filtered.chunk(5, dim=1), c1, c2).flatten(1).mean(dim=1)
+
+
+@functools.lru_cache(maxsize=1)
+def _image_pool() -> ThreadPoolExecutor:
+    """Threads for per-image CPU work (OpenCV and numpy release the GIL)."""
+    return ThreadPoolExecutor(max_workers=torch.get_num_threads(), thread_name_prefix="pikfix-ssim")
+
+
+def _ssim_opencv(pred, target, window_size, sigma, padding, c1, c2) -> torch.Tensor:
+    """SSIM image by image with OpenCV's float64 ``GaussianBlur`` (the CPU path).
+
+    One channels-last image at a time keeps the working set in cache, and images are spread
+    over threads: on two cores this is about ten times faster than torch's float64 grouped
+    convolution over a batch. OpenCV builds the same normalised kernel (``getGaussianKernel``);
+    values agree with the torch path to about 1e-16.
+    """
+    radius = window_size // 2
+    keep = slice(None) if padding == "zero" else slice(radius, -radius)
+
+    def smooth(image: np.ndarray) -> np.ndarray:
+        blurred = cv2.GaussianBlur(
+            image, (window_size, window_size), sigma, sigmaY=sigma, borderType=cv2.BORDER_CONSTANT
+        )
+        return blurred[keep, keep]
+
+    def one_image(index: int) -> float:
+        x = np.ascontiguousarray(pred[index].permute(1, 2, 0).numpy(), dtype=np.float64)
+        y = np.ascontiguousarray(target[index].permute(1, 2, 0).numpy(), dtype=np.float64)
+        return float(
+            _mean_ssim_from_moments(
+                smooth(x), smooth(y), smooth(x * x), smooth(y * y), smooth(x * y), c1, c2
+            ).mean()
+        )
+
+    return torch.tensor(list(_image_pool().map(one_image, range(len(pred)))), dtype=torch.float64)
 
 
 def ssim(
@@ -56,7 +109,8 @@ def ssim(
     Parameters
     ----------
     pred, target : torch.Tensor
-        ``N x C x H x W`` images (float64 recommended) on the scale of ``data_range``.
+        ``N x C x H x W`` images on the scale of ``data_range``: float64, or ``uint8``
+        with ``data_range=255`` (converted to float64 image by image).
     padding : {"zero", "valid"}
         Border convention (see the module docstring).
     window_size : int
@@ -69,21 +123,20 @@ def ssim(
     Returns
     -------
     torch.Tensor
-        ``N`` SSIM values (1 for identical images).
+        ``N`` float64 SSIM values (1 for identical images), on the input's device.
     """
     if pred.shape != target.shape:
-        raise ShapeMismatchError(f"SSIM needs images of one shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
+        raise ShapeMismatchError(
+            f"SSIM needs images of one shape, got {tuple(pred.shape)} and {tuple(target.shape)}"
+        )
     height, width = pred.shape[-2:]
     if padding == "valid" and (height < window_size or width < window_size):
         raise ShapeMismatchError(
             f"SSIM in 'valid' mode needs images of at least {window_size}x{window_size} pixels, got {height}x{width}"
         )
     c1, c2 = (K1 * data_range) ** 2, (K2 * data_range) ** 2
-    window = gaussian_window_1d(window_size, sigma, pred.dtype, pred.device)
-    stack = torch.cat([pred, target, pred * pred, target * target, pred * target], dim=1)
-    mu_x, mu_y, e_xx, e_yy, e_xy = _separable_filter(stack, window, padding).chunk(5, dim=1)
-    mu_xy = mu_x * mu_y
-    mu_xx, mu_yy = mu_x * mu_x, mu_y * mu_y
-    numerator = (2.0 * mu_xy + c1) * (2.0 * (e_xy - mu_xy) + c2)
-    denominator = (mu_xx + mu_yy + c1) * ((e_xx - mu_xx) + (e_yy - mu_yy) + c2)
-    return (numerator / denominator).flatten(1).mean(dim=1)
+    if pred.device.type == "cpu":
+        return _ssim_opencv(pred, target, window_size, sigma, padding, c1, c2)
+    pred, target = pred.to(torch.float64), target.to(torch.float64)
+    window = gaussian_window_1d(window_size, sigma, torch.float64, pred.device)
+    return _ssim_torch(pred, target, window, padding, c1, c2)

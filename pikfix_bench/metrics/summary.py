@@ -43,7 +43,9 @@ class MetricSummary:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict (infinite and missing values as strings, see :func:`json_number`)."""
-        return {key: json_number(value) for key, value in asdict(self).items()} | {"aggregation": self.aggregation}
+        return {key: json_number(value) for key, value in asdict(self).items()} | {
+            "aggregation": self.aggregation
+        }
 
 
 def json_number(value: float | int) -> float | int | str:
