@@ -109,7 +109,7 @@ def read_image(path: str | Path, mode: ColorMode = "RGB") -> np.ndarray:
         raise ImageReadError(path, f"image too large ({exc})") from None
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     """Call ``write(tmp_path)`` then rename the temporary file onto ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -139,4 +139,4 @@ def write_png(path: str | Path, image: np.ndarray) -> None:
         image = image[..., 0]
     if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)):
         raise PikfixError(f"write_png({path}): expected H x W or H x W x 3, got shape {image.shape}")
-    _atomic_write(Path(path), lambda tmp: Image.fromarray(image).save(tmp, format="PNG"))
+    atomic_write(Path(path), lambda tmp: Image.fromarray(image).save(tmp, format="PNG"))

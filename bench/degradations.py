@@ -1,0 +1,121 @@
+"""Speed of every degradation operation and preset, beside imagecorruptions where that package runs.
+
+Operations are timed on 512x512 RGB images with matched parameters for the
+ImageNet-C counterparts (severity 3 of ``imagecorruptions``); presets on 256x256
+images. Everything runs on one core (OpenCV and BLAS limited to one thread).
+Targets: no operation slower than its imagecorruptions counterpart; the
+``pikfix`` preset at least 50 images/s at 256x256.
+
+Usage: ``python bench/degradations.py [--repeats 15]``; ``make bench`` installs
+imagecorruptions (without its opencv-python dependency) first.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_variable] = "1"
+
+import argparse  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+from skimage import data  # noqa: E402
+
+from pikfix_bench.degradations import OPERATIONS, PRESETS, degrade  # noqa: E402
+from pikfix_bench.degradations.gallery import square_crop  # noqa: E402
+
+# Our operation and parameters matched to imagecorruptions' corruption at severity 3.
+COUNTERPARTS = {
+    "gaussian_noise": ("gaussian_noise", {"sigma": 0.18 * 255, "gray": False}),
+    "poisson_noise": ("shot_noise", {"photons": 12.0}),
+    "salt_pepper": ("impulse_noise", {"amount": 0.09, "salt_ratio": 0.5}),
+    "speckle_noise": ("speckle_noise", {"sigma": 0.35}),
+    "defocus_blur": ("defocus_blur", {"radius": 6.0}),
+    "motion_blur": ("motion_blur", {"length": 15.0, "angle": 30.0}),
+    "jpeg": ("jpeg_compression", {"quality": 15}),
+    "resolution": ("pixelate", {"scale": 0.6, "scale_y": -1.0, "down": "area", "up": "nearest"}),
+}
+
+
+def median_seconds(function, repeats: int) -> float:
+    """Median wall time of ``repeats`` calls after one warm-up call."""
+    function()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def load_imagecorruptions():
+    """``imagecorruptions.corrupt``, or ``None`` with the reason when it cannot run here."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from imagecorruptions import corrupt
+        corrupt(np.zeros((64, 64, 3), np.uint8), corruption_name="gaussian_noise", severity=1)
+        return corrupt, ""
+    except Exception as exc:  # any import or runtime failure means "not comparable here"
+        return None, f"{type(exc).__name__}: {exc}"
+
+
+def main() -> None:
+    """Print the operation table and the preset table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=15)
+    args = parser.parse_args()
+    cv2.setNumThreads(1)
+    image512 = square_crop(data.astronaut(), 512)
+    image256 = square_crop(data.astronaut(), 256)
+    corrupt, why_not = load_imagecorruptions()
+    print(
+        f"one core; 512x512 RGB; median of {args.repeats}; imagecorruptions: {'yes' if corrupt else 'no (' + why_not + ')'}"
+    )
+    print(f"{'operation':<16} {'ms':>8} {'imagecorruptions':>18} {'ms':>8} {'speed-up':>9}")
+    slower = []
+    for name, cls in OPERATIONS.items():
+        if name.startswith("texture_"):
+            continue
+        operation = cls()
+        theirs, params = COUNTERPARTS.get(name, (None, None))
+        params = dict(params) if params else operation.sample(np.random.default_rng(0), image512.shape)
+        if cls.uses_seed:
+            params.setdefault("seed", 0)
+        ours = median_seconds(lambda op=operation, p=params: op.apply(image512, p), args.repeats) * 1000
+        line = f"{name:<16} {ours:>8.2f}"
+        if theirs and corrupt:
+            reference = (
+                median_seconds(
+                    lambda c=theirs: corrupt(image512, corruption_name=c, severity=3), args.repeats
+                )
+                * 1000
+            )
+            line += f" {theirs:>18} {reference:>8.2f} {reference / ours:>8.1f}x"
+            if ours > reference:
+                slower.append(name)
+        print(line)
+    print(f"\n{'preset (256x256)':<24} {'images/s':>9}")
+    rates = {}
+    for name in PRESETS:
+        counter = iter(range(10**9))
+        seconds = median_seconds(
+            lambda n=name, c=counter: degrade(image256, n, sample_id=str(next(c))), args.repeats * 4
+        )
+        rates[name] = 1 / seconds
+        print(f"{name:<24} {rates[name]:>9.1f}")
+    verdict_ops = (
+        "not measured" if not corrupt else ("met" if not slower else f"NOT met ({', '.join(slower)})")
+    )
+    print(
+        f"\ntargets: no operation slower than imagecorruptions: {verdict_ops}; "
+        f"pikfix >= 50 img/s: {'met' if rates['pikfix'] >= 50 else 'NOT met'} ({rates['pikfix']:.0f})"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""Seeded, recorded, composable old-photo damage (installed as ``pikfix_bench.degradations``).
+
+>>> from skimage import data
+>>> from pikfix_bench.degradations import degrade, replay
+>>> result = degrade(data.astronaut(), "pikfix", seed=0, sample_id="astronaut")
+>>> result.image.shape, result.mask.shape
+((512, 512), (512, 512))
+>>> (replay(data.astronaut(), result.record).image == result.image).all()
+np.True_
+"""
+
+from pikfix_bench.degradations import ageing, blur, noise, resample, structural, texture  # noqa: F401 - register
+from pikfix_bench.degradations.base import (
+    OPERATIONS,
+    DegradationError,
+    Operation,
+    Param,
+    get_operation,
+    register,
+)
+from pikfix_bench.degradations.pipeline import DegradationResult, Pipeline, degrade, replay, sample_generator
+from pikfix_bench.degradations.presets import PRESETS, build_pipeline
+
+__all__ = [
+    "OPERATIONS",
+    "PRESETS",
+    "DegradationError",
+    "DegradationResult",
+    "Operation",
+    "Param",
+    "Pipeline",
+    "build_pipeline",
+    "degrade",
+    "get_operation",
+    "register",
+    "replay",
+    "sample_generator",
+]

@@ -1,0 +1,92 @@
+"""A labelled picture of every operation, and of the ``oldphoto`` severities, on one image."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from pikfix_bench.degradations.base import OPERATIONS
+from pikfix_bench.degradations.pipeline import degrade, sample_generator
+
+TILE = 256
+LABEL_HEIGHT = 38
+GAP = 6
+
+
+def square_crop(image: np.ndarray, size: int = TILE) -> np.ndarray:
+    """Resize the short side to ``size`` (area when shrinking, bicubic when enlarging) and centre-crop."""
+    height, width = image.shape[:2]
+    scale = size / min(height, width)
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    resized = cv2.resize(
+        image,
+        (max(size, round(width * scale)), max(size, round(height * scale))),
+        interpolation=interpolation,
+    )
+    top, left = (resized.shape[0] - size) // 2, (resized.shape[1] - size) // 2
+    return resized[top : top + size, left : left + size]
+
+
+def _summary(params: dict) -> str:
+    """The first two numeric parameters, for a tile's second label line."""
+    shown = [
+        f"{key}={value:.3g}"
+        for key, value in params.items()
+        if key != "seed" and isinstance(value, int | float) and not isinstance(value, bool)
+    ]
+    return ", ".join(shown[:2])
+
+
+def _tile(image: np.ndarray, title: str, subtitle: str = "") -> np.ndarray:
+    rgb = image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
+    label = np.full((LABEL_HEIGHT, rgb.shape[1], 3), 255, np.uint8)
+    cv2.putText(label, title, (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    if subtitle:
+        cv2.putText(label, subtitle, (6, 32), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (90, 90, 90), 1, cv2.LINE_AA)
+    return np.vstack([label, rgb])
+
+
+def _grid(tiles: list[np.ndarray], columns: int) -> np.ndarray:
+    height, width = tiles[0].shape[:2]
+    rows = -(-len(tiles) // columns)
+    canvas = np.full((rows * (height + GAP) + GAP, columns * (width + GAP) + GAP, 3), 235, np.uint8)
+    for index, tile in enumerate(tiles):
+        row, column = divmod(index, columns)
+        top, left = GAP + row * (height + GAP), GAP + column * (width + GAP)
+        canvas[top : top + height, left : left + width] = tile
+    return canvas
+
+
+def draw_gallery(image: np.ndarray, seed: int = 0, columns: int = 6) -> np.ndarray:
+    """Draw every (non-texture) operation with its default settings, then ``oldphoto`` severities 1..5.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        uint8 RGB source picture (any size; centre-cropped to 256 x 256).
+    seed : int
+        Seed of the random draws.
+    columns : int
+        Tiles per row.
+
+    Returns
+    -------
+    numpy.ndarray
+        uint8 RGB gallery.
+    """
+    source = square_crop(image)
+    tiles = [_tile(source, "original")]
+    for name, cls in OPERATIONS.items():
+        if name.startswith("texture_"):
+            continue
+        operation = cls()
+        params = operation.sample(sample_generator(seed, name), source.shape)
+        out, _ = operation.apply(source, params)
+        tiles.append(_tile(out, name, _summary(params)))
+    while len(tiles) % columns:
+        tiles.append(np.full_like(tiles[0], 235))
+    severities = [_tile(source, "original")]
+    for level in range(1, 6):
+        result = degrade(source, "oldphoto", seed=seed, severity=level, sample_id="gallery")
+        severities.append(_tile(result.image, f"oldphoto severity {level}"))
+    return _grid(tiles + severities, columns)

@@ -1,0 +1,240 @@
+"""Named pipelines shipped with the toolkit, each citing where its numbers come from.
+
+See ``docs/degradations.md`` for the full table. Geometry (the paper's random 256
+crop, its 1/4-size ground truth, its 896-pixel upscaling) belongs to dataset
+building, not to these pipelines, which never change an image's size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pikfix_bench.degradations.base import DegradationError
+from pikfix_bench.degradations.pipeline import Pipeline
+
+GRAY = {"op": "grayscale", "method": "bt601"}
+
+
+def _damage(texture_dir: str | None, crack_codes: list[int], dust_codes: list[int]) -> list[dict[str, Any]]:
+    """Cracks then dust: the paper's texture rules when a texture folder is given, procedural otherwise."""
+    if texture_dir:
+        return [
+            {"op": "texture_cracks", "texture_dir": texture_dir, "code": crack_codes},
+            {"op": "texture_dust", "texture_dir": texture_dir, "code": dust_codes},
+        ]
+    return [{"op": "cracks", "count": [1, 2]}, {"op": "dust", "density": [20.0, 80.0]}]
+
+
+def _pikfix(severity: int | None, texture_dir: str | None) -> dict[str, Any]:
+    return {
+        "name": "pikfix",
+        "description": "Pik-Fix online training damage: blur, noise, cracks, dust, gray",
+        "steps": [
+            {"op": "gaussian_blur", "sigma": [0.0, 3.0]},
+            {"op": "gaussian_noise", "sigma": [0.0, 12.75]},
+            *_damage(texture_dir, [1, 12], [1, 8]),
+            GRAY,
+        ],
+    }
+
+
+def _pikfix_offline(severity: int | None, texture_dir: str | None) -> dict[str, Any]:
+    return {
+        "name": "pikfix-offline",
+        "description": "Pik-Fix offline data: 2x bicubic down-up, cracks, dust, torn corner, gray",
+        "steps": [
+            {"op": "resolution", "scale": 0.5, "down": "bicubic", "up": "bicubic"},
+            *_damage(texture_dir, [1, 12], [1, 8]),
+            {"op": "torn_corner", "area": [0.0, 0.05], "where": "corner"},
+            GRAY,
+        ],
+    }
+
+
+def _wan2020(severity: int | None, texture_dir: str | None) -> dict[str, Any]:
+    return {
+        "name": "wan2020",
+        "description": "Wan et al. 2020: blur, noise, resolution, JPEG in random order (p 0.7 each), gray p 0.1",
+        "steps": [
+            {
+                "shuffle": [
+                    {
+                        "op": "gaussian_blur",
+                        "p": 0.7,
+                        "kernel_size": {"choice": [3, 5, 7]},
+                        "sigma": [1.0, 5.0],
+                    },
+                    {
+                        "one_of": [
+                            {"op": "gaussian_noise", "sigma": [5.0, 50.0]},
+                            {"op": "speckle_noise", "sigma": [5 / 255, 50 / 255]},
+                            {"op": "salt_pepper", "amount": [0.0, 0.01], "salt_ratio": [0.3, 0.8]},
+                        ],
+                        "p": 0.7,
+                    },
+                    {
+                        "op": "resolution",
+                        "p": 0.7,
+                        "scale": [0.5, 1.0],
+                        "scale_y": [0.5, 1.0],
+                        "down": "bicubic",
+                        "up": {"choice": ["nearest", "bilinear"]},
+                    },
+                    {"op": "jpeg", "p": 0.7, "quality": [40, 100]},
+                ]
+            },
+            {**GRAY, "p": 0.1},
+        ],
+    }
+
+
+def _clean_gray(severity: int | None, texture_dir: str | None) -> dict[str, Any]:
+    return {"name": "clean-gray", "description": "colourization only: grayscale, no damage", "steps": [GRAY]}
+
+
+def _around(value: float, spread: float = 0.15) -> list[float]:
+    """A range of +-``spread`` (relative) around ``value``."""
+    return [round(value * (1 - spread), 6), round(value * (1 + spread), 6)]
+
+
+# Per-severity strength of each kind of damage in the oldphoto suite (index 0 = severity 1).
+OLDPHOTO_LEVELS = {
+    "fade_black": (6, 14, 24, 36, 50),
+    "fade_white": (250, 242, 232, 220, 205),
+    "sepia": (0.1, 0.25, 0.4, 0.55, 0.7),
+    "vignette": (0.1, 0.18, 0.26, 0.35, 0.45),
+    "blur_sigma": (0.3, 0.6, 0.9, 1.3, 1.8),
+    "scale": (0.9, 0.8, 0.65, 0.5, 0.4),
+    "cracks": (1, 1, 2, 3, 4),
+    "crack_p": (0.3, 0.5, 0.7, 0.85, 1.0),
+    "scratches": (1, 2, 3, 5, 8),
+    "dust_density": (10.0, 25.0, 50.0, 90.0, 150.0),
+    "fold_p": (0.0, 0.1, 0.2, 0.3, 0.4),
+    "torn_p": (0.1, 0.2, 0.3, 0.4, 0.5),
+    "torn_area": (0.005, 0.01, 0.02, 0.03, 0.04),
+    "noise_sigma": (2.0, 4.0, 7.0, 11.0, 16.0),
+    "grain": (2.0, 4.0, 6.0, 8.0, 11.0),
+    "jpeg": (90, 80, 65, 50, 35),
+}
+
+
+def _oldphoto(severity: int | None, texture_dir: str | None) -> dict[str, Any]:
+    level = 3 if severity is None else severity
+    if not 1 <= level <= 5:
+        raise DegradationError(f"oldphoto: severity must be 1..5, got {severity}")
+    v = {key: values[level - 1] for key, values in OLDPHOTO_LEVELS.items()}
+    return {
+        "name": f"oldphoto-s{level}",
+        "description": f"every kind of old-photo damage together, severity {level} of 5",
+        "steps": [
+            {
+                "op": "fade",
+                "black": _around(v["fade_black"]),
+                "white": [v["fade_white"] - 4, min(255, v["fade_white"] + 4)],
+            },
+            {"op": "sepia", "amount": _around(v["sepia"])},
+            {"op": "vignette", "strength": _around(v["vignette"])},
+            {"op": "gaussian_blur", "sigma": _around(v["blur_sigma"])},
+            {"op": "resolution", "scale": _around(v["scale"], 0.08), "down": "area", "up": "bicubic"},
+            {"op": "cracks", "p": v["crack_p"], "count": [1, v["cracks"]]},
+            {"op": "scratches", "count": [1, v["scratches"]]},
+            {"op": "dust", "density": _around(v["dust_density"], 0.3)},
+            {"op": "fold", "p": v["fold_p"]},
+            {"op": "torn_corner", "p": v["torn_p"], "area": [v["torn_area"] / 2, v["torn_area"]]},
+            {"op": "gaussian_noise", "sigma": _around(v["noise_sigma"]), "gray": True},
+            {"op": "film_grain", "strength": _around(v["grain"])},
+            {"op": "jpeg", "quality": [v["jpeg"] - 5, v["jpeg"] + 5]},
+            GRAY,
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named pipeline builder with the source of its numbers."""
+
+    name: str
+    description: str
+    source: str
+    build: Callable[[int | None, str | None], dict[str, Any]]
+    takes_severity: bool = False
+    takes_textures: bool = False
+
+
+PRESETS: dict[str, Preset] = {
+    preset.name: preset
+    for preset in (
+        Preset(
+            "pikfix",
+            "Pik-Fix online training damage: blur, noise, cracks, dust, gray",
+            "Xu et al., Pik-Fix (WACV 2023), public training code",
+            _pikfix,
+            takes_textures=True,
+        ),
+        Preset(
+            "pikfix-offline",
+            "Pik-Fix offline data: 2x bicubic down-up, cracks, dust, torn corner, gray",
+            "Xu et al., Pik-Fix (WACV 2023), public data-preparation code",
+            _pikfix_offline,
+            takes_textures=True,
+        ),
+        Preset(
+            "wan2020",
+            "Wan et al.: blur, noise, resolution, JPEG in random order (p 0.7), gray (p 0.1)",
+            "Wan et al., Bringing Old Photos Back to Life (CVPR 2020), public code",
+            _wan2020,
+        ),
+        Preset(
+            "clean-gray",
+            "grayscale only: the 'w/o degradation' colourization setting",
+            "Pik-Fix Table 1, DIV2K and Pascal VOC w/o degradation",
+            _clean_gray,
+        ),
+        Preset(
+            "oldphoto",
+            "every kind of damage together, severities 1..5 (3 by default), like ImageNet-C",
+            "pikfix-bench (this toolkit); severities follow ImageNet-C's idea",
+            _oldphoto,
+            takes_severity=True,
+        ),
+    )
+}
+
+
+def build_pipeline(
+    preset_or_spec: str | dict[str, Any],
+    *,
+    severity: int | None = None,
+    texture_dir: str | Path | None = None,
+) -> Pipeline:
+    """Build a :class:`Pipeline` from a preset name or a spec dict.
+
+    Parameters
+    ----------
+    preset_or_spec : str or dict
+        A name in :data:`PRESETS` or a pipeline spec.
+    severity : int, optional
+        For presets with severities (``oldphoto``): 1..5.
+    texture_dir : str or Path, optional
+        For presets that can use the paper's texture files (``pikfix``, ``pikfix-offline``).
+
+    Returns
+    -------
+    Pipeline
+        The validated pipeline.
+    """
+    if isinstance(preset_or_spec, dict):
+        return Pipeline(preset_or_spec)
+    if preset_or_spec not in PRESETS:
+        raise DegradationError(f"unknown preset {preset_or_spec!r}; choose one of: {', '.join(PRESETS)}")
+    preset = PRESETS[preset_or_spec]
+    if severity is not None and not preset.takes_severity:
+        raise DegradationError(f"preset {preset.name} has no severities (only: oldphoto)")
+    if texture_dir is not None and not preset.takes_textures:
+        raise DegradationError(
+            f"preset {preset.name} does not use a texture folder (only: pikfix, pikfix-offline)"
+        )
+    return Pipeline(preset.build(severity, str(texture_dir) if texture_dir is not None else None))

@@ -1,0 +1,54 @@
+"""Resolution loss (down-then-up resampling) and JPEG compression."""
+
+from __future__ import annotations
+
+import cv2
+
+from pikfix_bench.degradations.base import Operation, Param, register
+
+INTERPOLATIONS = {
+    "nearest": cv2.INTER_NEAREST,
+    "bilinear": cv2.INTER_LINEAR,
+    "bicubic": cv2.INTER_CUBIC,
+    "area": cv2.INTER_AREA,
+    "lanczos": cv2.INTER_LANCZOS4,
+}
+
+
+@register
+class Resolution(Operation):
+    """Down-sample then up-sample back to the original size (the paper's offline 2x down-up; Wan et al.)."""
+
+    name = "resolution"
+    description = "low resolution: down-sample, then up-sample back"
+    params = (
+        Param("scale", "float", [0.25, 1.0], 0.05, 1.0, doc="down-sampling factor of the width"),
+        Param("scale_y", "float", -1.0, -1.0, 1.0, doc="factor of the height; -1 = same as scale"),
+        Param("down", "choice", "area", choices=tuple(INTERPOLATIONS), doc="down-sampling interpolation"),
+        Param("up", "choice", "bicubic", choices=tuple(INTERPOLATIONS), doc="up-sampling interpolation"),
+    )
+
+    def _apply(self, image, scale, scale_y, down, up):
+        height, width = image.shape[:2]
+        factor_y = scale if scale_y < 0 else scale_y
+        small_size = (max(1, round(width * scale)), max(1, round(height * factor_y)))
+        small = cv2.resize(image, small_size, interpolation=INTERPOLATIONS[down])
+        return cv2.resize(small, (width, height), interpolation=INTERPOLATIONS[up]).reshape(image.shape), None
+
+
+@register
+class Jpeg(Operation):
+    """JPEG compression at a quality (OpenCV's libjpeg, 4:2:0 chroma subsampling)."""
+
+    name = "jpeg"
+    description = "JPEG compression"
+    params = (Param("quality", "int", [30, 90], 1, 100, doc="JPEG quality"),)
+
+    def _apply(self, image, quality):
+        bgr = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+        ok, encoded = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+        if not ok:  # pragma: no cover - OpenCV only fails on invalid input, which check_image rules out
+            raise RuntimeError("JPEG encoding failed")
+        if image.ndim == 2:
+            return cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE), None
+        return cv2.cvtColor(cv2.imdecode(encoded, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB), None

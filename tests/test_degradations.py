@@ -1,0 +1,282 @@
+"""Degradations: reproducibility, recorded parameters, ranges, masks, presets, validation, texture rules."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data
+
+from pikfix_bench.degradations import (
+    OPERATIONS,
+    PRESETS,
+    DegradationError,
+    Pipeline,
+    build_pipeline,
+    degrade,
+    get_operation,
+    replay,
+)
+from pikfix_bench.degradations.base import Param
+from pikfix_bench.degradations.pipeline import sample_generator
+
+PROCEDURAL = [name for name in OPERATIONS if not name.startswith("texture_")]
+STRUCTURAL = [name for name in PROCEDURAL if OPERATIONS[name].structural]
+
+
+@pytest.fixture(scope="module")
+def photo() -> np.ndarray:
+    return np.ascontiguousarray(data.astronaut()[100:229, 150:301])  # 151 x 129, odd sizes
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+@pytest.mark.parametrize("gray", [False, True])
+def test_presets_reproducible_and_replayable(preset, gray, photo):
+    image = photo.mean(axis=2).astype(np.uint8) if gray else photo
+    first = degrade(image, preset, seed=7, sample_id="x")
+    again = degrade(image, preset, seed=7, sample_id="x")
+    assert np.array_equal(first.image, again.image)
+    record = json.loads(json.dumps(first.record))  # as stored on disk
+    replayed = replay(image, record)
+    assert np.array_equal(replayed.image, first.image)
+    if first.mask is None:
+        assert replayed.mask is None
+    else:
+        assert first.mask.shape == image.shape[:2] and np.array_equal(replayed.mask, first.mask)
+    assert first.image.shape[:2] == image.shape[:2]
+
+
+@pytest.mark.parametrize("preset", ["pikfix", "wan2020", "oldphoto"])
+def test_different_ids_and_seeds_give_different_damage(preset, photo):
+    base = degrade(photo, preset, seed=0, sample_id="a").image
+    assert not np.array_equal(base, degrade(photo, preset, seed=0, sample_id="b").image)
+    assert not np.array_equal(base, degrade(photo, preset, seed=1, sample_id="a").image)
+
+
+def test_generator_depends_only_on_seed_and_id():
+    first = sample_generator(3, "VOC/2008_000123").integers(1 << 62, size=4)
+    for other in ("a", "b", "c"):  # other samples drawn in between change nothing
+        sample_generator(3, other).integers(1 << 62, size=100)
+    assert np.array_equal(first, sample_generator(3, "VOC/2008_000123").integers(1 << 62, size=4))
+
+
+@pytest.mark.parametrize("name", PROCEDURAL)
+def test_sampled_parameters_stay_in_their_ranges(name):
+    operation = get_operation(name)()
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        params = operation.sample(rng, (64, 64, 3))
+        for param in operation.params:
+            value, setting = params[param.name], param.default
+            if isinstance(setting, list):
+                assert setting[0] <= value <= setting[1], (name, param.name, value)
+            elif isinstance(setting, dict):
+                assert value in setting["choice"]
+            else:
+                assert value == setting
+            if param.kind in ("float", "int"):
+                assert param.low <= value <= param.high
+
+
+@pytest.mark.parametrize("name", STRUCTURAL)
+@pytest.mark.parametrize("channels", [1, 3])
+def test_structural_mask_is_exactly_the_changed_pixels_on_mid_gray(name, channels):
+    shape = (97, 131) if channels == 1 else (97, 131, 3)
+    image = np.full(shape, 128, np.uint8)
+    operation = get_operation(name)()
+    for sample in range(5):
+        out, mask = operation.apply(image, operation.sample(np.random.default_rng(sample), image.shape))
+        changed = out != image if channels == 1 else (out != image).any(axis=2)
+        assert mask.dtype == np.uint8 and set(np.unique(mask)) <= {0, 255}
+        assert np.array_equal(changed, mask > 0), name
+        assert changed.any(), name
+
+
+@pytest.mark.parametrize("name", [n for n in PROCEDURAL if not OPERATIONS[n].structural])
+def test_pixel_operations_return_no_mask_and_keep_shape(name, photo):
+    operation = get_operation(name)()
+    out, mask = operation.apply(photo, operation.sample(np.random.default_rng(1), photo.shape))
+    assert mask is None and out.dtype == np.uint8
+    assert out.shape == (photo.shape[:2] if name == "grayscale" else photo.shape)
+
+
+def test_noise_statistics_follow_the_parameters():
+    flat = np.full((256, 256), 128, np.uint8)
+    out, _ = get_operation("gaussian_noise")().apply(flat, {"sigma": 10.0, "gray": False, "seed": 1})
+    assert out.astype(float).std() == pytest.approx(10.0, rel=0.05)
+    out, _ = get_operation("salt_pepper")().apply(flat, {"amount": 0.1, "salt_ratio": 0.25, "seed": 1})
+    hits = out != 128
+    assert hits.mean() == pytest.approx(0.1, abs=0.01)
+    assert (out[hits] == 255).mean() == pytest.approx(0.25, abs=0.03)
+
+
+def test_gaussian_blur_matches_opencv(photo):
+    out, _ = get_operation("gaussian_blur")().apply(photo, {"sigma": 1.5, "kernel_size": 7})
+    reference = cv2.GaussianBlur(photo.astype(np.float32), (7, 7), 1.5, borderType=cv2.BORDER_REFLECT_101)
+    assert np.abs(out.astype(float) - reference).max() <= 0.5 + 1e-3
+
+
+def test_grayscale_bt601(photo):
+    out, _ = get_operation("grayscale")().apply(photo, {"method": "bt601"})
+    assert np.abs(out.astype(int) - cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY).astype(int)).max() <= 1
+
+
+def test_wan2020_probabilities():
+    image = np.full((32, 32, 3), 100, np.uint8)
+    runs = [degrade(image, "wan2020", seed=0, sample_id=str(i)) for i in range(400)]
+    gray = np.mean([r.image.ndim == 2 for r in runs])
+    assert 0.06 < gray < 0.14  # p = 0.1
+    jpeg = np.mean([any(s["op"] == "jpeg" and s["applied"] for s in r.params) for r in runs])
+    assert 0.63 < jpeg < 0.77  # p = 0.7
+    orders = {tuple(s["op"] for s in r.params if s["op"] in ("jpeg", "resolution")) for r in runs}
+    assert ("jpeg", "resolution") in orders and ("resolution", "jpeg") in orders  # random order
+
+
+def test_oldphoto_severity_grows_the_damage(photo):
+    errors = []
+    for level in range(1, 6):
+        out = degrade(photo, "oldphoto", severity=level, sample_id="s").image.astype(float)
+        errors.append(np.abs(out - cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY)).mean())
+    assert errors == sorted(errors)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"steps": [{"op": "gausian_noise"}]}, "did you mean 'gaussian_noise'"),
+        ({"steps": [{"op": "jpeg", "qualty": 50}]}, "did you mean 'quality'"),
+        ({"steps": [{"op": "jpeg", "quality": 150}]}, "quality=150 is outside"),
+        ({"steps": [{"op": "jpeg", "quality": [90, 40]}]}, "low > high"),
+        ({"steps": [{"op": "jpeg", "p": 1.5}]}, "p must be a number in [0, 1]"),
+        ({"steps": [{"op": "resolution", "down": "cubic"}]}, "not one of"),
+        ({"steps": [{"op": "jpeg", "one_of": []}]}, "exactly one of"),
+        ({"steps": [{"shuffle": []}]}, "non-empty list"),
+        ({"stages": []}, "'steps' list"),
+        ({"steps": [{"op": "gaussian_blur", "kernel_size": 4}]}, "odd"),
+        ({"steps": [{"op": "texture_cracks", "texture_dir": "/nonexistent"}]}, "does not exist"),
+    ],
+)
+def test_pipeline_validation_errors(spec, message):
+    with pytest.raises(DegradationError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        Pipeline(spec)
+
+
+def test_preset_option_errors():
+    with pytest.raises(DegradationError, match="severity must be 1..5"):
+        build_pipeline("oldphoto", severity=6)
+    with pytest.raises(DegradationError, match="no severities"):
+        build_pipeline("wan2020", severity=2)
+    with pytest.raises(DegradationError, match="unknown preset"):
+        build_pipeline("pikfx")
+
+
+def test_too_small_image_is_refused():
+    with pytest.raises(DegradationError, match="too small"):
+        degrade(np.zeros((8, 8, 3), np.uint8), "pikfix")
+
+
+def test_yaml_pipeline(tmp_path, photo):
+    (tmp_path / "mine.yaml").write_text(
+        "steps:\n  - op: jpeg\n    quality: [20, 30]\n  - {op: grayscale, p: 0.5}\n"
+    )
+    pipeline = Pipeline.from_yaml(tmp_path / "mine.yaml")
+    assert pipeline.name == "mine"
+    result = degrade(photo, pipeline, sample_id="q")
+    assert 20 <= result.params[0]["params"]["quality"] <= 30
+    (tmp_path / "bad.yaml").write_text("steps: [ {op: jpeg\n")
+    with pytest.raises(DegradationError, match="bad.yaml: not valid YAML"):
+        Pipeline.from_yaml(tmp_path / "bad.yaml")
+
+
+# --- the paper's texture rules, on textures generated here -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def texture_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("texture2")
+    rng = np.random.default_rng(5)
+    for code in range(1, 13):
+        texture = np.zeros((120, 160), np.uint8)
+        for _ in range(6):
+            cv2.line(
+                texture,
+                tuple(int(v) for v in rng.integers(0, 160, 2)),
+                tuple(int(v) for v in rng.integers(0, 120, 2)),
+                int(rng.integers(60, 256)),
+                2,
+            )
+        cv2.imwrite(str(folder / f"texture{code:02d}.jpg"), texture)
+    for code in range(1, 12):
+        dust = (rng.random((200, 220)) * 255).astype(np.uint8)
+        cv2.imwrite(str(folder / f"dust{code:02d}.png"), dust)  # png keeps the exact values for the test
+    return folder
+
+
+def _read_gray(path):
+    return cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+
+
+def test_texture_cracks_rule_without_rotation(texture_dir, photo):
+    operation = get_operation("texture_cracks")(texture_dir=str(texture_dir))
+    out, mask = operation.apply(
+        photo, {"texture_dir": str(texture_dir), "code": 3, "angle": 12.0, "region": 3}
+    )
+    texture = _read_gray(texture_dir / "texture03.jpg")
+    window = texture[60:120, 80:160]  # quadrant 3 = bottom right, half size
+    layer = cv2.resize(window, (photo.shape[1], photo.shape[0]), interpolation=cv2.INTER_LINEAR)
+    assert np.array_equal(out, np.maximum(photo, layer[..., None]))
+    assert np.array_equal(mask > 0, (out != photo).any(axis=2))
+
+
+def test_texture_cracks_code_12_rotates_and_zeroes_below_120(texture_dir):
+    gray = np.zeros((60, 80), np.uint8)
+    operation = get_operation("texture_cracks")(texture_dir=str(texture_dir))
+    out, _ = operation.apply(gray, {"texture_dir": str(texture_dir), "code": 12, "angle": 20.0, "region": 0})
+    texture = _read_gray(texture_dir / "texture12.jpg")
+    rotated = cv2.warpAffine(texture, cv2.getRotationMatrix2D((80, 60), 20.0, 1.0), (160, 120))
+    rotated[rotated < 120] = 0
+    expected = cv2.resize(rotated[:60, :80], (80, 60), interpolation=cv2.INTER_LINEAR)
+    assert np.array_equal(out, expected)
+    assert np.all((out == 0) | (out >= 120))
+
+
+@pytest.mark.parametrize(("code", "threshold"), [(1, 100), (7, 100), (8, 50), (11, 50)])
+def test_texture_dust_rule(texture_dir, photo, code, threshold):
+    operation = get_operation("texture_dust")(texture_dir=str(texture_dir), code=code)
+    params = operation.sample(np.random.default_rng(0), photo.shape)
+    out, mask = operation.apply(photo, params)
+    value = min(3 * photo[photo.shape[0] // 2].mean(), 255)
+    spots = mask > 0
+    assert np.all(out[spots] == np.uint8(value)) and np.array_equal(out[~spots], photo[~spots])
+    texture = _read_gray(texture_dir / f"dust{code:02d}.png")
+    # the spots are a crop of the thresholded texture
+    found = any(
+        np.array_equal(spots, texture[top : top + photo.shape[0], left : left + photo.shape[1]] > threshold)
+        for top in range(texture.shape[0] - photo.shape[0] + 1)
+        for left in range(texture.shape[1] - photo.shape[1] + 1)
+    )
+    assert found
+
+
+def test_texture_preset_uses_the_texture_rules(texture_dir, photo):
+    result = degrade(photo, "pikfix", texture_dir=texture_dir, sample_id="t")
+    assert [s["op"] for s in result.params] == [
+        "gaussian_blur",
+        "gaussian_noise",
+        "texture_cracks",
+        "texture_dust",
+        "grayscale",
+    ]
+    assert np.array_equal(replay(photo, json.loads(json.dumps(result.record))).image, result.image)
+
+
+def test_missing_texture_file_is_named(tmp_path):
+    (tmp_path / "texture01.jpg").write_bytes(b"")
+    with pytest.raises(DegradationError, match="lacks texture02.jpg"):
+        get_operation("texture_cracks")(texture_dir=str(tmp_path), code=[1, 2])
+
+
+def test_param_describe_range():
+    assert Param("q", "int", 5, 1, 100).describe_range() == "[1, 100]"
