@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from pikfix_bench import __version__
+from pikfix_bench.cli.dataset import build_dataset_command, dataset_group
 from pikfix_bench.cli.degrade import degradations_group, degrade_command
 from pikfix_bench.cli.score import score
 from pikfix_bench.errors import PikfixError
@@ -29,6 +30,7 @@ def main() -> None:
 
     \b
     Typical flow:
+      pikfix-bench build-dataset sample --out data/sample           a versioned test set
       pikfix-bench degrade PHOTOS --preset pikfix --out DAMAGED   synthetic old-photo damage
       pikfix-bench score --pred OUT_DIR --gt GT_DIR                score images you already have
     """
@@ -37,3 +39,5 @@ def main() -> None:
 main.add_command(score)
 main.add_command(degrade_command)
 main.add_command(degradations_group)
+main.add_command(build_dataset_command)
+main.add_command(dataset_group)

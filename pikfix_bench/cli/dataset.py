@@ -1,0 +1,218 @@
+"""``pikfix-bench build-dataset`` and ``pikfix-bench dataset info|verify|diff|export``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from pikfix_bench.cli.degrade import pipeline_from_options
+from pikfix_bench.datasets import (
+    Dataset,
+    Recipe,
+    build_dataset,
+    diff_datasets,
+    export_dataset,
+    verify_dataset,
+)
+from pikfix_bench.datasets.references import STRATEGIES
+from pikfix_bench.datasets.sources import (
+    div2k_source,
+    folder_source,
+    pascal_source,
+    read_pairs_csv,
+    realold_source,
+    sample_source,
+)
+from pikfix_bench.degradations import PRESETS
+from pikfix_bench.errors import PikfixError
+
+KINDS = ("realold", "pascal", "div2k", "folder", "sample")
+DEFAULT_PRESET = {
+    "pascal": "pikfix",
+    "folder": "pikfix",
+    "sample": "pikfix",
+    "div2k": "clean-gray",
+    "realold": None,
+}
+DEFAULT_SPLIT = {"pascal": "val", "div2k": "valid"}
+
+
+@click.command("build-dataset")
+@click.argument("kind", type=click.Choice(KINDS))
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Dataset directory to create.")
+@click.option("--source", type=click.Path(path_type=Path), help="Root of the source in its official layout.")
+@click.option(
+    "--preset",
+    type=click.Choice(list(PRESETS)),
+    help="Degradation preset [default: pikfix; clean-gray for div2k; none for realold].",
+)
+@click.option(
+    "--pipeline", "pipeline_file", type=click.Path(path_type=Path), help="Degradation pipeline YAML."
+)
+@click.option("--severity", type=click.IntRange(1, 5), help="Severity for presets that have them.")
+@click.option("--texture-dir", type=click.Path(path_type=Path), help="The paper's texture2/ folder.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option(
+    "--size",
+    default=256,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="N: short side to N then centre crop NxN; 0: full image cropped to a multiple of 32.",
+)
+@click.option(
+    "--reference", type=click.Choice([*STRATEGIES]), help="Reference strategy [default: self-shifted]."
+)
+@click.option("--pairs", "pairs_csv", type=click.Path(path_type=Path), help="CSV sample_id,reference.")
+@click.option("--split", help="pascal: train|val|trainval (default val); div2k: train|valid (default valid).")
+@click.option(
+    "--num", type=click.IntRange(min=1), help="pascal: how many images of the split (seeded choice)."
+)
+@click.option("--selection-seed", default=0, show_default=True, type=int, help="Seed of the --num selection.")
+@click.option("--name", help="Dataset name [default: KIND-SPLIT].")
+@click.option("--version", "version", default="1.0.0", show_default=True, help="Semantic version to record.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--resume", is_flag=True, help="Continue an interrupted build.")
+@click.option("--force", is_flag=True, help="Replace an existing output.")
+@click.option("--strict", is_flag=True, help="Fail on the first unusable source image.")
+def build_dataset_command(
+    kind,
+    out,
+    source,
+    preset,
+    pipeline_file,
+    severity,
+    texture_dir,
+    seed,
+    size,
+    reference,
+    pairs_csv,
+    split,
+    num,
+    selection_seed,
+    name,
+    version,
+    workers,
+    resume,
+    force,
+    strict,
+) -> None:
+    """Build a versioned dataset: realold, pascal, div2k, folder (any images) or sample (bundled photos)."""
+    if kind != "sample" and source is None:
+        raise PikfixError(f"build-dataset {kind} needs --source DIR")
+    if kind != "pascal" and (num is not None or reference == "same-class"):
+        raise PikfixError("--num and --reference same-class apply to pascal only")
+    split = split or DEFAULT_SPLIT.get(kind)
+    pairs = read_pairs_csv(pairs_csv) if pairs_csv else None
+    if kind == "realold":
+        if preset or pipeline_file:
+            raise PikfixError("RealOld's damage is real: --preset and --pipeline do not apply")
+        listing, spec, strategy = realold_source(source, pairs_csv), None, "pairs" if pairs_csv else "given"
+    else:
+        pipeline = pipeline_from_options(
+            preset or (None if pipeline_file else DEFAULT_PRESET[kind]), pipeline_file, severity, texture_dir
+        )
+        spec, strategy = pipeline.spec, reference or "self-shifted"
+        if strategy == "pairs" and pairs is None:
+            raise PikfixError("--reference pairs needs --pairs CSV")
+        listing = {
+            "pascal": lambda: pascal_source(source, split, num, selection_seed),
+            "div2k": lambda: div2k_source(source, split),
+            "folder": lambda: folder_source(source),
+            "sample": sample_source,
+        }[kind]()
+    recipe = Recipe(kind, spec, seed, size, strategy, split, num, selection_seed if num else None)
+    result = build_dataset(
+        listing,
+        recipe,
+        out,
+        name=name or "-".join(filter(None, [kind, split])),
+        version=version,
+        source_root=str(source) if source else None,
+        pairs=pairs,
+        workers=workers,
+        resume=resume,
+        force=force,
+        strict=strict,
+        progress=sys.stderr.isatty(),
+    )
+    for entry in result.skipped:
+        click.echo(f"skipped: {entry['path']}: {entry['reason']}", err=True)
+    click.echo(
+        f"{result.built} samples written to {result.path} (content hash {result.content_hash[:16]}…, "
+        f"{len(result.skipped)} skipped)"
+    )
+
+
+@click.group("dataset")
+def dataset_group() -> None:
+    """Inspect, check, compare and export built datasets."""
+
+
+@dataset_group.command("info")
+@click.argument("path", type=click.Path(path_type=Path))
+def info_command(path: Path) -> None:
+    """Summary of a dataset."""
+    dataset = Dataset(path)
+    manifest = dataset.manifest
+    recipe = manifest["recipe"]
+    pipeline = recipe["pipeline"]["name"] if recipe["pipeline"] else "none (real damage)"
+    rows = [
+        ("name", f"{manifest['name']} v{manifest['version']} ({manifest['kind']})"),
+        ("content hash", manifest["content_hash"]),
+        ("samples", f"{len(dataset)} ({len(manifest['skipped'])} source files skipped)"),
+        ("degradation", pipeline),
+        ("seed / size", f"{recipe['seed']} / {recipe['size'] or 'full (multiple of 32)'}"),
+        ("reference", recipe["reference"]),
+        ("built", f"{manifest['created']} with pikfix-bench {manifest['toolkit_version']}"),
+    ]
+    for key, value in rows:
+        click.echo(f"{key:<14} {value}")
+
+
+@dataset_group.command("verify")
+@click.argument("path", type=click.Path(path_type=Path))
+def verify_command(path: Path) -> None:
+    """Re-hash every stored array; exit 1 naming each sample that no longer matches."""
+    problems = verify_dataset(path)
+    for problem in problems:
+        click.echo(f"mismatch: {problem}", err=True)
+    if problems:
+        sys.exit(1)
+    click.echo(f"{path}: all {len(Dataset(path))} samples match the manifest")
+
+
+@dataset_group.command("diff")
+@click.argument("first", type=click.Path(path_type=Path))
+@click.argument("second", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def diff_command(first: Path, second: Path, as_json: bool) -> None:
+    """Samples added, removed and changed from FIRST to SECOND, and recipe differences."""
+    difference = diff_datasets(first, second)
+    if as_json:
+        click.echo(json.dumps(difference, indent=2))
+        return
+    if difference["same_content"]:
+        click.echo("same content hash: identical content")
+    for key in ("added", "removed", "changed"):
+        click.echo(
+            f"{key}: {len(difference[key])}"
+            + (
+                f"  ({', '.join(difference[key][:10])}{', …' if len(difference[key]) > 10 else ''})"
+                if difference[key]
+                else ""
+            )
+        )
+    for key, (a, b) in difference["recipe"].items():
+        click.echo(f"recipe.{key}: {json.dumps(a)} -> {json.dumps(b)}")
+
+
+@dataset_group.command("export")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--out", required=True, type=click.Path(path_type=Path))
+def export_command(path: Path, out: Path) -> None:
+    """Write input/, gt/, ref/ and mask/ PNG folders named by sample id."""
+    count = export_dataset(path, out)
+    click.echo(f"{count} samples exported to {out}")

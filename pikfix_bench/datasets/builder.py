@@ -1,0 +1,407 @@
+"""``build-dataset``: sources -> geometry -> degradation -> reference -> ``samples.h5`` + ``manifest.json``.
+
+Every sample is a pure function of the recipe, the global seed and the sample
+id, built in a worker process and streamed to one writer. The build happens in
+``OUT.partial/`` (resumable with ``resume=True``) and ends with a canonical copy
+in sample-id order renamed into place, so the same recipe gives the same bytes
+whatever the worker count or interruptions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import json
+import multiprocessing
+import os
+import shutil
+import threading
+import warnings
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+from tqdm import tqdm
+
+from pikfix_bench import __version__
+from pikfix_bench.datasets.geometry import normalise, shifted_crop
+from pikfix_bench.datasets.references import colour_descriptor, plan_references
+from pikfix_bench.datasets.sources import (
+    SKIMAGE_PREFIX,
+    SourceItem,
+    SourceListing,
+    check_colour,
+    load_source_image,
+)
+from pikfix_bench.datasets.store import (
+    FORMAT_VERSION,
+    LIBVER,
+    MANIFEST_FILE,
+    SAMPLES_FILE,
+    array_sha256,
+    content_hash,
+    group_name,
+    sample_meta,
+    write_canonical,
+    write_sample,
+)
+from pikfix_bench.degradations import Pipeline, degrade, get_operation, sample_generator
+from pikfix_bench.errors import PikfixError
+from pikfix_bench.json_io import write_json
+
+PARTS_FILE, RECIPE_FILE, SKIPPED_FILE = "parts.h5", "recipe.json", "skipped.jsonl"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything that decides a dataset's content (and nothing that does not, such as paths or workers).
+
+    Attributes
+    ----------
+    kind : str
+        ``realold``, ``pascal``, ``div2k``, ``folder`` or ``sample``.
+    pipeline : dict or None
+        The degradation pipeline spec (``None`` for RealOld, whose damage is real).
+    seed : int
+        Global seed of degradations and references.
+    size : int
+        ``N``: short side to N then centre crop N x N; ``0``: full image cropped top-left to a multiple of 32.
+    reference : str
+        Reference strategy (see :mod:`pikfix_bench.datasets.references`).
+    split, num, selection_seed : optional
+        Source selection (Pascal VOC, DIV2K).
+    """
+
+    kind: str
+    pipeline: dict[str, Any] | None
+    seed: int = 0
+    size: int = 256
+    reference: str = "self-shifted"
+    split: str | None = None
+    num: int | None = None
+    selection_seed: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form, stored in the manifest and hashed into ``content_hash``."""
+        return asdict(self)
+
+
+def file_sha256(location: str) -> str:
+    """sha256 of a source file's bytes (of the array for ``skimage:`` sources)."""
+    if location.startswith(SKIMAGE_PREFIX):
+        return array_sha256(load_source_image(location))
+    digest = hashlib.sha256()
+    with open(location, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=4)
+def _pipeline(spec_json: str) -> Pipeline:
+    return Pipeline(json.loads(spec_json))
+
+
+def build_sample(
+    item: SourceItem, recipe: Recipe, reference: dict[str, Any]
+) -> tuple[dict[str, np.ndarray], dict]:
+    """Build one sample's arrays and metadata (raises :class:`PikfixError` when its sources are unusable)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # alpha/16-bit notes: the manifest records the source hash instead
+        raw = load_source_image(item.gt)
+    check_colour(raw, item.gt)
+    gt = normalise(raw, recipe.size)
+    sources = {"gt": file_sha256(item.gt)}
+    arrays: dict[str, np.ndarray] = {"gt": gt}
+    if recipe.kind == "realold":
+        old = load_source_image(item.old_photo)
+        if old.shape[:2] != raw.shape[:2]:
+            raise PikfixError(
+                f"{item.old_photo}: old photo is {old.shape[1]}x{old.shape[0]} but its target is {raw.shape[1]}x{raw.shape[0]}"
+            )
+        arrays["input_color"] = normalise(old, recipe.size)
+        gray = get_operation("grayscale")()
+        arrays["input"], _ = gray.apply(arrays["input_color"], {"method": "bt601"})
+        sources["old_photo"] = file_sha256(item.old_photo)
+        record: dict[str, Any] = {}
+    else:
+        result = degrade(
+            gt,
+            _pipeline(json.dumps(recipe.pipeline, sort_keys=True)),
+            seed=recipe.seed,
+            sample_id=item.sample_id,
+        )
+        arrays["input"] = result.image
+        if result.mask is not None:
+            arrays["mask"] = result.mask
+        record = {key: value for key, value in result.record.items() if key != "spec"}
+    info = {key: value for key, value in reference.items() if key != "location"}
+    if reference["location"] is None:
+        arrays["ref"], info["crop"] = shifted_crop(
+            raw, recipe.size, sample_generator(recipe.seed, f"reference:{item.sample_id}")
+        )
+    else:
+        arrays["ref"] = normalise(load_source_image(reference["location"]), recipe.size)
+        sources["ref"] = file_sha256(reference["location"])
+    meta = {
+        "id": item.sample_id,
+        "arrays": {name: array_sha256(array) for name, array in sorted(arrays.items())},
+        "record": record,
+        "reference": info,
+        "sources": sources,
+    }
+    return arrays, meta
+
+
+def _build_task(task: tuple[SourceItem, Recipe, dict]) -> tuple[str, Any, Any]:
+    """Worker entry: ``("ok", arrays, meta)`` or ``("skip", path, reason)``."""
+    item, recipe, reference = task
+    try:
+        arrays, meta = build_sample(item, recipe, reference)
+    except PikfixError as exc:
+        return "skip", item.gt, str(exc)
+    return "ok", arrays, meta
+
+
+def _descriptor_task(location: str) -> np.ndarray | None:
+    try:
+        return colour_descriptor(location)
+    except PikfixError:
+        return None
+
+
+def _map(function, tasks: list, workers: int) -> Iterator:
+    """Ordered map over a process pool (in-process for one worker).
+
+    At most ``4 * workers`` tasks are in flight: the pool's feeder thread waits until the consumer
+    has taken results, so memory stays flat however long the list is.
+    """
+    if workers <= 1:
+        yield from map(function, tasks)
+        return
+    window = threading.BoundedSemaphore(4 * workers)
+
+    def throttled():
+        for task in tasks:
+            window.acquire()
+            yield task
+
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        for result in pool.imap(function, throttled(), chunksize=1):
+            window.release()
+            yield result
+
+
+@dataclass
+class BuildResult:
+    """What a build produced."""
+
+    path: Path
+    content_hash: str
+    built: int
+    skipped: list[dict[str, str]]
+
+
+def _prepare_output(out: Path, recipe: Recipe, resume: bool, force: bool) -> Path:
+    """Check the output and return the ``.partial`` folder to build in."""
+    partial = out.with_name(out.name + ".partial")
+    if out.exists() and not force:
+        raise PikfixError(f"{out} exists; use --force to replace it")
+    if partial.exists():
+        if force and not resume:
+            shutil.rmtree(partial)
+        elif not resume:
+            raise PikfixError(
+                f"{partial} holds an interrupted build: use --resume to continue it or --force to start over"
+            )
+        else:
+            stored = (
+                json.loads((partial / RECIPE_FILE).read_text()) if (partial / RECIPE_FILE).exists() else None
+            )
+            if stored != recipe.to_dict():
+                raise PikfixError(f"{partial} was started with another recipe; use --force to start over")
+            return partial
+    partial.mkdir(parents=True)
+    write_json(partial / RECIPE_FILE, recipe.to_dict())
+    return partial
+
+
+def _completed(parts: Path) -> set[str]:
+    """Group names of fully written samples; half-written ones (no metadata yet) are removed."""
+    if not parts.exists():
+        return set()
+    with h5py.File(parts, "a", libver=LIBVER) as handle:
+        samples = handle.get("samples")
+        if samples is None:
+            return set()
+        for key in [key for key in samples if "meta" not in samples[key].attrs]:
+            del samples[key]
+        return set(samples)
+
+
+def build_dataset(
+    listing: SourceListing,
+    recipe: Recipe,
+    out: str | Path,
+    *,
+    name: str,
+    version: str = "1.0.0",
+    source_root: str | None = None,
+    pairs: dict[str, str] | None = None,
+    workers: int = 1,
+    resume: bool = False,
+    force: bool = False,
+    strict: bool = False,
+    progress: bool = True,
+) -> BuildResult:
+    """Build a dataset directory from a source listing and a recipe.
+
+    Parameters
+    ----------
+    listing : SourceListing
+        From one of :mod:`pikfix_bench.datasets.sources`.
+    recipe : Recipe
+        What to build.
+    out : str or Path
+        The dataset directory to create.
+    name, version : str
+        Label and semantic version recorded in the manifest.
+    source_root : str, optional
+        Recorded for information (not hashed).
+    pairs : dict, optional
+        ``sample_id -> reference file`` for the ``pairs`` strategy.
+    workers : int
+        Worker processes.
+    resume, force, strict : bool
+        Continue an interrupted build; replace an existing output; fail on the first unusable source.
+    progress : bool
+        Show progress bars.
+
+    Returns
+    -------
+    BuildResult
+        Where it is, its content hash, and what was built and skipped.
+    """
+    out = Path(out)
+    if strict and listing.skipped:
+        first = listing.skipped[0]
+        raise PikfixError(f"{first['path']}: {first['reason']} (--strict)")
+    if not listing.items:
+        raise PikfixError("the source holds no usable images")
+    partial = _prepare_output(out, recipe, resume, force)
+    items = listing.items
+    descriptors = None
+    if recipe.reference in ("nearest", "same-class"):
+        found = _map(_descriptor_task, [item.gt for item in items], workers)
+        found = tqdm(found, total=len(items), desc="describing", unit="img", disable=not progress)
+        descriptors = {item.sample_id: d for item, d in zip(items, found, strict=True) if d is not None}
+    plan = plan_references(items, recipe.reference, recipe.seed, descriptors, pairs)
+    skipped = list(listing.skipped)
+    skipped += [
+        {"path": item.gt, "reason": "no reference could be chosen"}
+        for item in items
+        if item.sample_id not in plan
+    ]
+    done = _completed(partial / PARTS_FILE)
+    tasks = [
+        (item, recipe, plan[item.sample_id])
+        for item in items
+        if item.sample_id in plan and group_name(item.sample_id) not in done
+    ]
+    with (
+        h5py.File(partial / PARTS_FILE, "a", libver=LIBVER) as handle,
+        open(partial / SKIPPED_FILE, "a") as log,
+    ):
+        results = tqdm(
+            _map(_build_task, tasks, workers),
+            total=len(tasks),
+            initial=0,
+            desc="building",
+            unit="img",
+            disable=not progress,
+        )
+        for status, first, second in results:
+            if status == "ok":
+                write_sample(handle, second["id"], first, second)
+                handle.flush()
+                continue
+            if strict:
+                raise PikfixError(f"{first}: {second} (--strict)")
+            log.write(json.dumps({"path": first, "reason": second}) + "\n")
+            log.flush()
+    skipped += [json.loads(line) for line in (partial / SKIPPED_FILE).read_text().splitlines()]
+    return _finalise(
+        partial, out, recipe, name=name, version=version, source_root=source_root, skipped=skipped
+    )
+
+
+def _finalise(
+    partial: Path,
+    out: Path,
+    recipe: Recipe,
+    *,
+    name: str,
+    version: str,
+    source_root: str | None,
+    skipped: list[dict[str, str]],
+) -> BuildResult:
+    """Write the canonical samples file and the manifest next to the output, then rename into place."""
+    with h5py.File(partial / PARTS_FILE, "r") as handle:
+        keys = (
+            sorted(handle["samples"], key=lambda key: sample_meta(handle, key)["id"])
+            if "samples" in handle
+            else []
+        )
+        samples = [sample_meta(handle, key) for key in keys]
+    if not samples:
+        raise PikfixError(
+            f"no sample could be built; first problem: {skipped[0]['path']}: {skipped[0]['reason']}"
+            if skipped
+            else "no sample could be built"
+        )
+    unique_skipped = list({(s["path"], s["reason"]): s for s in skipped}.values())
+    staging = out.with_name(out.name + ".staging")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    write_canonical(partial / PARTS_FILE, staging / SAMPLES_FILE, keys)
+    digest = content_hash(recipe.to_dict(), samples)
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "name": name,
+        "kind": recipe.kind,
+        "version": version,
+        "content_hash": digest,
+        "toolkit_version": __version__,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "recipe": recipe.to_dict(),
+        "source_root": source_root,
+        "sources": sorted(
+            {
+                (role, meta["sources"][role]): {
+                    "role": role,
+                    "sha256": meta["sources"][role],
+                    "sample": meta["id"],
+                }
+                for meta in samples
+                for role in meta["sources"]
+            }.values(),
+            key=lambda s: (s["sample"], s["role"]),
+        ),
+        "samples": samples,
+        "skipped": sorted(unique_skipped, key=lambda s: s["path"]),
+    }
+    write_json(staging / MANIFEST_FILE, manifest)
+    if out.exists():
+        old = out.with_name(out.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(out, old)
+        os.replace(staging, out)
+        shutil.rmtree(old)
+    else:
+        os.replace(staging, out)
+    shutil.rmtree(partial)
+    return BuildResult(out, digest, len(samples), manifest["skipped"])

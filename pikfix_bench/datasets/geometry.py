@@ -1,0 +1,64 @@
+"""Sample geometry: the evaluation size the paper never stated, made explicit and recorded."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from pikfix_bench.errors import PikfixError
+
+PAPER_MULTIPLE = 32
+
+
+def resize_short_side(image: np.ndarray, size: int) -> np.ndarray:
+    """Resize so the short side is ``size`` px: area interpolation when shrinking, bicubic when enlarging."""
+    height, width = image.shape[:2]
+    scale = size / min(height, width)
+    target = (max(size, round(width * scale)), max(size, round(height * scale)))
+    if target == (width, height):
+        return image.copy()
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    return cv2.resize(image, target, interpolation=interpolation).reshape(
+        (target[1], target[0], *image.shape[2:])
+    )
+
+
+def centre_crop(image: np.ndarray, size: int) -> np.ndarray:
+    """The central ``size x size`` window."""
+    top, left = (image.shape[0] - size) // 2, (image.shape[1] - size) // 2
+    return image[top : top + size, left : left + size]
+
+
+def normalise(image: np.ndarray, size: int) -> np.ndarray:
+    """``size > 0``: short side to ``size`` then centre crop ``size x size``; ``size == 0``: keep the image,
+    cropped top-left to a multiple of 32 as the Pik-Fix code does."""
+    if size > 0:
+        return np.ascontiguousarray(centre_crop(resize_short_side(image, size), size))
+    height, width = (
+        (image.shape[0] // PAPER_MULTIPLE) * PAPER_MULTIPLE,
+        (image.shape[1] // PAPER_MULTIPLE) * PAPER_MULTIPLE,
+    )
+    if height == 0 or width == 0:
+        raise PikfixError(f"image of {image.shape[1]}x{image.shape[0]} is smaller than {PAPER_MULTIPLE} px")
+    return np.ascontiguousarray(image[:height, :width])
+
+
+def shifted_crop(image: np.ndarray, size: int, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+    """The paper's synthetic reference: the same picture cut at an independent random position.
+
+    ``size > 0``: the image is resized so its short side is ``size * zoom`` (zoom ~ U(1, 1.5)) and a
+    ``size x size`` window is cut at a random position. ``size == 0``: a random window of 3/4 of each
+    side of the full (normalised) image.
+    """
+    if size > 0:
+        zoom = float(rng.uniform(1.0, 1.5))
+        canvas = resize_short_side(image, round(size * zoom))
+        window = (size, size)
+    else:
+        zoom = 1.0
+        canvas = normalise(image, 0)
+        window = (max(1, canvas.shape[0] * 3 // 4), max(1, canvas.shape[1] * 3 // 4))
+    top = int(rng.integers(canvas.shape[0] - window[0] + 1))
+    left = int(rng.integers(canvas.shape[1] - window[1] + 1))
+    crop = np.ascontiguousarray(canvas[top : top + window[0], left : left + window[1]])
+    return crop, {"zoom": zoom, "top": top, "left": left}

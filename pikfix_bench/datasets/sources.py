@@ -1,0 +1,233 @@
+"""Where samples come from: the official layouts of RealOld, Pascal VOC and DIV2K, any folder, and
+the colour photographs bundled with scikit-image.
+
+A source lists :class:`SourceItem` objects; nothing is read but file names and
+(for Pascal) annotations until a sample is built.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from skimage import data as skdata
+
+from pikfix_bench.errors import ImageReadError, PikfixError
+from pikfix_bench.image_io import IMAGE_SUFFIXES, is_image_file, read_image
+
+SKIMAGE_PREFIX = "skimage:"
+# Colour photographs that ship inside scikit-image (no download): the embedded sample set.
+SAMPLE_PHOTOS = (
+    "astronaut",
+    "chelsea",
+    "coffee",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "retina",
+    "rocket",
+    "stereo_motorcycle",
+)
+
+
+@dataclass(frozen=True)
+class SourceItem:
+    """One sample's source files.
+
+    Attributes
+    ----------
+    sample_id : str
+        Stable identity of the sample (file stem or relative path without suffix).
+    gt : str
+        Path of the colour ground truth, or ``skimage:NAME``.
+    old_photo : str, optional
+        RealOld: the scanned old photo, used as the model input.
+    label : str, optional
+        Pascal VOC: the class of the largest annotated object.
+    reference : str, optional
+        A reference file given by the source (RealOld) or a pairs file.
+    """
+
+    sample_id: str
+    gt: str
+    old_photo: str | None = None
+    label: str | None = None
+    reference: str | None = None
+
+
+@dataclass
+class SourceListing:
+    """Items of a source and the files it passed over, with reasons."""
+
+    items: list[SourceItem]
+    skipped: list[dict[str, str]]
+
+
+def load_source_image(location: str, mode: str = "RGB") -> np.ndarray:
+    """Read a source image: a file path or ``skimage:NAME``."""
+    if location.startswith(SKIMAGE_PREFIX):
+        image = getattr(skdata, location[len(SKIMAGE_PREFIX) :])()
+        image = image[0] if isinstance(image, tuple) else image  # stereo pairs: the left view
+        return image if mode == "RGB" else np.asarray(np.rint(image @ [0.299, 0.587, 0.114]), dtype=np.uint8)
+    return read_image(location, mode=mode)
+
+
+def require_dir(path: Path, what: str) -> Path:
+    """Return ``path`` if it is a folder, else raise an error saying what was expected there."""
+    if not path.is_dir():
+        raise PikfixError(f"{path}: not found; expected {what}")
+    return path
+
+
+def sample_source() -> SourceListing:
+    """The embedded sample set: colour photographs from ``skimage.data``."""
+    return SourceListing([SourceItem(name, SKIMAGE_PREFIX + name) for name in SAMPLE_PHOTOS], [])
+
+
+def folder_source(root: Path) -> SourceListing:
+    """Every image under ``root`` (recursive); ids are relative paths without suffix."""
+    require_dir(root, "a folder of colour images")
+    items, seen = [], {}
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and is_image_file(path):
+            sample_id = path.relative_to(root).with_suffix("").as_posix()
+            if sample_id in seen:
+                raise PikfixError(f"{seen[sample_id]} and {path} have the same name without suffix")
+            seen[sample_id] = path
+            items.append(SourceItem(sample_id, str(path)))
+    return SourceListing(items, [])
+
+
+def div2k_source(root: Path, split: str) -> SourceListing:
+    """DIV2K high-resolution images: ``DIV2K_train_HR/`` or ``DIV2K_valid_HR/``."""
+    folder = require_dir(root / f"DIV2K_{split}_HR", f"DIV2K's DIV2K_{split}_HR/ folder inside {root}")
+    return SourceListing([SourceItem(p.stem, str(p)) for p in sorted(folder.glob("*.png"))], [])
+
+
+def largest_object_class(annotation: Path) -> str | None:
+    """Class of the largest bounding box in a Pascal VOC annotation (``None`` if unreadable or empty)."""
+    try:
+        root = ET.parse(annotation).getroot()
+    except (OSError, ET.ParseError):
+        return None
+    best, best_area = None, -1.0
+    for obj in root.iter("object"):
+        box = obj.find("bndbox")
+        name = obj.findtext("name")
+        if box is None or name is None:
+            continue
+        try:
+            area = (float(box.findtext("xmax")) - float(box.findtext("xmin"))) * (
+                float(box.findtext("ymax")) - float(box.findtext("ymin"))
+            )
+        except (TypeError, ValueError):
+            continue
+        if area > best_area:
+            best, best_area = name.strip(), area
+    return best
+
+
+def pascal_source(root: Path, split: str, num: int | None, selection_seed: int) -> SourceListing:
+    """Pascal VOC (``VOCdevkit/VOC2012``): the images listed in ``ImageSets/Main/<split>.txt``.
+
+    With ``num`` smaller than the list, ``num`` ids are chosen by ``numpy.random.default_rng(selection_seed)``
+    from the sorted list (the paper used 10,000 train and 1,000 val images and never said which).
+    """
+    images = require_dir(root / "JPEGImages", f"Pascal VOC's JPEGImages/ inside {root}")
+    listing = root / "ImageSets" / "Main" / f"{split}.txt"
+    if not listing.is_file():
+        raise PikfixError(f"{listing}: not found; expected Pascal VOC's split list for --split {split}")
+    ids = sorted({line.split()[0] for line in listing.read_text().splitlines() if line.strip()})
+    if num is not None and num < len(ids):
+        chosen = np.random.default_rng(selection_seed).choice(len(ids), size=num, replace=False)
+        ids = sorted(ids[int(index)] for index in chosen)
+    items, skipped = [], []
+    for image_id in ids:
+        path = images / f"{image_id}.jpg"
+        if not path.is_file():
+            skipped.append({"path": str(path), "reason": "listed in the split but missing"})
+            continue
+        label = largest_object_class(root / "Annotations" / f"{image_id}.xml")
+        items.append(SourceItem(image_id, str(path), label=label))
+    return SourceListing(items, skipped)
+
+
+def read_pairs_csv(path: Path) -> dict[str, str]:
+    """``sample_id -> reference file`` from a CSV with columns ``sample_id,reference`` (relative paths
+    are taken from the CSV's folder)."""
+    try:
+        with open(path, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    except OSError as exc:
+        raise PikfixError(f"{path}: cannot read pairs file ({exc.strerror})") from None
+    if not rows or not {"sample_id", "reference"} <= set(rows[0]):
+        raise PikfixError(f"{path}: a pairs file needs a header with columns sample_id,reference")
+    return {row["sample_id"]: str((path.parent / row["reference"]).resolve()) for row in rows}
+
+
+_REALOLD_NAME = re.compile(r"^(?P<id>.+?)(?P<kind>[ot])$")
+
+
+def realold_source(root: Path, pairs_csv: Path | None) -> SourceListing:
+    """The authors' RealOld release: ``real_old_data/<id>o.<ext>`` with ``<id>t.<ext>``, and ``real_old_ref/``.
+
+    File names containing ``m`` are not pairs and are skipped. References pair by shared id when a file
+    of ``real_old_ref/`` is named ``<id>`` plus an optional non-digit suffix; otherwise ``pairs_csv`` must
+    name them. Samples without a reference are skipped with that reason.
+    """
+    data_dir = require_dir(root / "real_old_data", f"RealOld's real_old_data/ inside {root}")
+    found: dict[str, dict[str, Path]] = {}
+    skipped = []
+    for path in sorted(data_dir.iterdir()):
+        if not (path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES):
+            continue
+        if "m" in path.stem:
+            skipped.append(
+                {"path": str(path), "reason": "name contains 'm': not a pair (as the authors' code)"}
+            )
+            continue
+        match = _REALOLD_NAME.match(path.stem)
+        if match is None:
+            skipped.append(
+                {"path": str(path), "reason": "name does not end in 'o' (old photo) or 't' (target)"}
+            )
+            continue
+        found.setdefault(match["id"], {})[match["kind"]] = path
+    references = read_pairs_csv(pairs_csv) if pairs_csv else _references_by_id(root / "real_old_ref", found)
+    items = []
+    for sample_id, files in sorted(found.items()):
+        if set(files) != {"o", "t"}:
+            missing = "target (t)" if "t" not in files else "old photo (o)"
+            skipped.append({"path": str(next(iter(files.values()))), "reason": f"no matching {missing}"})
+        elif sample_id not in references:
+            skipped.append({"path": str(files["o"]), "reason": "no reference (name it in --pairs)"})
+        else:
+            items.append(
+                SourceItem(
+                    sample_id, str(files["t"]), old_photo=str(files["o"]), reference=references[sample_id]
+                )
+            )
+    return SourceListing(items, skipped)
+
+
+def _references_by_id(folder: Path, ids: dict[str, dict]) -> dict[str, str]:
+    if not folder.is_dir():
+        return {}
+    references = {}
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
+            match = re.match(r"^(\d+)\D*$", path.stem) or re.match(r"^(.+)$", path.stem)
+            if match and match[1] in ids:
+                references.setdefault(match[1], str(path))
+    return references
+
+
+def check_colour(image: np.ndarray, location: str) -> None:
+    """Refuse a grayscale image (all channels equal) as a colour ground truth."""
+    if image.ndim != 3 or (
+        np.array_equal(image[..., 0], image[..., 1]) and np.array_equal(image[..., 1], image[..., 2])
+    ):
+        raise ImageReadError(location, "grayscale image cannot be a colour ground truth")

@@ -1,0 +1,210 @@
+"""The dataset directory: ``samples.h5`` with the arrays and ``manifest.json`` with what they are.
+
+See ``docs/formats.md``. Array hashes are ``sha256(dtype | shape | bytes)``; the
+``content_hash`` of a dataset is the sha256 of its recipe and of the per-sample
+array hashes and records in sample-id order, so it does not depend on time,
+paths, machine or worker count.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import h5py
+import numpy as np
+
+from pikfix_bench.errors import PikfixError
+from pikfix_bench.json_io import read_json
+
+FORMAT_VERSION = 1
+ARRAY_NAMES = ("input", "gt", "ref", "mask", "input_color")
+SAMPLES_FILE, MANIFEST_FILE = "samples.h5", "manifest.json"
+LIBVER = ("earliest", "v110")  # pinned so that the same content gives the same bytes
+
+
+def array_sha256(array: np.ndarray) -> str:
+    """sha256 of an array's dtype, shape and bytes."""
+    digest = hashlib.sha256(f"{array.dtype.str}|{array.shape}|".encode())
+    digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def group_name(sample_id: str) -> str:
+    """HDF5-safe group name for a sample id (ids may contain ``/``)."""
+    return quote(sample_id, safe="")
+
+
+def content_hash(recipe: dict[str, Any], samples: list[dict[str, Any]]) -> str:
+    """sha256 of the recipe and each sample's id, array hashes and degradation record, in id order."""
+    payload = {
+        "recipe": recipe,
+        "samples": [
+            {"id": s["id"], "arrays": s["arrays"], "record": s["record"], "reference": s["reference"]}
+            for s in sorted(samples, key=lambda s: s["id"])
+        ],
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def write_sample(
+    handle: h5py.File, sample_id: str, arrays: dict[str, np.ndarray], meta: dict[str, Any]
+) -> None:
+    """Write one sample group: chunked gzip arrays without timestamps, and its metadata as JSON."""
+    group = handle.require_group("samples").create_group(group_name(sample_id))
+    for name in ARRAY_NAMES:
+        if name in arrays:
+            array = np.ascontiguousarray(arrays[name])
+            group.create_dataset(
+                name,
+                data=array,
+                chunks=True,
+                compression="gzip",
+                compression_opts=4,
+                shuffle=False,
+                track_times=False,
+            )
+    group.attrs["meta"] = json.dumps(meta, sort_keys=True)
+
+
+def sample_meta(handle: h5py.File, key: str) -> dict[str, Any]:
+    """Metadata stored with a sample group."""
+    return json.loads(handle["samples"][key].attrs["meta"])
+
+
+def write_canonical(parts: Path, destination: Path, keys_in_order: list[str]) -> None:
+    """Copy sample groups from ``parts`` into a new file in the given order (canonical bytes)."""
+    with h5py.File(parts, "r") as source, h5py.File(destination, "w", libver=LIBVER) as target:
+        samples = target.create_group("samples")
+        for key in keys_in_order:
+            source.copy(source["samples"][key], samples, key)
+
+
+@dataclass
+class Sample:
+    """One sample read back from a dataset (uint8 arrays; ``mask`` and ``input_color`` may be ``None``)."""
+
+    sample_id: str
+    input: np.ndarray
+    gt: np.ndarray
+    ref: np.ndarray
+    mask: np.ndarray | None = None
+    input_color: np.ndarray | None = None
+    record: dict[str, Any] = field(default_factory=dict)
+
+
+class Dataset:
+    """Read access to a built dataset.
+
+    Parameters
+    ----------
+    path : str or Path
+        The dataset directory.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        manifest_path = self.path / MANIFEST_FILE
+        if not manifest_path.is_file() or not (self.path / SAMPLES_FILE).is_file():
+            raise PikfixError(
+                f"{self.path}: not a pikfix-bench dataset (no {MANIFEST_FILE} and {SAMPLES_FILE})"
+            )
+        try:
+            self.manifest = read_json(manifest_path)
+        except json.JSONDecodeError as exc:
+            raise PikfixError(f"{manifest_path}: not valid JSON ({exc})") from None
+        if self.manifest.get("format_version") != FORMAT_VERSION:
+            raise PikfixError(
+                f"{manifest_path}: format version {self.manifest.get('format_version')} is not {FORMAT_VERSION}"
+            )
+        self.ids = [sample["id"] for sample in self.manifest["samples"]]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __iter__(self) -> Iterator[Sample]:
+        with h5py.File(self.path / SAMPLES_FILE, "r") as handle:
+            for sample_id in self.ids:
+                yield self._read(handle, sample_id)
+
+    def read(self, sample_ids: list[str]) -> list[Sample]:
+        """Read the named samples."""
+        with h5py.File(self.path / SAMPLES_FILE, "r") as handle:
+            return [self._read(handle, sample_id) for sample_id in sample_ids]
+
+    @staticmethod
+    def _read(handle: h5py.File, sample_id: str) -> Sample:
+        group = handle["samples"][group_name(sample_id)]
+        arrays = {name: group[name][()] for name in ARRAY_NAMES if name in group}
+        meta = json.loads(group.attrs["meta"])
+        return Sample(
+            sample_id,
+            arrays["input"],
+            arrays["gt"],
+            arrays["ref"],
+            arrays.get("mask"),
+            arrays.get("input_color"),
+            meta.get("record") or {},
+        )
+
+    @property
+    def content_hash(self) -> str:
+        """The recorded content hash."""
+        return self.manifest["content_hash"]
+
+
+def open_dataset(path: str | Path) -> Dataset:
+    """Open a built dataset for reading; iterate it for :class:`Sample` objects with numpy arrays."""
+    return Dataset(path)
+
+
+def verify_dataset(path: str | Path) -> list[str]:
+    """Re-hash every stored array; return a message per sample that no longer matches the manifest."""
+    dataset = Dataset(path)
+    problems = []
+    with h5py.File(dataset.path / SAMPLES_FILE, "r") as handle:
+        stored = set(handle["samples"]) if "samples" in handle else set()
+        for entry in dataset.manifest["samples"]:
+            key = group_name(entry["id"])
+            if key not in stored:
+                problems.append(f"{entry['id']}: missing from {SAMPLES_FILE}")
+                continue
+            group = handle["samples"][key]
+            for name, expected in entry["arrays"].items():
+                if name not in group:
+                    problems.append(f"{entry['id']}: array {name} missing")
+                elif array_sha256(group[name][()]) != expected:
+                    problems.append(f"{entry['id']}: array {name} does not match its sha256")
+        extra = stored - {group_name(entry["id"]) for entry in dataset.manifest["samples"]}
+        problems += [f"{key}: in {SAMPLES_FILE} but not in the manifest" for key in sorted(extra)]
+    recomputed = content_hash(dataset.manifest["recipe"], dataset.manifest["samples"])
+    if recomputed != dataset.manifest["content_hash"]:
+        problems.append("manifest: content_hash does not match the recipe and sample hashes it lists")
+    return problems
+
+
+def diff_datasets(a: str | Path, b: str | Path) -> dict[str, Any]:
+    """Samples added, removed and changed from ``a`` to ``b``, and the recipe keys that differ."""
+    first, second = Dataset(a).manifest, Dataset(b).manifest
+    by_id_a = {s["id"]: s for s in first["samples"]}
+    by_id_b = {s["id"]: s for s in second["samples"]}
+    changed = sorted(
+        i for i in by_id_a.keys() & by_id_b.keys() if by_id_a[i]["arrays"] != by_id_b[i]["arrays"]
+    )
+    keys = sorted(set(first["recipe"]) | set(second["recipe"]))
+    return {
+        "added": sorted(by_id_b.keys() - by_id_a.keys()),
+        "removed": sorted(by_id_a.keys() - by_id_b.keys()),
+        "changed": changed,
+        "recipe": {
+            k: [first["recipe"].get(k), second["recipe"].get(k)]
+            for k in keys
+            if first["recipe"].get(k) != second["recipe"].get(k)
+        },
+        "same_content": first["content_hash"] == second["content_hash"],
+    }
