@@ -8,6 +8,8 @@ together as RGB. :func:`rgb_to_lab_torch` is a batched, vectorised port of
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 from skimage import color as skcolor
@@ -63,7 +65,9 @@ def l_ab_to_rgb(lightness: np.ndarray, ab: np.ndarray) -> np.ndarray:
         raise ShapeMismatchError(
             f"L has shape {lightness.shape} but ab has shape {ab.shape}; want H x W and H x W x 2"
         )
-    rgb = skcolor.lab2rgb(np.concatenate([lightness[..., None], ab], axis=-1))
+    with warnings.catch_warnings():  # out-of-gamut colours: clipped below, as documented
+        warnings.simplefilter("ignore", UserWarning)
+        rgb = skcolor.lab2rgb(np.concatenate([lightness[..., None], ab], axis=-1))
     return np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
 
 

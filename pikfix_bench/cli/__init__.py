@@ -7,6 +7,7 @@ import click
 from pikfix_bench import __version__
 from pikfix_bench.cli.dataset import build_dataset_command, dataset_group
 from pikfix_bench.cli.degrade import degradations_group, degrade_command
+from pikfix_bench.cli.evaluate import evaluate_command, models_group
 from pikfix_bench.cli.score import score
 from pikfix_bench.errors import PikfixError
 
@@ -31,6 +32,7 @@ def main() -> None:
     \b
     Typical flow:
       pikfix-bench build-dataset sample --out data/sample           a versioned test set
+      pikfix-bench evaluate --model welsh --dataset data/sample     run and score a model
       pikfix-bench degrade PHOTOS --preset pikfix --out DAMAGED   synthetic old-photo damage
       pikfix-bench score --pred OUT_DIR --gt GT_DIR                score images you already have
     """
@@ -41,3 +43,5 @@ main.add_command(degrade_command)
 main.add_command(degradations_group)
 main.add_command(build_dataset_command)
 main.add_command(dataset_group)
+main.add_command(evaluate_command)
+main.add_command(models_group)

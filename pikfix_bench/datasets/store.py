@@ -26,6 +26,7 @@ FORMAT_VERSION = 1
 ARRAY_NAMES = ("input", "gt", "ref", "mask", "input_color")
 SAMPLES_FILE, MANIFEST_FILE = "samples.h5", "manifest.json"
 LIBVER = ("earliest", "v110")  # pinned so that the same content gives the same bytes
+CHUNK_BYTES = 4 << 20
 
 
 def array_sha256(array: np.ndarray) -> str:
@@ -132,15 +133,15 @@ class Dataset:
             for sample_id in self.ids:
                 yield self._read(handle, sample_id)
 
-    def read(self, sample_ids: list[str]) -> list[Sample]:
-        """Read the named samples."""
+    def read(self, sample_ids: list[str], arrays: tuple[str, ...] = ARRAY_NAMES) -> list[Sample]:
+        """Read the named samples; ``arrays`` limits which arrays are decompressed (``input, gt, ref`` at least)."""
         with h5py.File(self.path / SAMPLES_FILE, "r") as handle:
-            return [self._read(handle, sample_id) for sample_id in sample_ids]
+            return [self._read(handle, sample_id, arrays) for sample_id in sample_ids]
 
     @staticmethod
-    def _read(handle: h5py.File, sample_id: str) -> Sample:
+    def _read(handle: h5py.File, sample_id: str, names: tuple[str, ...] = ARRAY_NAMES) -> Sample:
         group = handle["samples"][group_name(sample_id)]
-        arrays = {name: group[name][()] for name in ARRAY_NAMES if name in group}
+        arrays = {name: group[name][()] for name in names if name in group}
         meta = json.loads(group.attrs["meta"])
         return Sample(
             sample_id,

@@ -1,0 +1,123 @@
+"""``pikfix-bench evaluate`` and ``pikfix-bench models list``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from pikfix_bench.baselines import list_models
+from pikfix_bench.errors import PikfixError
+from pikfix_bench.evaluation import evaluate
+from pikfix_bench.evaluation.alignment import ALIGN_MODES
+from pikfix_bench.metrics import METRICS, PROFILES
+
+
+def parse_model_options(pairs: tuple[str, ...]) -> dict[str, str]:
+    """``KEY=VALUE`` strings to a dict."""
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise PikfixError(f"--model-opt {pair!r}: expected KEY=VALUE")
+        options[key.strip()] = value
+    return options
+
+
+@click.command("evaluate")
+@click.option(
+    "--model", "model_name", required=True, help="Model name (see `pikfix-bench models list`); a+b chains."
+)
+@click.option(
+    "--model-opt", "model_opts", multiple=True, metavar="KEY=VALUE", help="Model option (repeatable)."
+)
+@click.option(
+    "--dataset", required=True, type=click.Path(path_type=Path), help="A dataset built by build-dataset."
+)
+@click.option("--profile", default="pikfix", show_default=True, type=click.Choice(list(PROFILES)))
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option(
+    "--batch-size", type=click.IntRange(min=1), help="Samples per model call [default: the model's, else 8]."
+)
+@click.option(
+    "--out", type=click.Path(path_type=Path), help="Run directory [default: runs/DATASET/MODEL-PROFILE]."
+)
+@click.option("--save-outputs", is_flag=True, help="Write outputs/<sample_id>.png.")
+@click.option("--resume", is_flag=True, help="Score only what an earlier run of the same setup left missing.")
+@click.option("--strict", is_flag=True, help="Stop at the first failing sample.")
+@click.option(
+    "--align",
+    default="error",
+    show_default=True,
+    type=click.Choice(ALIGN_MODES),
+    help="Outputs of another size than the ground truth: refuse, resize, or crop top-left.",
+)
+def evaluate_command(
+    model_name, model_opts, dataset, profile, device, batch_size, out, save_outputs, resume, strict, align
+) -> None:
+    """Run a model on a dataset and score it; writes per_image.csv, summary.json, run.json, errors.csv."""
+    if out is None:
+        out = Path("runs") / dataset.name / f"{model_name}-{profile}"
+    result = evaluate(
+        model_name,
+        dataset,
+        out,
+        model_options=parse_model_options(model_opts),
+        profile=profile,
+        device=device,
+        batch_size=batch_size,
+        save_outputs=save_outputs,
+        resume=resume,
+        strict=strict,
+        align=align,
+        progress=sys.stderr.isatty(),
+    )
+    click.echo(f"{model_name} on {dataset}: {result.scored} scored, {result.failed} failed -> {result.path}")
+    for name, values in result.summary["metrics"].items():
+        ci = values["ci95"]
+        click.echo(
+            f"  {name:<13}{METRICS[name].arrow} {values['mean']:.4f}  (95% CI {ci[0]:.4f}..{ci[1]:.4f})"
+            if isinstance(values["mean"], float) and isinstance(ci[0], float)
+            else f"  {name:<13} {values['mean']}"
+        )
+    if result.failed:
+        click.echo(f"  {result.failed} samples failed: see {result.path / 'errors.csv'}", err=True)
+
+
+@click.group("models")
+def models_group() -> None:
+    """The registered models."""
+
+
+@models_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def list_command(as_json: bool) -> None:
+    """Every registered model with its task, input and options."""
+    rows = []
+    for name, cls in list_models().items():
+        d = cls.descriptor
+        rows.append(
+            {
+                "name": name,
+                "task": d.task,
+                "reference": d.uses_reference,
+                "input": d.input_mode,
+                "weights": d.requires_weights,
+                "devices": list(d.devices),
+                "options": d.options,
+                "description": d.description,
+            }
+        )
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    click.echo(f"{'name':<20} {'task':<26} {'ref':<4} {'in':<4} {'weights':<8} description")
+    for row in rows:
+        click.echo(
+            f"{row['name']:<20} {row['task']:<26} {'yes' if row['reference'] else 'no':<4} {row['input']:<4} "
+            f"{'needed' if row['weights'] else '-':<8} {row['description']}"
+        )
+        for key, meaning in row["options"].items():
+            click.echo(f"{'':<22}--model-opt {key}=…  {meaning}")

@@ -1,0 +1,78 @@
+"""Getting inputs into the shape a model wants, and its outputs back to the ground truth's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from pikfix_bench.baselines.base import ModelDescriptor, as_rgb
+from pikfix_bench.errors import ShapeMismatchError
+
+AlignMode = Literal["error", "resize", "crop"]
+ALIGN_MODES = ("error", "resize", "crop")
+BT601 = np.array([0.299, 0.587, 0.114])
+
+
+def resize_to(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Resize with area interpolation when shrinking and bicubic when enlarging."""
+    shrinking = height * width < image.shape[0] * image.shape[1]
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An input as the model wants it, and how to undo the geometry on its output."""
+
+    image: np.ndarray
+    original: tuple[int, int]
+    resized: bool
+
+
+def prepare_input(image: np.ndarray, descriptor: ModelDescriptor) -> Prepared:
+    """Convert to the model's input mode, then resize to its fixed size or pad (reflect) to its size multiple."""
+    if descriptor.input_mode == "L":
+        converted = image if image.ndim == 2 else np.clip(np.rint(image @ BT601), 0, 255).astype(np.uint8)
+    else:
+        converted = as_rgb(image)
+    height, width = converted.shape[:2]
+    if descriptor.fixed_size is not None:
+        return Prepared(resize_to(converted, *descriptor.fixed_size), (height, width), True)
+    multiple = descriptor.size_multiple
+    pad_h, pad_w = (-height) % multiple, (-width) % multiple
+    if pad_h or pad_w:
+        pad = ((0, pad_h), (0, pad_w)) + (((0, 0),) if converted.ndim == 3 else ())
+        converted = np.pad(
+            converted, pad, mode="reflect" if min(height, width) > max(pad_h, pad_w) else "edge"
+        )
+    return Prepared(converted, (height, width), False)
+
+
+def restore_geometry(output: np.ndarray, prepared: Prepared) -> np.ndarray:
+    """Undo :func:`prepare_input`'s resize or padding on a model output (same size as its input)."""
+    height, width = prepared.original
+    if prepared.resized:
+        return resize_to(output, height, width)
+    if output.shape[:2] == prepared.image.shape[:2]:
+        return output[:height, :width]
+    return output  # another size: left to align_output
+
+
+def align_output(
+    output: np.ndarray, gt_shape: tuple[int, ...], mode: AlignMode, sample_id: str
+) -> np.ndarray:
+    """Bring an output to the ground truth's size as ``mode`` says (``error``: refuse)."""
+    height, width = gt_shape[:2]
+    if output.shape[:2] == (height, width):
+        return output
+    got = f"{output.shape[1]}x{output.shape[0]}"
+    if mode == "resize":
+        return resize_to(output, height, width)
+    if mode == "crop" and output.shape[0] >= height and output.shape[1] >= width:
+        return output[:height, :width]
+    raise ShapeMismatchError(
+        f"{sample_id}: output is {got} but the ground truth is {width}x{height}"
+        + (" (--align crop needs a larger output)" if mode == "crop" else "; use --align resize or crop")
+    )
