@@ -37,7 +37,8 @@ def _summary(params: dict) -> str:
     return ", ".join(shown[:2])
 
 
-def _tile(image: np.ndarray, title: str, subtitle: str = "") -> np.ndarray:
+def labelled_tile(image: np.ndarray, title: str, subtitle: str = "") -> np.ndarray:
+    """An image (grayscale or RGB) under a white band with a title and an optional subtitle."""
     rgb = image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
     label = np.full((LABEL_HEIGHT, rgb.shape[1], 3), 255, np.uint8)
     cv2.putText(label, title, (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
@@ -75,18 +76,18 @@ def draw_gallery(image: np.ndarray, seed: int = 0, columns: int = 6) -> np.ndarr
         uint8 RGB gallery.
     """
     source = square_crop(image)
-    tiles = [_tile(source, "original")]
+    tiles = [labelled_tile(source, "original")]
     for name, cls in OPERATIONS.items():
         if name.startswith("texture_"):
             continue
         operation = cls()
         params = operation.sample(sample_generator(seed, name), source.shape)
         out, _ = operation.apply(source, params)
-        tiles.append(_tile(out, name, _summary(params)))
+        tiles.append(labelled_tile(out, name, _summary(params)))
     while len(tiles) % columns:
         tiles.append(np.full_like(tiles[0], 235))
-    severities = [_tile(source, "original")]
+    severities = [labelled_tile(source, "original")]
     for level in range(1, 6):
         result = degrade(source, "oldphoto", seed=seed, severity=level, sample_id="gallery")
-        severities.append(_tile(result.image, f"oldphoto severity {level}"))
+        severities.append(labelled_tile(result.image, f"oldphoto severity {level}"))
     return _grid(tiles + severities, columns)

@@ -8,6 +8,7 @@ from pikfix_bench import __version__
 from pikfix_bench.cli.dataset import build_dataset_command, dataset_group
 from pikfix_bench.cli.degrade import degradations_group, degrade_command
 from pikfix_bench.cli.evaluate import evaluate_command, models_group
+from pikfix_bench.cli.leaderboard import compare_command, figure_command, leaderboard_command, report_command
 from pikfix_bench.cli.score import score
 from pikfix_bench.errors import PikfixError
 
@@ -33,6 +34,7 @@ def main() -> None:
     Typical flow:
       pikfix-bench build-dataset sample --out data/sample           a versioned test set
       pikfix-bench evaluate --model welsh --dataset data/sample     run and score a model
+      pikfix-bench leaderboard runs/ --format md                 Table 1/2-style leaderboard
       pikfix-bench degrade PHOTOS --preset pikfix --out DAMAGED   synthetic old-photo damage
       pikfix-bench score --pred OUT_DIR --gt GT_DIR                score images you already have
     """
@@ -45,3 +47,7 @@ main.add_command(build_dataset_command)
 main.add_command(dataset_group)
 main.add_command(evaluate_command)
 main.add_command(models_group)
+main.add_command(leaderboard_command)
+main.add_command(compare_command)
+main.add_command(figure_command)
+main.add_command(report_command)

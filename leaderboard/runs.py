@@ -1,0 +1,89 @@
+"""Finding and reading evaluation run directories for tables and figures."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pikfix_bench.errors import PikfixError
+from pikfix_bench.evaluation.rundir import RUN_FILE, SUMMARY_FILE, RunDirectory
+
+
+@dataclass(frozen=True)
+class ColumnKey:
+    """What makes results comparable: the same dataset content under the same metric profile."""
+
+    dataset: str
+    version: str
+    content_hash: str
+    profile: str
+    profile_hash: str
+
+    @property
+    def label(self) -> str:
+        """Human-readable column-group label."""
+        return f"{self.dataset} v{self.version} [{self.content_hash[:8]}] · {self.profile}"
+
+
+@dataclass
+class Run:
+    """One finished (or partial) evaluation run."""
+
+    path: Path
+    info: dict[str, Any]
+    summary: dict[str, Any]
+    per_image: pd.DataFrame
+
+    @property
+    def model(self) -> str:
+        """Model name as the run recorded it."""
+        return self.info["model"]["name"]
+
+    @property
+    def key(self) -> ColumnKey:
+        """The column group this run belongs to."""
+        dataset, profile = self.info["dataset"], self.info["profile"]
+        profile_hash = hashlib.sha256(json.dumps(profile, sort_keys=True).encode()).hexdigest()[:12]
+        return ColumnKey(
+            dataset["name"], dataset["version"], dataset["content_hash"], profile["name"], profile_hash
+        )
+
+    @property
+    def finished(self) -> str:
+        """When the run finished (empty when it never did)."""
+        return self.info.get("finished", "")
+
+    @property
+    def run_id(self) -> str:
+        """The run directory's name, as a short id in tables."""
+        return self.path.name
+
+
+def load_run(path: str | Path) -> Run:
+    """Read one run directory (``run.json``, ``summary.json``, ``per_image.csv``)."""
+    directory = RunDirectory(path)
+    if not (directory.path / RUN_FILE).is_file() or not (directory.path / SUMMARY_FILE).is_file():
+        raise PikfixError(f"{directory.path}: not a finished run (needs {RUN_FILE} and {SUMMARY_FILE})")
+    summary = json.loads((directory.path / SUMMARY_FILE).read_text())
+    return Run(directory.path, directory.read_run(), summary, directory.per_image())
+
+
+def find_runs(paths: list[str | Path]) -> list[Run]:
+    """Runs at the given paths: run directories themselves, or folders searched recursively for them."""
+    runs = []
+    for path in map(Path, paths):
+        if not path.exists():
+            raise PikfixError(f"{path}: no such run directory or folder")
+        if (path / RUN_FILE).is_file():
+            runs.append(load_run(path))
+            continue
+        found = sorted(p.parent for p in path.rglob(RUN_FILE) if (p.parent / SUMMARY_FILE).is_file())
+        runs += [load_run(p) for p in found]
+    if not runs:
+        raise PikfixError("no finished runs found in " + ", ".join(map(str, paths)))
+    return runs

@@ -1,0 +1,192 @@
+"""The leaderboard: models x (dataset, profile) columns x metrics, with ranks and significance marks."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import stats
+
+from pikfix_bench.errors import PikfixError
+from pikfix_bench.leaderboard.runs import ColumnKey, Run
+from pikfix_bench.metrics import METRICS
+
+ALPHA = 0.05
+DECIMALS = {"psnr": 2, "ssim": 3, "lpips": 3, "ciede2000": 2, "colorfulness": 1}
+SIGNIFICANCE_NOTE = (
+    f"† not significantly different from the best of its column (paired Wilcoxon signed-rank test on "
+    f"per-image values, p ≥ {ALPHA})"
+)
+
+
+@dataclass
+class Cell:
+    """One model's result for one metric in one column."""
+
+    mean: float
+    ci95: tuple[float, float]
+    count: int
+    inf_count: int
+    run_id: str
+    rank: int | None = None  # 1 = best, 2 = second (dense ranking on the displayed value)
+    not_significant: bool = False  # not significantly different from the best
+    p_value: float | None = None
+
+    @property
+    def value(self) -> float:
+        """The value ranked and shown: ``inf`` when every image scored ``inf`` (identical images)."""
+        if self.count and self.inf_count == self.count:
+            return math.inf
+        return self.mean
+
+
+@dataclass
+class Leaderboard:
+    """Everything a renderer needs."""
+
+    columns: list[ColumnKey]
+    metrics: list[str]
+    models: list[str]
+    cells: dict[tuple[str, ColumnKey, str], Cell]
+    runs: dict[tuple[str, ColumnKey], Run]
+    notes: list[str] = field(default_factory=list)
+
+    def cell(self, model: str, column: ColumnKey, metric: str) -> Cell | None:
+        """The cell, or ``None`` when that model has no run in that column."""
+        return self.cells.get((model, column, metric))
+
+
+def _number(value) -> float:
+    return (
+        float(value)
+        if isinstance(value, int | float)
+        else float(value)
+        if value in ("inf", "-inf", "nan")
+        else math.nan
+    )
+
+
+def display(value: float, metric: str) -> str:
+    """A value at the metric's display precision (``inf`` as such, missing as ``–``)."""
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if math.isnan(value):
+        return "–"
+    return f"{value:.{DECIMALS.get(metric, 3)}f}"
+
+
+def _rank(cells: list[Cell], metric: str) -> None:
+    """Dense ranks 1 and 2 on displayed values, in the metric's direction."""
+    higher = METRICS[metric].higher_is_better
+    shown = sorted(
+        {
+            round(c.value, DECIMALS[metric]) if math.isfinite(c.value) else c.value
+            for c in cells
+            if not math.isnan(c.value)
+        },
+        reverse=higher,
+    )
+    for cell in cells:
+        if math.isnan(cell.value):
+            continue
+        key = round(cell.value, DECIMALS[metric]) if math.isfinite(cell.value) else cell.value
+        position = shown.index(key) + 1
+        cell.rank = position if position <= 2 else None
+
+
+def paired_p_value(a: np.ndarray, b: np.ndarray) -> float:
+    """Two-sided Wilcoxon signed-rank p-value of paired values (1.0 when they never differ)."""
+    differences = a - b
+    differences = differences[np.isfinite(differences)]
+    if differences.size == 0 or not np.any(differences):
+        return 1.0
+    return float(stats.wilcoxon(differences, zero_method="wilcox").pvalue)
+
+
+def _significance(board: Leaderboard, column: ColumnKey, metric: str) -> None:
+    cells = {model: board.cell(model, column, metric) for model in board.models}
+    ranked = [(model, cell) for model, cell in cells.items() if cell is not None and cell.rank == 1]
+    if not ranked:
+        return
+    best_model = ranked[0][0]
+    best = board.runs[(best_model, column)].per_image.set_index("sample_id")[metric]
+    for model, cell in cells.items():
+        if cell is None or model == best_model or cell.rank == 1:
+            continue
+        other = board.runs[(model, column)].per_image.set_index("sample_id")[metric]
+        common = best.index.intersection(other.index)
+        if len(common) == 0:
+            continue
+        cell.p_value = paired_p_value(best[common].to_numpy(float), other[common].to_numpy(float))
+        cell.not_significant = cell.p_value >= ALPHA
+
+
+def build_leaderboard(runs: list[Run], metrics: list[str] | None = None) -> Leaderboard:
+    """Arrange runs into a leaderboard.
+
+    Runs on different dataset contents or under different metric profiles never share a column;
+    when one model has several runs in a column, the newest finished one is used and a note says so.
+
+    Parameters
+    ----------
+    runs : list of Run
+        From :func:`pikfix_bench.leaderboard.find_runs`.
+    metrics : list of str, optional
+        Metrics to show (default: PSNR, SSIM, LPIPS, as the paper's tables).
+
+    Returns
+    -------
+    Leaderboard
+        Columns, rows, cells with ranks and significance, and notes.
+    """
+    metrics = list(metrics or ["psnr", "ssim", "lpips"])
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise PikfixError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(METRICS)}")
+    grouped: dict[tuple[str, ColumnKey], list[Run]] = defaultdict(list)
+    for run in runs:
+        grouped[(run.model, run.key)].append(run)
+    chosen, notes = {}, []
+    for (model, key), candidates in sorted(grouped.items(), key=lambda item: (item[0][0], item[0][1].label)):
+        candidates = sorted(candidates, key=lambda run: (run.finished, str(run.path)))
+        chosen[(model, key)] = candidates[-1]
+        if len(candidates) > 1:
+            notes.append(
+                f"{model} has {len(candidates)} runs on {key.label}: the newest ({candidates[-1].path}) is used"
+            )
+    columns = sorted(
+        {key for _, key in chosen}, key=lambda key: (key.dataset, key.version, key.profile, key.content_hash)
+    )
+    by_name: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for key in columns:
+        by_name[(key.dataset, key.version)].add(key.content_hash)
+    for (dataset, version), hashes in by_name.items():
+        if len(hashes) > 1:
+            notes.append(
+                f"{dataset} v{version} appears with {len(hashes)} different contents: shown as separate columns"
+            )
+    profiles = {key.profile for key in columns}
+    if len(profiles) > 1:
+        notes.append(
+            f"runs use {len(profiles)} metric profiles ({', '.join(sorted(profiles))}): separate columns"
+        )
+    models = sorted({model for model, _ in chosen})
+    cells = {}
+    for (model, key), run in chosen.items():
+        for metric in metrics:
+            values = run.summary["metrics"].get(metric)
+            if values is None:
+                continue
+            ci = tuple(_number(v) for v in values["ci95"])
+            cells[(model, key, metric)] = Cell(
+                _number(values["mean"]), ci, values["count"], values["inf_count"], run.run_id
+            )
+    board = Leaderboard(columns, metrics, models, cells, chosen, notes)
+    for column in columns:
+        for metric in metrics:
+            column_cells = [c for m in models if (c := board.cell(m, column, metric)) is not None]
+            _rank(column_cells, metric)
+            _significance(board, column, metric)
+    return board

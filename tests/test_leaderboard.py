@@ -1,0 +1,207 @@
+"""Leaderboards from hand-made runs with known numbers, comparisons, formats, figure and report."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from pikfix_bench.cli import main
+from pikfix_bench.evaluation import RunDirectory, summarize_run
+from pikfix_bench.leaderboard import build_leaderboard, compare_runs, find_runs, load_run, render
+from pikfix_bench.leaderboard.table import paired_p_value
+from pikfix_bench.metrics import get_profile
+
+IDS = [f"s{i:02d}" for i in range(20)]
+
+
+def make_run(
+    root,
+    name,
+    model,
+    values,
+    *,
+    dataset="toy",
+    content_hash="a" * 64,
+    profile="pikfix",
+    finished="2026-01-01",
+):
+    """A run directory with the given per-image values ({metric: array}) and a real summary."""
+    run = RunDirectory(root / name)
+    run.write_run(
+        {
+            "model": {"name": model, "options": {}, "weights_sha256": None},
+            "dataset": {"name": dataset, "version": "1.0.0", "kind": "folder", "content_hash": content_hash},
+            "profile": get_profile(profile).to_dict(),
+            "align": "error",
+            "finished": finished,
+            "environment": {"pikfix_bench": "test"},
+        }
+    )
+    frame = pd.DataFrame(
+        {"sample_id": IDS, **{metric: np.asarray(v, float) for metric, v in values.items()}, "seconds": 0.1}
+    )
+    frame.to_csv(run.path / "per_image.csv", index=False)
+    summarize_run(run)
+    return run.path
+
+
+@pytest.fixture
+def toy_runs(tmp_path):
+    rng = np.random.default_rng(0)
+    base = rng.normal(0, 1, 20)
+    make_run(
+        tmp_path, "a", "alpha", {"psnr": 25 + base, "lpips": 0.20 + 0.01 * base}
+    )  # best psnr, worst lpips
+    make_run(
+        tmp_path, "b", "beta", {"psnr": 25 + base - 0.001, "lpips": 0.10 + 0.01 * base}
+    )  # within noise? no: always lower
+    make_run(tmp_path, "c", "gamma", {"psnr": 20 + rng.normal(0, 1, 20), "lpips": 0.15 + 0.01 * base})
+    return tmp_path
+
+
+def test_bold_and_underline_follow_each_metric_direction(toy_runs):
+    board = build_leaderboard(find_runs([toy_runs]), ["psnr", "lpips"])
+    column = board.columns[0]
+    ranks = {
+        (m, metric): board.cell(m, column, metric).rank for m in board.models for metric in ("psnr", "lpips")
+    }
+    # alpha and beta show the same PSNR at 2 decimals: a tie for best; gamma is then second
+    assert ranks[("alpha", "psnr")] == ranks[("beta", "psnr")] == 1 and ranks[("gamma", "psnr")] == 2
+    assert (
+        ranks[("beta", "lpips")] == 1 and ranks[("gamma", "lpips")] == 2 and ranks[("alpha", "lpips")] is None
+    )
+    rows = {
+        line.split(" | ")[0].strip("| "): line
+        for line in render(board, "md").splitlines()
+        if line.startswith("| ")
+    }
+    assert rows["beta"].count("**") == 4 and rows["gamma"].count("<u>") == 2
+    assert rows["alpha"].count("**") == 2 and rows["alpha"].rstrip(" |").endswith("0.198")
+
+
+def test_significance_marks_on_constructed_data(tmp_path):
+    rng = np.random.default_rng(1)
+    base = rng.normal(30, 2, 20)
+    make_run(tmp_path, "best", "best", {"psnr": base + 1.0})
+    make_run(
+        tmp_path, "noise", "noise", {"psnr": base + 1.0 + rng.normal(0, 0.5, 20)}
+    )  # same mean, only noise
+    make_run(tmp_path, "worse", "worse", {"psnr": base - 1.0})  # always 2 dB lower
+    board = build_leaderboard(find_runs([tmp_path]), ["psnr"])
+    column = board.columns[0]
+    best = max(board.models, key=lambda m: board.cell(m, column, "psnr").value)
+    others = {m: board.cell(m, column, "psnr") for m in board.models if m != best}
+    assert others["worse"].not_significant is False and others["worse"].p_value < 0.001
+    assert {"best", "noise"} == {best, *[m for m, c in others.items() if c.not_significant or c.rank == 1]}
+    assert paired_p_value(np.ones(5), np.ones(5)) == 1.0
+
+
+def test_inf_psnr_is_best_and_shown(tmp_path):
+    make_run(tmp_path, "oracle", "oracle", {"psnr": np.full(20, np.inf)})
+    make_run(tmp_path, "model", "model", {"psnr": np.linspace(20, 30, 20)})
+    board = build_leaderboard(find_runs([tmp_path]), ["psnr"])
+    cell = board.cell("oracle", board.columns[0], "psnr")
+    assert cell.value == np.inf and cell.rank == 1
+    assert "**inf**" in render(board, "md")
+
+
+def test_profiles_and_contents_never_share_a_column(tmp_path):
+    make_run(tmp_path, "p1", "m", {"psnr": np.full(20, 25.0)}, profile="pikfix")
+    make_run(tmp_path, "p2", "m", {"psnr": np.full(20, 24.0)}, profile="basicsr")
+    make_run(tmp_path, "p3", "m", {"psnr": np.full(20, 23.0)}, content_hash="b" * 64)
+    board = build_leaderboard(find_runs([tmp_path]), ["psnr"])
+    assert len(board.columns) == 3
+    notes = " ".join(board.notes)
+    assert "different contents" in notes and "metric profiles" in notes
+    with pytest.raises(Exception, match="different columns"):
+        compare_runs(load_run(tmp_path / "p1"), load_run(tmp_path / "p2"))
+
+
+def test_duplicate_runs_use_the_newest_and_say_so(tmp_path):
+    make_run(tmp_path, "old", "m", {"psnr": np.full(20, 20.0)}, finished="2026-01-01T00:00:00")
+    make_run(tmp_path, "new", "m", {"psnr": np.full(20, 22.0)}, finished="2026-02-01T00:00:00")
+    board = build_leaderboard(find_runs([tmp_path]), ["psnr"])
+    assert board.cell("m", board.columns[0], "psnr").value == 22.0
+    assert "the newest" in board.notes[0]
+
+
+def test_csv_round_trip_through_pandas(toy_runs):
+    board = build_leaderboard(find_runs([toy_runs]), ["psnr", "lpips"])
+    frame = pd.read_csv(io.StringIO(render(board, "csv", reported=True)))
+    measured = frame[frame["source"] == "measured"]
+    assert len(measured) == 6 and {
+        "model",
+        "dataset",
+        "content_hash",
+        "profile",
+        "metric",
+        "mean",
+        "run_id",
+    } <= set(frame.columns)
+    alpha = measured[(measured.model == "alpha") & (measured.metric == "psnr")]["mean"].iloc[0]
+    assert alpha == pytest.approx(load_run(toy_runs / "a").per_image["psnr"].mean())
+    assert (
+        frame["source"] == "reported"
+    ).sum() == 3 * 20  # 20 published (model, dataset) entries of Tables 1 and 2
+    payload = json.loads(render(board, "json"))
+    assert len(payload["rows"]) == 6
+
+
+def test_reported_rows_are_apart_and_unranked(toy_runs):
+    markdown = render(build_leaderboard(find_runs([toy_runs])), "md", reported=True)
+    reported = markdown.split("Model (reported)")[1]
+    assert "| Pik-Fix | 23.95 | 0.925 | 0.120 |" in reported and "**" not in reported
+
+
+def test_latex_compiles_when_tex_is_present(toy_runs, tmp_path):
+    tex = render(build_leaderboard(find_runs([toy_runs])), "tex")
+    assert r"\toprule" in tex and r"\textbf{" in tex and "Metric profile: pikfix" in tex
+    if shutil.which("pdflatex") is None:
+        pytest.skip("no TeX engine here")
+    document = tmp_path / "t.tex"
+    document.write_text(
+        "\\documentclass{article}\\usepackage{booktabs}\\begin{document}\n" + tex + "\\end{document}\n"
+    )
+    subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", document.name], cwd=tmp_path, check=True, capture_output=True
+    )
+
+
+def test_compare_wins_ties_losses(tmp_path):
+    make_run(tmp_path, "a", "a", {"psnr": np.arange(20.0), "lpips": np.full(20, 0.3)})
+    make_run(
+        tmp_path,
+        "b",
+        "b",
+        {"psnr": np.arange(20.0) + np.r_[np.ones(15), np.zeros(3), -np.ones(2)], "lpips": np.full(20, 0.2)},
+    )
+    result = compare_runs(load_run(tmp_path / "a"), load_run(tmp_path / "b"))
+    assert (
+        result["metrics"]["psnr"]["wins"],
+        result["metrics"]["psnr"]["ties"],
+        result["metrics"]["psnr"]["losses"],
+    ) == (15, 3, 2)
+    assert result["metrics"]["lpips"]["wins"] == 20 and result["metrics"]["lpips"][
+        "mean_difference"
+    ] == pytest.approx(-0.1)
+    output = CliRunner().invoke(main, ["compare", str(tmp_path / "a"), str(tmp_path / "b")]).output
+    assert "15/3/2" in output
+
+
+def test_leaderboard_cli_writes_every_format(toy_runs, tmp_path):
+    for fmt in ("md", "csv", "tex", "html", "json"):
+        result = CliRunner().invoke(
+            main,
+            ["leaderboard", str(toy_runs), "--format", fmt, "--ci", "--out", str(tmp_path / f"board.{fmt}")],
+        )
+        assert result.exit_code == 0, result.output
+        assert (tmp_path / f"board.{fmt}").stat().st_size > 200
+    missing = CliRunner().invoke(main, ["leaderboard", str(tmp_path / "nothing")])
+    assert missing.exit_code == 2 and "no such run" in missing.output
