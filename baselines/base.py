@@ -8,8 +8,6 @@ resize to a fixed size and back, and batch; adapters never see the ground truth.
 
 from __future__ import annotations
 
-import difflib
-import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -18,7 +16,8 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from pikfix_bench.errors import PikfixError
+from pikfix_bench.errors import PikfixError, did_you_mean
+from pikfix_bench.hashing import file_sha256
 
 ENTRY_POINT_GROUP = "pikfix_bench.models"
 Task = Literal["colorization", "restoration", "restoration+colorization", "any"]
@@ -125,15 +124,6 @@ class ModelAdapter(ABC):
         }
 
 
-def file_sha256(path: Path) -> str:
-    """sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def as_rgb(image: np.ndarray) -> np.ndarray:
     """A uint8 image as ``H x W x 3`` (grayscale replicated)."""
     return image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
@@ -184,11 +174,8 @@ def create_model(name: str, **options: str) -> ModelAdapter:
             create_model(second, **_options_for(options, second)),
         )
     if name not in models:
-        hint = difflib.get_close_matches(name, models, n=1)
         raise ModelError(
-            f"unknown model {name!r}"
-            + (f"; did you mean {hint[0]!r}?" if hint else "")
-            + " (see `pikfix-bench models list`)"
+            f"unknown model {name!r}{did_you_mean(name, models)} (see `pikfix-bench models list`)"
         )
     return models[name](**options)
 

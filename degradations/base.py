@@ -15,13 +15,12 @@ and the parameters, so re-applying a recorded parameter set gives the same bytes
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from pikfix_bench.errors import PikfixError
+from pikfix_bench.errors import PikfixError, did_you_mean
 
 ParamKind = Literal["float", "int", "choice", "bool", "path"]
 SEED_BOUND = 2**63 - 1
@@ -154,14 +153,9 @@ class Operation:
         known = {param.name: param for param in self.params}
         for key in settings:
             if key not in known:
-                hint = difflib.get_close_matches(key, known, n=1)
                 raise DegradationError(
                     f"{self.name}: unknown parameter {key!r}"
-                    + (
-                        f" (did you mean {hint[0]!r}?)"
-                        if hint
-                        else f"; it takes {', '.join(known) or 'none'}"
-                    )
+                    + (did_you_mean(key, known) or f"; it takes {', '.join(known) or 'none'}")
                 )
         self.settings = {param.name: settings.get(param.name, param.default) for param in self.params}
         for param in self.params:
@@ -228,11 +222,8 @@ def register(cls: type[Operation]) -> type[Operation]:
 def get_operation(name: str) -> type[Operation]:
     """Look an operation up by name, with a suggestion for near misses."""
     if name not in OPERATIONS:
-        hint = difflib.get_close_matches(name, OPERATIONS, n=1)
         raise DegradationError(
-            f"unknown degradation {name!r}"
-            + (f"; did you mean {hint[0]!r}?" if hint else "")
-            + " (see `pikfix-bench degradations list`)"
+            f"unknown degradation {name!r}{did_you_mean(name, OPERATIONS)} (see `pikfix-bench degradations list`)"
         )
     return OPERATIONS[name]
 

@@ -99,14 +99,11 @@ class _OpNode(_Node):
 
 
 @dataclass
-class _OneOfNode(_Node):
+class _GroupNode(_Node):
+    """A node made of other nodes."""
+
     children: list[_Node]
     probability: float = 1.0
-
-    def run(self, image, rng, steps, masks):
-        if rng.random() >= self.probability:
-            return image
-        return self.children[int(rng.integers(len(self.children)))].run(image, rng, steps, masks)
 
     def structural(self) -> bool:
         return any(child.structural() for child in self.children)
@@ -115,23 +112,20 @@ class _OneOfNode(_Node):
         return max(child.min_size() for child in self.children)
 
 
-@dataclass
-class _ShuffleNode(_Node):
-    children: list[_Node]
-    probability: float = 1.0
+class _OneOfNode(_GroupNode):
+    def run(self, image, rng, steps, masks):
+        if rng.random() >= self.probability:
+            return image
+        return self.children[int(rng.integers(len(self.children)))].run(image, rng, steps, masks)
 
+
+class _ShuffleNode(_GroupNode):
     def run(self, image, rng, steps, masks):
         if rng.random() >= self.probability:
             return image
         for index in rng.permutation(len(self.children)):
             image = self.children[int(index)].run(image, rng, steps, masks)
         return image
-
-    def structural(self) -> bool:
-        return any(child.structural() for child in self.children)
-
-    def min_size(self) -> int:
-        return max(child.min_size() for child in self.children)
 
 
 def _probability(spec: dict, where: str) -> float:

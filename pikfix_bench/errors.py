@@ -8,6 +8,8 @@ non-zero exit code instead of a traceback.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from pathlib import Path
 
 
@@ -38,3 +40,9 @@ class ShapeMismatchError(PikfixError):
 
 class PikfixWarning(UserWarning):
     """A recoverable oddity in the input (alpha dropped, 16-bit reduced, ...)."""
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """``"; did you mean 'x'?"`` for the closest choice, or ``""`` when none is close."""
+    hint = difflib.get_close_matches(name, list(choices), n=1)
+    return f"; did you mean {hint[0]!r}?" if hint else ""

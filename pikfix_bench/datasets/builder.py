@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import hashlib
 import json
 import multiprocessing
 import os
@@ -42,7 +41,6 @@ from pikfix_bench.datasets.store import (
     LIBVER,
     MANIFEST_FILE,
     SAMPLES_FILE,
-    array_sha256,
     content_hash,
     group_name,
     sample_meta,
@@ -51,6 +49,7 @@ from pikfix_bench.datasets.store import (
 )
 from pikfix_bench.degradations import Pipeline, degrade, get_operation, sample_generator
 from pikfix_bench.errors import PikfixError
+from pikfix_bench.hashing import array_sha256, file_sha256
 from pikfix_bench.json_io import write_json
 
 PARTS_FILE, RECIPE_FILE, SKIPPED_FILE = "parts.h5", "recipe.json", "skipped.jsonl"
@@ -90,15 +89,11 @@ class Recipe:
         return asdict(self)
 
 
-def file_sha256(location: str) -> str:
+def source_sha256(location: str) -> str:
     """sha256 of a source file's bytes (of the array for ``skimage:`` sources)."""
     if location.startswith(SKIMAGE_PREFIX):
         return array_sha256(load_source_image(location))
-    digest = hashlib.sha256()
-    with open(location, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_sha256(location)
 
 
 @functools.lru_cache(maxsize=4)
@@ -115,7 +110,7 @@ def build_sample(
         raw = load_source_image(item.gt)
     check_colour(raw, item.gt)
     gt = normalise(raw, recipe.size)
-    sources = {"gt": file_sha256(item.gt)}
+    sources = {"gt": source_sha256(item.gt)}
     arrays: dict[str, np.ndarray] = {"gt": gt}
     if recipe.kind == "realold":
         old = load_source_image(item.old_photo)
@@ -126,7 +121,7 @@ def build_sample(
         arrays["input_color"] = normalise(old, recipe.size)
         gray = get_operation("grayscale")()
         arrays["input"], _ = gray.apply(arrays["input_color"], {"method": "bt601"})
-        sources["old_photo"] = file_sha256(item.old_photo)
+        sources["old_photo"] = source_sha256(item.old_photo)
         record: dict[str, Any] = {}
     else:
         result = degrade(
@@ -146,7 +141,7 @@ def build_sample(
         )
     else:
         arrays["ref"] = normalise(load_source_image(reference["location"]), recipe.size)
-        sources["ref"] = file_sha256(reference["location"])
+        sources["ref"] = source_sha256(reference["location"])
     meta = {
         "id": item.sample_id,
         "arrays": {name: array_sha256(array) for name, array in sorted(arrays.items())},

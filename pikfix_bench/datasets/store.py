@@ -20,6 +20,7 @@ import h5py
 import numpy as np
 
 from pikfix_bench.errors import PikfixError
+from pikfix_bench.hashing import array_sha256
 from pikfix_bench.json_io import read_json
 
 FORMAT_VERSION = 1
@@ -27,13 +28,6 @@ ARRAY_NAMES = ("input", "gt", "ref", "mask", "input_color")
 SAMPLES_FILE, MANIFEST_FILE = "samples.h5", "manifest.json"
 LIBVER = ("earliest", "v110")  # pinned so that the same content gives the same bytes
 CHUNK_BYTES = 4 << 20
-
-
-def array_sha256(array: np.ndarray) -> str:
-    """sha256 of an array's dtype, shape and bytes."""
-    digest = hashlib.sha256(f"{array.dtype.str}|{array.shape}|".encode())
-    digest.update(np.ascontiguousarray(array).tobytes())
-    return digest.hexdigest()
 
 
 def group_name(sample_id: str) -> str:
