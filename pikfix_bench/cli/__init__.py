@@ -10,6 +10,7 @@ from pikfix_bench.cli.degrade import degradations_group, degrade_command
 from pikfix_bench.cli.evaluate import evaluate_command, models_group
 from pikfix_bench.cli.leaderboard import compare_command, figure_command, leaderboard_command, report_command
 from pikfix_bench.cli.score import score
+from pikfix_bench.cli.train import train_command
 from pikfix_bench.errors import PikfixError
 
 
@@ -51,3 +52,4 @@ main.add_command(leaderboard_command)
 main.add_command(compare_command)
 main.add_command(figure_command)
 main.add_command(report_command)
+main.add_command(train_command)

@@ -1,0 +1,44 @@
+"""``pikfix``: the paper's own method, from a checkpoint written by ``pikfix-bench train``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pikfix_bench.baselines.base import Batch, ModelAdapter, ModelDescriptor, ModelError, register_model
+from pikfix_bench.errors import PikfixError
+
+
+@register_model
+class PikFixAdapter(ModelAdapter):
+    """Restoration + reference-based colourization with a trained Pik-Fix network (config inside the checkpoint)."""
+
+    descriptor = ModelDescriptor(
+        "pikfix",
+        "Pik-Fix (Xu et al. 2023): restoration + SPHist reference colourization (train it first)",
+        "restoration+colorization",
+        uses_reference=True,
+        input_mode="L",
+        size_multiple=32,
+        devices=("cpu", "cuda"),
+        requires_weights=True,
+        options={"weights": "model.pth written by `pikfix-bench train` (required)"},
+    )
+
+    def load(self, device: str) -> None:  # noqa: D102
+        super().load(device)
+        from pikfix_bench.model.inference import load_model  # torch model code only when this model is used
+
+        weights = self.options.get("weights")
+        if not weights:
+            raise ModelError(
+                "pikfix needs --model-opt weights=PATH: a model.pth written by `pikfix-bench train`"
+            )
+        try:
+            self.network, self.checkpoint = load_model(weights, device)
+        except PikfixError as exc:
+            raise ModelError(str(exc)) from None
+
+    def predict(self, batch: Batch) -> list[np.ndarray]:  # noqa: D102
+        from pikfix_bench.model.inference import colorize
+
+        return colorize(self.network, batch.inputs, batch.references, self.device)

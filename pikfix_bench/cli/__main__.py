@@ -1,0 +1,5 @@
+"""``python -m pikfix_bench.cli`` runs the command line."""
+
+from pikfix_bench.cli import main
+
+main()

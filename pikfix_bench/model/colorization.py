@@ -1,0 +1,123 @@
+"""Colourization sub-net: space-preserving histograms (SPHist) of the reference, warped by the similarity
+maps, fused into a dense-block U-Net that predicts ab."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pikfix_bench.model.blocks import DenseBlock
+
+
+class SPHist(nn.Module):
+    """Per-pixel soft assignment of a channel in [-1, 1] to K bins with learnable centres.
+
+    ``h(i, j, k) = exp(-(D_ij - u_k)^2 / 2 sigma^2) / sum_k' exp(-(D_ij - u_k')^2 / 2 sigma^2)``:
+    every pixel's row sums to 1, and the spatial layout is kept.
+    """
+
+    def __init__(self, bins: int, sigma: float) -> None:
+        super().__init__()
+        self.centres = nn.Parameter(torch.linspace(-1.0, 1.0, bins))
+        self.sigma = sigma
+
+    def forward(self, channel: torch.Tensor) -> torch.Tensor:
+        """``N x 1 x H x W`` values -> ``N x K x H x W`` soft histograms."""
+        logits = -((channel - self.centres.view(1, -1, 1, 1)) ** 2) / (2 * self.sigma**2)
+        return torch.softmax(logits, dim=1)
+
+    def global_histogram(self, channel: torch.Tensor) -> torch.Tensor:
+        """``N x K`` histogram of the whole image (mean of the per-pixel ones)."""
+        return self.forward(channel).mean(dim=(2, 3))
+
+
+def warp(
+    values: torch.Tensor,
+    phi: torch.Tensor | None,
+    grid_in: tuple[int, int],
+    grid_ref: tuple[int, int],
+    temperature: float,
+) -> torch.Tensor:
+    """Carry reference values (``N x C x H' x W'``) to the input grid with softmax(Phi / T) over reference
+    positions; with ``phi=None`` every input position takes the reference's average (no similarity)."""
+    pooled = F.adaptive_avg_pool2d(values, grid_ref).flatten(2)  # N x C x P'
+    if phi is None:
+        return (
+            pooled.mean(dim=2, keepdim=True)
+            .expand(-1, -1, grid_in[0] * grid_in[1])
+            .reshape(values.shape[0], values.shape[1], *grid_in)
+        )
+    attention = torch.softmax(phi / temperature, dim=2)  # N x P x P'
+    return torch.einsum("nuv,ncv->ncu", attention, pooled).reshape(values.shape[0], values.shape[1], *grid_in)
+
+
+class Fusion(nn.Module):
+    """Combines deep features with warped colour evidence (residual)."""
+
+    def __init__(self, channels: int, evidence: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(channels + evidence, channels, 3, padding=1),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(channels, channels, 3, padding=1),
+        )
+
+    def forward(self, features: torch.Tensor, evidence: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        evidence = F.interpolate(evidence, size=features.shape[-2:], mode="bilinear", align_corners=False)
+        return features + self.body(torch.cat([features, evidence], 1))
+
+
+class ColorizationUNet(nn.Module):
+    """A four-level U-Net of dense blocks whose finest ``fused_levels`` decoder levels fuse warped evidence.
+
+    ``evidence_channels`` is the channel count of what is fused (2K for SPHist, 2 for ab);
+    ``input_channels`` is 3 when warped ab is concatenated to the lightness input. Output: ab/110 in [-1, 1].
+    """
+
+    def __init__(
+        self,
+        width: int,
+        growth: int,
+        layers: int,
+        evidence_channels: int,
+        fused_levels: int,
+        input_channels: int = 1,
+    ) -> None:
+        super().__init__()
+        widths = [width * 2**i for i in range(4)]
+        self.head = nn.Conv2d(input_channels, widths[0], 3, padding=1)
+        self.encoders = nn.ModuleList(DenseBlock(w, w, growth, layers) for w in widths)
+        self.downs = nn.ModuleList(
+            nn.Conv2d(widths[i], widths[i + 1], 3, stride=2, padding=1) for i in range(3)
+        )
+        self.ups = nn.ModuleList(nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2) for i in range(3))
+        self.decoders = nn.ModuleList(DenseBlock(2 * widths[i], widths[i], growth, layers) for i in range(3))
+        # decoder level 0 is the bottleneck (coarsest), level 3 the finest; the last fused_levels are fused
+        self.first_fused = 4 - fused_levels
+        self.fusions = nn.ModuleList(
+            Fusion(widths[3 - level], evidence_channels) for level in range(self.first_fused, 4)
+        )
+        self.tail = nn.Conv2d(widths[0], 2, 3, padding=1)
+
+    def _fuse(self, level: int, features: torch.Tensor, evidence: list[torch.Tensor]) -> torch.Tensor:
+        if level < self.first_fused:
+            return features
+        return self.fusions[level - self.first_fused](features, evidence[level - self.first_fused])
+
+    def forward(self, x: torch.Tensor, evidence: list[torch.Tensor]) -> torch.Tensor:
+        """``evidence``: one warped map per fused decoder level, coarsest first."""
+        skips = []
+        features = self.head(x)
+        for index, encoder in enumerate(self.encoders):
+            features = encoder(features)
+            if index < 3:
+                skips.append(features)
+                features = self.downs[index](features)
+        features = self._fuse(0, features, evidence)
+        for level, index in enumerate(reversed(range(3)), start=1):
+            up = self.ups[index](features)
+            if up.shape[-2:] != skips[index].shape[-2:]:
+                up = F.interpolate(up, size=skips[index].shape[-2:], mode="nearest")
+            features = self._fuse(level, self.decoders[index](torch.cat([up, skips[index]], 1)), evidence)
+        return torch.tanh(self.tail(features))

@@ -1,0 +1,293 @@
+"""``pikfix-bench train``: train Pik-Fix on a dataset built by ``build-dataset``.
+
+Adam (lr 1e-4, betas 0.99 / 0.999) with a 0.99 learning-rate decay per epoch and random crops, as
+the talk states; a held-out share of the dataset is scored with the toolkit's own metrics after every
+epoch; ``last.pth`` (everything needed to resume) and ``model.pth`` (what the ``pikfix`` adapter
+loads) are written atomically after every epoch, and losses go to ``log.csv``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from pikfix_bench.datasets.store import Dataset, Sample
+from pikfix_bench.devices import resolve_device
+from pikfix_bench.errors import PikfixError
+from pikfix_bench.evaluation.alignment import resize_to
+from pikfix_bench.metrics import ImageScorer
+from pikfix_bench.model.config import PikFixConfig
+from pikfix_bench.model.inference import colorize, lab_tensors, save_model, trainable_state
+from pikfix_bench.model.losses import PatchDiscriminator, discriminator_loss, generator_loss
+from pikfix_bench.model.network import MULTIPLE, PikFix
+
+LOG_COLUMNS = [
+    "epoch",
+    "loss",
+    "l1_lightness",
+    "perceptual",
+    "emd",
+    "l1_ab",
+    "adversarial",
+    "discriminator",
+    "val_psnr",
+    "val_ssim",
+    "val_lpips",
+    "lr",
+    "seconds",
+]
+
+
+def split_ids(ids: list[str], val_fraction: float, seed: int) -> tuple[list[str], list[str]]:
+    """Deterministic train/validation split (at least one validation sample; all of them if only one)."""
+    if len(ids) < 2:
+        return list(ids), list(ids)
+    order = np.random.default_rng(seed).permutation(len(ids))
+    count = min(len(ids) - 1, max(1, round(len(ids) * val_fraction)))
+    val = sorted(ids[i] for i in order[:count])
+    return sorted(set(ids) - set(val)), val
+
+
+def training_tensors(samples: list[Sample], crop: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+    """Random ``crop`` windows of input and ground truth (the same window), references resized to ``crop``."""
+    size = min(crop, *(min(s.gt.shape[:2]) for s in samples))
+    size -= size % MULTIPLE
+    if size < MULTIPLE:
+        raise PikfixError(
+            f"training needs images of at least {MULTIPLE} px; got {min(min(s.gt.shape[:2]) for s in samples)}"
+        )
+    parts: dict[str, list[torch.Tensor]] = {
+        "lightness": [],
+        "target_lightness": [],
+        "target_ab": [],
+        "ref_lightness": [],
+        "ref_ab": [],
+    }
+    for sample in samples:
+        top = int(rng.integers(sample.gt.shape[0] - size + 1))
+        left = int(rng.integers(sample.gt.shape[1] - size + 1))
+        window = (slice(top, top + size), slice(left, left + size))
+        parts["lightness"].append(lab_tensors(sample.input[window])[0])
+        target_l, target_ab = lab_tensors(sample.gt[window])
+        parts["target_lightness"].append(target_l)
+        parts["target_ab"].append(target_ab)
+        ref_l, ref_ab = lab_tensors(resize_to(sample.ref, size, size))
+        parts["ref_lightness"].append(ref_l)
+        parts["ref_ab"].append(ref_ab)
+    return {name: torch.cat(values) for name, values in parts.items()}
+
+
+@dataclass
+class TrainingState:
+    """What a resumed run continues from."""
+
+    epoch: int
+    model: PikFix
+    discriminator: PatchDiscriminator | None
+    optimizers: dict[str, torch.optim.Optimizer]
+    schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler]
+
+
+def _new_state(config: PikFixConfig, device: str) -> TrainingState:
+    model = PikFix(config).to(device)
+    generator_params = [p for p in model.parameters() if p.requires_grad]
+    optimizers = {
+        "generator": torch.optim.Adam(generator_params, lr=config.lr, betas=(config.beta1, config.beta2))
+    }
+    discriminator = PatchDiscriminator().to(device) if config.adversarial else None
+    if discriminator is not None:
+        optimizers["discriminator"] = torch.optim.Adam(
+            discriminator.parameters(), lr=config.lr, betas=(config.beta1, config.beta2)
+        )
+    schedulers = {
+        name: torch.optim.lr_scheduler.ExponentialLR(opt, gamma=config.lr_decay)
+        for name, opt in optimizers.items()
+    }
+    return TrainingState(0, model, discriminator, optimizers, schedulers)
+
+
+def _save_state(path: Path, state: TrainingState, extra: dict[str, Any]) -> None:
+    payload = {
+        "epoch": state.epoch,
+        "model": trainable_state(state.model),
+        "discriminator": state.discriminator.state_dict() if state.discriminator is not None else None,
+        "optimizers": {name: opt.state_dict() for name, opt in state.optimizers.items()},
+        "schedulers": {name: sch.state_dict() for name, sch in state.schedulers.items()},
+        "torch_rng": torch.get_rng_state(),
+        **extra,
+    }
+    temporary = path.with_name(path.name + ".tmp")
+    torch.save(payload, temporary)
+    temporary.replace(path)
+
+
+def _load_state(path: Path, config: PikFixConfig, dataset_hash: str, device: str) -> TrainingState:
+    payload = torch.load(
+        path, map_location="cpu", weights_only=False
+    )  # our own file: optimizer states hold plain objects
+    if payload["config"] != config.to_dict():
+        raise PikfixError(f"--resume refused: {path} was trained with another config")
+    if payload["dataset"]["content_hash"] != dataset_hash:
+        raise PikfixError(f"--resume refused: {path} was trained on another dataset content")
+    state = _new_state(config, device)
+    state.model.load_state_dict({**state.model.state_dict(), **payload["model"]})
+    if state.discriminator is not None:
+        state.discriminator.load_state_dict(payload["discriminator"])
+    for name, optimizer in state.optimizers.items():
+        optimizer.load_state_dict(payload["optimizers"][name])
+        state.schedulers[name].load_state_dict(payload["schedulers"][name])
+    torch.set_rng_state(payload["torch_rng"])
+    state.epoch = payload["epoch"]
+    return state
+
+
+def _validate(model: PikFix, samples: list[Sample], device: str, scorer: ImageScorer) -> dict[str, float]:
+    model.eval()
+    outputs = colorize(model, [s.input for s in samples], [s.ref for s in samples], device)
+    model.train()
+    values = scorer.score(outputs, [s.gt for s in samples])
+    return {
+        f"val_{name}": float(np.mean([v[name] for v in values if np.isfinite(v[name])] or [np.nan]))
+        for name in scorer.metrics
+    }
+
+
+def train(
+    dataset_path: str | Path,
+    out: str | Path,
+    config: PikFixConfig | None = None,
+    *,
+    epochs: int = 20,
+    batch_size: int = 4,
+    crop: int = 256,
+    device: str = "auto",
+    resume: bool = False,
+    val_fraction: float = 0.1,
+    seed: int = 0,
+    progress: bool = True,
+) -> list[dict[str, float]]:
+    """Train Pik-Fix and write ``model.pth``, ``last.pth``, ``log.csv`` and ``config.json`` into ``out``.
+
+    Parameters
+    ----------
+    dataset_path : str or Path
+        A dataset built by ``build-dataset`` (inputs, ground truths, references).
+    out : str or Path
+        Output folder.
+    config : PikFixConfig, optional
+        Architecture, losses and optimiser (default: the talk's settings).
+    epochs, batch_size, crop : int
+        Training length (total epochs, also when resuming), batch size, crop side in pixels.
+    device : str
+        ``auto``, ``cpu`` or ``cuda``.
+    resume : bool
+        Continue from ``out/last.pth`` (same config and dataset content only).
+    val_fraction : float
+        Share of samples held out for validation.
+    seed : int
+        Seed of the split, crops and initialisation.
+    progress : bool
+        Show progress bars.
+
+    Returns
+    -------
+    list of dict
+        The log rows of the epochs run now.
+    """
+    config = config or PikFixConfig()
+    out = Path(out)
+    dataset = Dataset(dataset_path)
+    device = resolve_device(device)
+    if (out / "last.pth").exists() and not resume:
+        raise PikfixError(f"{out} already holds a training run; use --resume to continue it or another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    state = (
+        _load_state(out / "last.pth", config, dataset.content_hash, device)
+        if resume and (out / "last.pth").exists()
+        else _new_state(config, device)
+    )
+    (out / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    train_ids, val_ids = split_ids(dataset.ids, val_fraction, seed)
+    val_samples = dataset.read(val_ids)
+    scorer = ImageScorer("pikfix", ["psnr", "ssim", "lpips"], device=device)
+    extra = {
+        "config": config.to_dict(),
+        "dataset": {k: dataset.manifest[k] for k in ("name", "version", "content_hash")},
+    }
+    new_log = not (out / "log.csv").exists()
+    rows = []
+    with open(out / "log.csv", "a", newline="") as log_file:
+        log = csv.DictWriter(log_file, fieldnames=LOG_COLUMNS)
+        if new_log:
+            log.writeheader()
+        for epoch in range(state.epoch + 1, epochs + 1):
+            started = time.perf_counter()
+            rng = np.random.default_rng([seed, epoch])
+            order = [train_ids[i] for i in rng.permutation(len(train_ids))]
+            totals: dict[str, float] = {}
+            steps = 0
+            batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+            for ids in tqdm(
+                batches, desc=f"epoch {epoch}/{epochs}", unit="batch", disable=not progress, file=sys.stderr
+            ):
+                batch = {k: v.to(device) for k, v in training_tensors(dataset.read(ids), crop, rng).items()}
+                result = state.model(batch["lightness"], batch["ref_lightness"], batch["ref_ab"])
+                reference = torch.cat([batch["ref_lightness"], batch["ref_ab"]], 1)
+                fake_logits, d_loss = None, 0.0
+                if state.discriminator is not None:
+                    real = state.discriminator(batch["target_lightness"], batch["target_ab"], reference)
+                    fake = state.discriminator(result.lightness.detach(), result.ab.detach(), reference)
+                    loss_d = discriminator_loss(real, fake)
+                    state.optimizers["discriminator"].zero_grad()
+                    loss_d.backward()
+                    state.optimizers["discriminator"].step()
+                    d_loss = float(loss_d.detach())
+                    fake_logits = state.discriminator(result.lightness, result.ab, reference)
+                terms = generator_loss(
+                    config,
+                    state.model.vgg,
+                    state.model.sphist,
+                    result.lightness,
+                    result.ab,
+                    batch["target_lightness"],
+                    batch["target_ab"],
+                    batch["ref_ab"],
+                    fake_logits,
+                )
+                state.optimizers["generator"].zero_grad()
+                terms.total.backward()
+                state.optimizers["generator"].step()
+                for name, value in {
+                    **terms.terms,
+                    "loss": float(terms.total.detach()),
+                    "discriminator": d_loss,
+                }.items():
+                    totals[name] = totals.get(name, 0.0) + value
+                steps += 1
+            lr = state.optimizers["generator"].param_groups[0]["lr"]
+            for scheduler in state.schedulers.values():
+                scheduler.step()
+            state.epoch = epoch
+            row = {
+                "epoch": epoch,
+                **{k: v / max(steps, 1) for k, v in totals.items()},
+                **_validate(state.model, val_samples, device, scorer),
+                "lr": lr,
+                "seconds": time.perf_counter() - started,
+            }
+            log.writerow(row)
+            log_file.flush()
+            rows.append(row)
+            _save_state(out / "last.pth", state, extra)
+            save_model(out / "model.pth", state.model, {**extra, "epoch": epoch})
+    return rows
