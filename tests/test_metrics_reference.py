@@ -207,3 +207,17 @@ def test_colorfulness_matches_numpy(photo_pairs):
         assert values["colorfulness"] == pytest.approx(colorfulness_reference(pred), abs=1e-9), name
     gray = np.repeat(gts[0][..., :1], 3, axis=2)
     assert ImageScorer("pikfix", ["colorfulness"]).score([gray], [gts[0]])[0]["colorfulness"] == 0.0
+
+
+@pytest.mark.parametrize("padding", ["zero", "valid"])
+def test_ssim_convolution_path_matches_opencv_path(photo_pairs, padding):
+    """The grouped-convolution SSIM (used on GPUs) equals the OpenCV one (used on CPUs), here run on the CPU."""
+    from pikfix_bench.metrics.ssim import _ssim_opencv, _ssim_torch, gaussian_window_1d
+
+    _, pred, gt = photo_pairs[0]
+    x = torch.from_numpy(pred).permute(2, 0, 1)[None].double() / 255.0
+    y = torch.from_numpy(gt).permute(2, 0, 1)[None].double() / 255.0
+    window = gaussian_window_1d(11, 1.5, torch.float64, x.device)
+    conv = _ssim_torch(x, y, window, padding, 0.01**2, 0.03**2)
+    opencv = _ssim_opencv(x, y, 11, 1.5, padding, 0.01**2, 0.03**2)
+    assert float(conv[0]) == pytest.approx(float(opencv[0]), abs=1e-12)

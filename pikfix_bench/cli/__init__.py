@@ -1,21 +1,62 @@
-"""The ``pikfix-bench`` command line."""
+"""The ``pikfix-bench`` command line.
+
+Subcommands are imported when they are used, so that ``build-dataset`` or ``degrade`` do not pay for
+importing torch and ``--version`` answers at once.
+"""
 
 from __future__ import annotations
+
+import importlib
 
 import click
 
 from pikfix_bench import __version__
-from pikfix_bench.cli.dataset import build_dataset_command, dataset_group
-from pikfix_bench.cli.degrade import degradations_group, degrade_command
-from pikfix_bench.cli.evaluate import evaluate_command, models_group
-from pikfix_bench.cli.leaderboard import compare_command, figure_command, leaderboard_command, report_command
-from pikfix_bench.cli.score import score
-from pikfix_bench.cli.train import train_command
 from pikfix_bench.errors import PikfixError
+
+# command name -> (module, attribute, one-line help for the command list)
+COMMANDS = {
+    "build-dataset": (
+        "dataset",
+        "build_dataset_command",
+        "Build a versioned dataset (realold, pascal, div2k, folder, sample).",
+    ),
+    "dataset": ("dataset", "dataset_group", "Inspect, check, compare and export built datasets."),
+    "degrade": ("degrade", "degrade_command", "Degrade image files or folders reproducibly."),
+    "degradations": (
+        "degrade",
+        "degradations_group",
+        "List the degradation operations and presets, or draw them.",
+    ),
+    "evaluate": (
+        "evaluate",
+        "evaluate_command",
+        "Run a model on a dataset and score it into a run directory.",
+    ),
+    "models": ("evaluate", "models_group", "The registered models."),
+    "score": ("score", "score", "Score predictions against ground truths (files or folders)."),
+    "leaderboard": ("leaderboard", "leaderboard_command", "Turn runs into a Table 1/2-style leaderboard."),
+    "compare": ("leaderboard", "compare_command", "Paired comparison of two runs."),
+    "figure": ("leaderboard", "figure_command", "The qualitative grid of inputs, outputs and ground truths."),
+    "report": ("leaderboard", "report_command", "One self-contained HTML report of runs."),
+    "train": ("train", "train_command", "Train the Pik-Fix model."),
+}
 
 
 class PikfixGroup(click.Group):
-    """A click group that reports :class:`PikfixError` as a one-line message (exit status 2)."""
+    """Loads subcommands on demand and reports :class:`PikfixError` as a one-line message (exit status 2)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:  # noqa: D102 - click API
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:  # noqa: D102 - click API
+        if name not in COMMANDS:
+            return None
+        module, attribute, _ = COMMANDS[name]
+        return getattr(importlib.import_module(f"pikfix_bench.cli.{module}"), attribute)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:  # noqa: D102 - click API
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, COMMANDS[name][2]) for name in sorted(COMMANDS)])
 
     def invoke(self, ctx: click.Context):  # noqa: D102 - click API
         try:
@@ -35,21 +76,7 @@ def main() -> None:
     Typical flow:
       pikfix-bench build-dataset sample --out data/sample           a versioned test set
       pikfix-bench evaluate --model welsh --dataset data/sample     run and score a model
-      pikfix-bench leaderboard runs/ --format md                 Table 1/2-style leaderboard
-      pikfix-bench degrade PHOTOS --preset pikfix --out DAMAGED   synthetic old-photo damage
-      pikfix-bench score --pred OUT_DIR --gt GT_DIR                score images you already have
+      pikfix-bench leaderboard runs/ --format md                    Table 1/2-style leaderboard
+      pikfix-bench degrade PHOTOS --preset pikfix --out DAMAGED     synthetic old-photo damage
+      pikfix-bench score --pred OUT_DIR --gt GT_DIR                 score images you already have
     """
-
-
-main.add_command(score)
-main.add_command(degrade_command)
-main.add_command(degradations_group)
-main.add_command(build_dataset_command)
-main.add_command(dataset_group)
-main.add_command(evaluate_command)
-main.add_command(models_group)
-main.add_command(leaderboard_command)
-main.add_command(compare_command)
-main.add_command(figure_command)
-main.add_command(report_command)
-main.add_command(train_command)

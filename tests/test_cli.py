@@ -1,0 +1,26 @@
+"""The command line: every listed command loads, and light commands do not import torch."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import click
+from click.testing import CliRunner
+
+from pikfix_bench.cli import COMMANDS, main
+
+
+def test_every_listed_command_loads_and_has_help():
+    context = click.Context(main)
+    for name in COMMANDS:
+        command = main.get_command(context, name)
+        assert isinstance(command, click.Command), name
+        assert CliRunner().invoke(main, [name, "--help"]).exit_code == 0, name
+    assert main.get_command(context, "nope") is None
+    assert "build-dataset" in CliRunner().invoke(main, ["--help"]).output
+
+
+def test_dataset_and_degrade_commands_do_not_import_torch():
+    code = "import sys, pikfix_bench.cli.dataset, pikfix_bench.cli.degrade; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
