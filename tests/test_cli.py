@@ -23,4 +23,9 @@ def test_every_listed_command_loads_and_has_help():
 
 def test_dataset_and_degrade_commands_do_not_import_torch():
     code = "import sys, pikfix_bench.cli.dataset, pikfix_bench.cli.degrade; print('torch' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    assert (
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        == "False"
+    )

@@ -110,7 +110,7 @@ def build_sample(
         raw = load_source_image(item.gt)
     check_colour(raw, item.gt)
     gt = normalise(raw, recipe.size)
-    sources = {"gt": source_sha256(item.gt)}
+    sources = {"gt": {"path": item.gt, "sha256": source_sha256(item.gt)}}
     arrays: dict[str, np.ndarray] = {"gt": gt}
     if recipe.kind == "realold":
         old = load_source_image(item.old_photo)
@@ -121,7 +121,7 @@ def build_sample(
         arrays["input_color"] = normalise(old, recipe.size)
         gray = get_operation("grayscale")()
         arrays["input"], _ = gray.apply(arrays["input_color"], {"method": "bt601"})
-        sources["old_photo"] = source_sha256(item.old_photo)
+        sources["old_photo"] = {"path": item.old_photo, "sha256": source_sha256(item.old_photo)}
         record: dict[str, Any] = {}
     else:
         result = degrade(
@@ -141,7 +141,7 @@ def build_sample(
         )
     else:
         arrays["ref"] = normalise(load_source_image(reference["location"]), recipe.size)
-        sources["ref"] = source_sha256(reference["location"])
+        sources["ref"] = {"path": reference["location"], "sha256": source_sha256(reference["location"])}
     meta = {
         "id": item.sample_id,
         "arrays": {name: array_sha256(array) for name, array in sorted(arrays.items())},
@@ -334,6 +334,16 @@ def build_dataset(
     )
 
 
+def _relative(path: str, root: str | None) -> str:
+    """A source path relative to the source root when it lies inside it (manifests stay portable)."""
+    if root is None or path.startswith(SKIMAGE_PREFIX):
+        return path
+    try:
+        return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
+    except ValueError:
+        return path
+
+
 def _finalise(
     partial: Path,
     out: Path,
@@ -344,27 +354,43 @@ def _finalise(
     source_root: str | None,
     skipped: list[dict[str, str]],
 ) -> BuildResult:
-    """Write the canonical samples file and the manifest next to the output, then rename into place."""
+    """Write the canonical samples file and the manifest next to the output, then rename into place.
+
+    Sample metadata is streamed from the parts file into the manifest (one JSON line per sample) while
+    the content hash is computed, so memory does not grow with the dataset.
+    """
     with h5py.File(partial / PARTS_FILE, "r") as handle:
-        keys = (
-            sorted(handle["samples"], key=lambda key: sample_meta(handle, key)["id"])
+        order = (
+            sorted((sample_meta(handle, key)["id"], key) for key in handle["samples"])
             if "samples" in handle
             else []
         )
-        samples = [sample_meta(handle, key) for key in keys]
-    if not samples:
-        raise PikfixError(
-            f"no sample could be built; first problem: {skipped[0]['path']}: {skipped[0]['reason']}"
-            if skipped
-            else "no sample could be built"
-        )
-    unique_skipped = list({(s["path"], s["reason"]): s for s in skipped}.values())
+    if not order:
+        first = f": {skipped[0]['path']}: {skipped[0]['reason']}" if skipped else ""
+        raise PikfixError(f"no sample could be built{first}")
+    keys = [key for _, key in order]
+    unique_skipped = sorted({(s["path"], s["reason"]): s for s in skipped}.values(), key=lambda s: s["path"])
     staging = out.with_name(out.name + ".staging")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     write_canonical(partial / PARTS_FILE, staging / SAMPLES_FILE, keys)
-    digest = content_hash(recipe.to_dict(), samples)
-    manifest = {
+    lines = staging / ".samples.jsonl"
+    with h5py.File(partial / PARTS_FILE, "r") as handle, open(lines, "w") as stream:
+
+        def metas():
+            for key in keys:
+                meta = sample_meta(handle, key)
+                meta["sources"] = {
+                    role: {**entry, "path": _relative(entry["path"], source_root)}
+                    for role, entry in meta["sources"].items()
+                }
+                stream.write(
+                    ("" if stream.tell() == 0 else ",\n") + "    " + json.dumps(meta, sort_keys=True)
+                )
+                yield meta
+
+        digest = content_hash(recipe.to_dict(), metas())
+    header = {
         "format_version": FORMAT_VERSION,
         "name": name,
         "kind": recipe.kind,
@@ -374,22 +400,13 @@ def _finalise(
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "recipe": recipe.to_dict(),
         "source_root": source_root,
-        "sources": sorted(
-            {
-                (role, meta["sources"][role]): {
-                    "role": role,
-                    "sha256": meta["sources"][role],
-                    "sample": meta["id"],
-                }
-                for meta in samples
-                for role in meta["sources"]
-            }.values(),
-            key=lambda s: (s["sample"], s["role"]),
-        ),
-        "samples": samples,
-        "skipped": sorted(unique_skipped, key=lambda s: s["path"]),
+        "samples_count": len(keys),
     }
-    write_json(staging / MANIFEST_FILE, manifest)
+    with open(staging / MANIFEST_FILE, "w") as manifest, open(lines) as stream:
+        manifest.write(json.dumps(header, indent=2, allow_nan=False)[:-2] + ',\n  "samples": [\n')
+        shutil.copyfileobj(stream, manifest)
+        manifest.write('\n  ],\n  "skipped": ' + json.dumps(unique_skipped, indent=4)[:-1] + "  ]\n}\n")
+    lines.unlink()
     if out.exists():
         old = out.with_name(out.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
@@ -399,4 +416,4 @@ def _finalise(
     else:
         os.replace(staging, out)
     shutil.rmtree(partial)
-    return BuildResult(out, digest, len(samples), manifest["skipped"])
+    return BuildResult(out, digest, len(keys), unique_skipped)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,16 +35,18 @@ def group_name(sample_id: str) -> str:
     return quote(sample_id, safe="")
 
 
-def content_hash(recipe: dict[str, Any], samples: list[dict[str, Any]]) -> str:
-    """sha256 of the recipe and each sample's id, array hashes and degradation record, in id order."""
-    payload = {
-        "recipe": recipe,
-        "samples": [
-            {"id": s["id"], "arrays": s["arrays"], "record": s["record"], "reference": s["reference"]}
-            for s in sorted(samples, key=lambda s: s["id"])
-        ],
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+def _canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
+
+
+def content_hash(recipe: dict[str, Any], samples: Iterable[dict[str, Any]]) -> str:
+    """sha256 of the recipe and, in the order given (sample-id order), each sample's id, array hashes,
+    degradation record and reference: streamed, so it needs no more memory than one sample."""
+    digest = hashlib.sha256(_canonical(recipe))
+    for sample in samples:
+        view = {key: sample[key] for key in ("id", "arrays", "record", "reference")}
+        digest.update(b"\n" + _canonical(view))
+    return digest.hexdigest()
 
 
 def write_sample(
@@ -177,7 +179,8 @@ def verify_dataset(path: str | Path) -> list[str]:
                     problems.append(f"{entry['id']}: array {name} does not match its sha256")
         extra = stored - {group_name(entry["id"]) for entry in dataset.manifest["samples"]}
         problems += [f"{key}: in {SAMPLES_FILE} but not in the manifest" for key in sorted(extra)]
-    recomputed = content_hash(dataset.manifest["recipe"], dataset.manifest["samples"])
+    ordered = sorted(dataset.manifest["samples"], key=lambda sample: sample["id"])
+    recomputed = content_hash(dataset.manifest["recipe"], ordered)
     if recomputed != dataset.manifest["content_hash"]:
         problems.append("manifest: content_hash does not match the recipe and sample hashes it lists")
     return problems
