@@ -12,6 +12,7 @@ Usage: ``python bench/metrics.py [--pairs 48] [--device cpu] [--repeats 3]``
 from __future__ import annotations
 
 import argparse
+import copy
 import time
 
 import cv2
@@ -44,8 +45,12 @@ def make_pairs(count: int, size: int) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def naive_scores(pairs, device: str) -> tuple[list[dict[str, float]], float]:
-    """The per-image reference loop; returns values and seconds."""
-    model = load_lpips_alex(device)
+    """The per-image reference loop; returns values and seconds.
+
+    Its LPIPS module is the official one as ``lpips.LPIPS`` builds it (default memory format), with the
+    same weights as the toolkit's (whose copy is converted to channels-last).
+    """
+    model = copy.deepcopy(load_lpips_alex(device)).to(memory_format=torch.contiguous_format)
     rows = []
     start = time.perf_counter()
     for pred, gt in pairs:

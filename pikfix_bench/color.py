@@ -94,7 +94,7 @@ def rgb_to_lab_torch(rgb: torch.Tensor, dtype: torch.dtype = torch.float64) -> t
     """
     if rgb.dtype == torch.uint8:
         table = _srgb_to_linear(torch.arange(256, dtype=torch.float64, device=rgb.device) / 255.0).to(dtype)
-        linear = table[rgb.long()]
+        linear = table.index_select(0, rgb.reshape(-1).to(torch.int32)).view(rgb.shape)
     else:
         linear = _srgb_to_linear(rgb.to(dtype))
     matrix = torch.tensor(XYZ_FROM_RGB, dtype=dtype, device=rgb.device)

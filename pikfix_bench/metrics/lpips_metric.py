@@ -89,15 +89,19 @@ def lpips_distance(model: lpips.LPIPS, pred: torch.Tensor, target: torch.Tensor)
     Notes
     -----
     This is ``lpips.LPIPS.forward`` (v0.1, ``lpips=True``, not spatial) with the module's own
-    layers and helpers, except that both inputs go through the trunk in one batch, which is
-    about 10% faster on a CPU. The tests hold it to the official forward.
+    layers and helpers, except that both inputs go through the trunk in one batch and the input
+    scaling is one multiply-add, which is about 10% faster on a CPU. The tests hold it to the
+    official forward (within 1e-5).
     """
     dtype = next(model.parameters()).dtype
     scale = 2.0 / 255.0 if pred.dtype == torch.uint8 else 2.0
     count = pred.shape[0]
     with torch.inference_mode():
-        both = torch.cat([pred, target]).to(dtype) * scale - 1.0
-        features = model.net(model.scaling_layer(both.contiguous(memory_format=torch.channels_last)))
+        # [0, 255] or [0, 1] -> [-1, 1] -> the module's ScalingLayer, folded into one multiply-add
+        gain = scale / model.scaling_layer.scale
+        offset = (-1.0 - model.scaling_layer.shift) / model.scaling_layer.scale
+        both = torch.addcmul(offset, torch.cat([pred, target]).to(dtype), gain)
+        features = model.net(both.contiguous(memory_format=torch.channels_last))
         total = torch.zeros(count, dtype=dtype, device=pred.device)
         for layer, feature in enumerate(features):
             unit = lpips.normalize_tensor(feature)

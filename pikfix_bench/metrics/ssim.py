@@ -44,6 +44,31 @@ def _mean_ssim_from_moments(mu_x, mu_y, e_xx, e_yy, e_xy, c1: float, c2: float):
     return numerator / denominator
 
 
+def _mean_ssim_in_place(mu_x, mu_y, e_xx, e_yy, e_xy, c1: float, c2: float) -> float:
+    """:func:`_mean_ssim_from_moments` for numpy arrays, reusing the buffers (no temporaries), then the mean.
+
+    The same operations in the same order per element, so the same values.
+    """
+    mu_xy = mu_x * mu_y
+    np.multiply(mu_x, mu_x, out=mu_x)  # mu_x^2
+    np.multiply(mu_y, mu_y, out=mu_y)  # mu_y^2
+    e_xy -= mu_xy
+    e_xy *= 2.0
+    e_xy += c2  # 2 sigma_xy + C2
+    mu_xy *= 2.0
+    mu_xy += c1  # 2 mu_x mu_y + C1
+    e_xx -= mu_x
+    e_yy -= mu_y
+    e_xx += e_yy
+    e_xx += c2  # sigma_x^2 + sigma_y^2 + C2
+    mu_x += mu_y
+    mu_x += c1  # mu_x^2 + mu_y^2 + C1
+    mu_xy *= e_xy
+    mu_x *= e_xx
+    mu_xy /= mu_x
+    return float(mu_xy.mean())
+
+
 def _ssim_torch(pred, target, window, padding, c1, c2) -> torch.Tensor:
     """Batched SSIM with grouped convolutions (the CUDA path)."""
     channels, size = pred.shape[1] * 5, window.numel()
@@ -86,11 +111,7 @@ def _ssim_opencv(pred, target, window_size, sigma, padding, c1, c2) -> torch.Ten
     def one_image(index: int) -> float:
         x = np.ascontiguousarray(pred[index].permute(1, 2, 0).numpy(), dtype=np.float64)
         y = np.ascontiguousarray(target[index].permute(1, 2, 0).numpy(), dtype=np.float64)
-        return float(
-            _mean_ssim_from_moments(
-                smooth(x), smooth(y), smooth(x * x), smooth(y * y), smooth(x * y), c1, c2
-            ).mean()
-        )
+        return _mean_ssim_in_place(smooth(x), smooth(y), smooth(x * x), smooth(y * y), smooth(x * y), c1, c2)
 
     return torch.tensor(list(_image_pool().map(one_image, range(len(pred)))), dtype=torch.float64)
 
