@@ -28,6 +28,7 @@ from pikfix_bench.datasets.sources import (
 )
 from pikfix_bench.degradations import PRESETS
 from pikfix_bench.errors import PikfixError
+from pikfix_bench.execution import EXECUTORS, make_executor
 
 KINDS = ("realold", "pascal", "div2k", "folder", "sample")
 DEFAULT_PRESET = {
@@ -74,6 +75,17 @@ DEFAULT_SPLIT = {"pascal": "val", "div2k": "valid"}
 @click.option("--name", help="Dataset name [default: KIND-SPLIT].")
 @click.option("--version", "version", default="1.0.0", show_default=True, help="Semantic version to record.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--executor",
+    default="local",
+    show_default=True,
+    type=click.Choice(EXECUTORS),
+    help="local: a process pool of --workers; dask: shards over a Dask cluster (docs/scale.md).",
+)
+@click.option("--scheduler", help="Dask scheduler address, or local:N for a LocalCluster of N workers.")
+@click.option(
+    "--shard-size", type=click.IntRange(min=1), help="Samples per task [default: about 4 tasks per worker]."
+)
 @click.option("--resume", is_flag=True, help="Continue an interrupted build.")
 @click.option("--force", is_flag=True, help="Replace an existing output.")
 @click.option("--strict", is_flag=True, help="Fail on the first unusable source image.")
@@ -95,6 +107,9 @@ def build_dataset_command(
     name,
     version,
     workers,
+    executor,
+    scheduler,
+    shard_size,
     resume,
     force,
     strict,
@@ -124,20 +139,25 @@ def build_dataset_command(
             "sample": sample_source,
         }[kind]()
     recipe = Recipe(kind, spec, seed, size, strategy, split, num, selection_seed if num else None)
-    result = build_dataset(
-        listing,
-        recipe,
-        out,
-        name=name or "-".join(filter(None, [kind, split])),
-        version=version,
-        source_root=str(source) if source else None,
-        pairs=pairs,
-        workers=workers,
-        resume=resume,
-        force=force,
-        strict=strict,
-        progress=sys.stderr.isatty(),
-    )
+    runner = make_executor(executor, workers, scheduler)
+    try:
+        result = build_dataset(
+            listing,
+            recipe,
+            out,
+            name=name or "-".join(filter(None, [kind, split])),
+            version=version,
+            source_root=str(source) if source else None,
+            pairs=pairs,
+            executor=runner,
+            shard_size=shard_size,
+            resume=resume,
+            force=force,
+            strict=strict,
+            progress=sys.stderr.isatty(),
+        )
+    finally:
+        runner.close()
     for entry in result.skipped:
         click.echo(f"skipped: {entry['path']}: {entry['reason']}", err=True)
     click.echo(

@@ -12,6 +12,7 @@ from pikfix_bench.baselines import list_models
 from pikfix_bench.errors import PikfixError
 from pikfix_bench.evaluation import evaluate
 from pikfix_bench.evaluation.alignment import ALIGN_MODES
+from pikfix_bench.execution import EXECUTORS, make_executor
 from pikfix_bench.metrics import METRICS, PROFILES
 
 
@@ -54,13 +55,80 @@ def parse_model_options(pairs: tuple[str, ...]) -> dict[str, str]:
     type=click.Choice(ALIGN_MODES),
     help="Outputs of another size than the ground truth: refuse, resize, or crop top-left.",
 )
+@click.option(
+    "--executor",
+    default="local",
+    show_default=True,
+    type=click.Choice(EXECUTORS),
+    help="local: this process; dask: shards over a Dask cluster (see docs/scale.md).",
+)
+@click.option("--scheduler", help="Dask scheduler address, or local:N for a LocalCluster of N workers.")
 def evaluate_command(
-    model_name, model_opts, dataset, profile, device, batch_size, out, save_outputs, resume, strict, align
+    model_name,
+    model_opts,
+    dataset,
+    profile,
+    device,
+    batch_size,
+    out,
+    save_outputs,
+    resume,
+    strict,
+    align,
+    executor,
+    scheduler,
 ) -> None:
     """Run a model on a dataset and score it; writes per_image.csv, summary.json, run.json, errors.csv."""
     if out is None:
         out = Path("runs") / dataset.name / f"{model_name}-{profile}"
-    result = evaluate(
+    if executor == "local" and scheduler:
+        raise PikfixError("--scheduler applies to --executor dask")
+    cluster = make_executor("dask", scheduler=scheduler or "local:2") if executor == "dask" else None
+    try:
+        result = _evaluate(
+            model_name,
+            model_opts,
+            dataset,
+            profile,
+            device,
+            batch_size,
+            out,
+            save_outputs,
+            resume,
+            strict,
+            align,
+            cluster,
+        )
+    finally:
+        if cluster is not None:
+            cluster.close()
+    click.echo(f"{model_name} on {dataset}: {result.scored} scored, {result.failed} failed -> {result.path}")
+    for name, values in result.summary["metrics"].items():
+        ci = values["ci95"]
+        click.echo(
+            f"  {name:<13}{METRICS[name].arrow} {values['mean']:.4f}  (95% CI {ci[0]:.4f}..{ci[1]:.4f})"
+            if isinstance(values["mean"], float) and isinstance(ci[0], float)
+            else f"  {name:<13} {values['mean']}"
+        )
+    if result.failed:
+        click.echo(f"  {result.failed} samples failed: see {result.path / 'errors.csv'}", err=True)
+
+
+def _evaluate(
+    model_name,
+    model_opts,
+    dataset,
+    profile,
+    device,
+    batch_size,
+    out,
+    save_outputs,
+    resume,
+    strict,
+    align,
+    cluster,
+):
+    return evaluate(
         model_name,
         dataset,
         out,
@@ -73,17 +141,8 @@ def evaluate_command(
         strict=strict,
         align=align,
         progress=sys.stderr.isatty(),
+        executor=cluster,
     )
-    click.echo(f"{model_name} on {dataset}: {result.scored} scored, {result.failed} failed -> {result.path}")
-    for name, values in result.summary["metrics"].items():
-        ci = values["ci95"]
-        click.echo(
-            f"  {name:<13}{METRICS[name].arrow} {values['mean']:.4f}  (95% CI {ci[0]:.4f}..{ci[1]:.4f})"
-            if isinstance(values["mean"], float) and isinstance(ci[0], float)
-            else f"  {name:<13} {values['mean']}"
-        )
-    if result.failed:
-        click.echo(f"  {result.failed} samples failed: see {result.path / 'errors.csv'}", err=True)
 
 
 @click.group("models")

@@ -12,12 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-import multiprocessing
+import math
 import os
 import shutil
-import threading
+import time
+import uuid
 import warnings
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -42,17 +42,16 @@ from pikfix_bench.datasets.store import (
     MANIFEST_FILE,
     SAMPLES_FILE,
     content_hash,
-    group_name,
     sample_meta,
-    write_canonical,
     write_sample,
 )
 from pikfix_bench.degradations import Pipeline, degrade, get_operation, sample_generator
 from pikfix_bench.errors import PikfixError
+from pikfix_bench.execution import Executor, LocalExecutor
 from pikfix_bench.hashing import array_sha256, file_sha256
 from pikfix_bench.json_io import write_json
 
-PARTS_FILE, RECIPE_FILE, SKIPPED_FILE = "parts.h5", "recipe.json", "skipped.jsonl"
+SHARDS_DIR, RECIPE_FILE = "shards", "recipe.json"
 
 
 @dataclass(frozen=True)
@@ -169,26 +168,50 @@ def _descriptor_task(location: str) -> np.ndarray | None:
         return None
 
 
-def _map(function, tasks: list, workers: int) -> Iterator:
-    """Ordered map over a process pool (in-process for one worker).
+def build_shard(task: tuple[int, list[tuple[SourceItem, dict]], Recipe, str]) -> dict[str, Any]:
+    """Build one shard of samples into its own HDF5 file, atomically (temporary name, then rename).
 
-    At most ``4 * workers`` tasks are in flight: the pool's feeder thread waits until the consumer
-    has taken results, so memory stays flat however long the list is.
+    A pure function of its samples and the recipe: run twice (a retry after a lost worker), it writes
+    the same bytes. Returns the ids it holds and the sources it skipped.
     """
-    if workers <= 1:
-        yield from map(function, tasks)
-        return
-    window = threading.BoundedSemaphore(4 * workers)
+    index, entries, recipe, path = task
+    temporary = f"{path}.{uuid.uuid4().hex}.tmp"
+    skipped = []
+    ids = [item.sample_id for item, _ in entries]
+    with h5py.File(temporary, "w", libver=LIBVER) as handle:
+        handle.attrs["ids"] = json.dumps(ids)
+        for item, reference in entries:
+            status, first, second = _build_task((item, recipe, reference))
+            if status == "ok":
+                write_sample(handle, second["id"], first, second)
+            else:
+                skipped.append({"path": first, "reason": second})
+        handle.attrs["skipped"] = json.dumps(skipped)
+    os.replace(temporary, path)
+    return {"index": index, "count": len(entries), "skipped": skipped}
 
-    def throttled():
-        for task in tasks:
-            window.acquire()
-            yield task
 
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        for result in pool.imap(function, throttled(), chunksize=1):
-            window.release()
-            yield result
+def shard_path(partial: Path, index: int) -> Path:
+    """Where shard ``index`` is written."""
+    return partial / SHARDS_DIR / f"shard-{index:06d}.h5"
+
+
+def _finished_shard(path: Path, ids: list[str]) -> list[dict[str, str]] | None:
+    """The skipped list of a complete shard holding exactly ``ids``, else ``None`` (to be built)."""
+    if not path.is_file():
+        return None
+    try:
+        with h5py.File(path, "r") as handle:
+            if json.loads(handle.attrs["ids"]) != ids:
+                return None
+            return json.loads(handle.attrs["skipped"])
+    except (OSError, KeyError):
+        return None
+
+
+def default_shard_size(count: int, workers: int) -> int:
+    """Shards small enough to spread over the workers (about four each), at most 32 samples."""
+    return max(1, min(32, math.ceil(count / (4 * max(1, workers)))))
 
 
 @dataclass
@@ -199,6 +222,7 @@ class BuildResult:
     content_hash: str
     built: int
     skipped: list[dict[str, str]]
+    merge_seconds: float = 0.0  # time spent merging shards into the final files
 
 
 def _prepare_output(out: Path, recipe: Recipe, resume: bool, force: bool) -> Path:
@@ -220,22 +244,9 @@ def _prepare_output(out: Path, recipe: Recipe, resume: bool, force: bool) -> Pat
             if stored != recipe.to_dict():
                 raise PikfixError(f"{partial} was started with another recipe; use --force to start over")
             return partial
-    partial.mkdir(parents=True)
+    (partial / SHARDS_DIR).mkdir(parents=True)
     write_json(partial / RECIPE_FILE, recipe.to_dict())
     return partial
-
-
-def _completed(parts: Path) -> set[str]:
-    """Group names of fully written samples; half-written ones (no metadata yet) are removed."""
-    if not parts.exists():
-        return set()
-    with h5py.File(parts, "a", libver=LIBVER) as handle:
-        samples = handle.get("samples")
-        if samples is None:
-            return set()
-        for key in [key for key in samples if "meta" not in samples[key].attrs]:
-            del samples[key]
-        return set(samples)
 
 
 def build_dataset(
@@ -248,6 +259,8 @@ def build_dataset(
     source_root: str | None = None,
     pairs: dict[str, str] | None = None,
     workers: int = 1,
+    executor: Executor | None = None,
+    shard_size: int | None = None,
     resume: bool = False,
     force: bool = False,
     strict: bool = False,
@@ -270,7 +283,11 @@ def build_dataset(
     pairs : dict, optional
         ``sample_id -> reference file`` for the ``pairs`` strategy.
     workers : int
-        Worker processes.
+        Worker processes of the local executor (when ``executor`` is not given).
+    executor : Executor, optional
+        Where shards run (:func:`pikfix_bench.execution.make_executor`); the caller closes it.
+    shard_size : int, optional
+        Samples per shard (default: about four shards per worker, at most 32 samples).
     resume, force, strict : bool
         Continue an interrupted build; replace an existing output; fail on the first unusable source.
     progress : bool
@@ -287,13 +304,40 @@ def build_dataset(
         raise PikfixError(f"{first['path']}: {first['reason']} (--strict)")
     if not listing.items:
         raise PikfixError("the source holds no usable images")
+    if executor is None:
+        own = LocalExecutor(workers)
+        try:
+            return build_dataset(
+                listing,
+                recipe,
+                out,
+                name=name,
+                version=version,
+                source_root=source_root,
+                pairs=pairs,
+                executor=own,
+                shard_size=shard_size,
+                resume=resume,
+                force=force,
+                strict=strict,
+                progress=progress,
+            )
+        finally:
+            own.close()
     partial = _prepare_output(out, recipe, resume, force)
     items = listing.items
     descriptors = None
     if recipe.reference in ("nearest", "same-class"):
-        found = _map(_descriptor_task, [item.gt for item in items], workers)
-        found = tqdm(found, total=len(items), desc="describing", unit="img", disable=not progress)
-        descriptors = {item.sample_id: d for item, d in zip(items, found, strict=True) if d is not None}
+        found = dict(
+            tqdm(
+                executor.run(_descriptor_task, [item.gt for item in items]),
+                total=len(items),
+                desc="describing",
+                unit="img",
+                disable=not progress,
+            )
+        )
+        descriptors = {item.sample_id: found[i] for i, item in enumerate(items) if found[i] is not None}
     plan = plan_references(items, recipe.reference, recipe.seed, descriptors, pairs)
     skipped = list(listing.skipped)
     skipped += [
@@ -301,37 +345,45 @@ def build_dataset(
         for item in items
         if item.sample_id not in plan
     ]
-    done = _completed(partial / PARTS_FILE)
-    tasks = [
-        (item, recipe, plan[item.sample_id])
-        for item in items
-        if item.sample_id in plan and group_name(item.sample_id) not in done
-    ]
-    with (
-        h5py.File(partial / PARTS_FILE, "a", libver=LIBVER) as handle,
-        open(partial / SKIPPED_FILE, "a") as log,
-    ):
-        results = tqdm(
-            _map(_build_task, tasks, workers),
-            total=len(tasks),
-            initial=0,
-            desc="building",
-            unit="img",
-            disable=not progress,
-        )
-        for status, first, second in results:
-            if status == "ok":
-                write_sample(handle, second["id"], first, second)
-                handle.flush()
-                continue
-            if strict:
-                raise PikfixError(f"{first}: {second} (--strict)")
-            log.write(json.dumps({"path": first, "reason": second}) + "\n")
-            log.flush()
-    skipped += [json.loads(line) for line in (partial / SKIPPED_FILE).read_text().splitlines()]
-    return _finalise(
-        partial, out, recipe, name=name, version=version, source_root=source_root, skipped=skipped
+    entries = sorted(
+        ((item, plan[item.sample_id]) for item in items if item.sample_id in plan),
+        key=lambda entry: entry[0].sample_id,
     )
+    size = shard_size or default_shard_size(len(entries), executor.workers)
+    shards = [entries[start : start + size] for start in range(0, len(entries), size)]
+    tasks = []
+    for index, shard in enumerate(shards):
+        done = _finished_shard(shard_path(partial, index), [item.sample_id for item, _ in shard])
+        if done is None:
+            tasks.append((index, shard, recipe, str(shard_path(partial, index))))
+        else:
+            skipped += done
+    with tqdm(
+        total=len(entries),
+        initial=len(entries) - sum(len(t[1]) for t in tasks),
+        desc="building",
+        unit="img",
+        disable=not progress,
+    ) as bar:
+        for _, result in executor.run(build_shard, tasks):
+            if strict and result["skipped"]:
+                first = result["skipped"][0]
+                raise PikfixError(f"{first['path']}: {first['reason']} (--strict)")
+            skipped += result["skipped"]
+            bar.update(result["count"])
+    started = time.perf_counter()
+    result = _finalise(
+        partial,
+        [shard_path(partial, i) for i in range(len(shards))],
+        out,
+        recipe,
+        name=name,
+        version=version,
+        source_root=source_root,
+        skipped=skipped,
+    )
+    result.merge_seconds = time.perf_counter() - started
+    return result
 
 
 def _relative(path: str, root: str | None) -> str:
@@ -346,6 +398,7 @@ def _relative(path: str, root: str | None) -> str:
 
 def _finalise(
     partial: Path,
+    shards: list[Path],
     out: Path,
     recipe: Recipe,
     *,
@@ -354,42 +407,46 @@ def _finalise(
     source_root: str | None,
     skipped: list[dict[str, str]],
 ) -> BuildResult:
-    """Write the canonical samples file and the manifest next to the output, then rename into place.
+    """Merge the shards in sample-id order into the canonical samples file, write the manifest, rename.
 
-    Sample metadata is streamed from the parts file into the manifest (one JSON line per sample) while
-    the content hash is computed, so memory does not grow with the dataset.
+    Shards hold consecutive ranges of the sorted sample ids, so copying them in order gives the global
+    order with one shard open at a time; sample metadata is streamed into the manifest (one JSON line
+    per sample) while the content hash is computed, so memory does not grow with the dataset.
     """
-    with h5py.File(partial / PARTS_FILE, "r") as handle:
-        order = (
-            sorted((sample_meta(handle, key)["id"], key) for key in handle["samples"])
-            if "samples" in handle
-            else []
-        )
-    if not order:
-        first = f": {skipped[0]['path']}: {skipped[0]['reason']}" if skipped else ""
-        raise PikfixError(f"no sample could be built{first}")
-    keys = [key for _, key in order]
     unique_skipped = sorted({(s["path"], s["reason"]): s for s in skipped}.values(), key=lambda s: s["path"])
     staging = out.with_name(out.name + ".staging")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    write_canonical(partial / PARTS_FILE, staging / SAMPLES_FILE, keys)
     lines = staging / ".samples.jsonl"
-    with h5py.File(partial / PARTS_FILE, "r") as handle, open(lines, "w") as stream:
+    count = 0
+    with h5py.File(staging / SAMPLES_FILE, "w", libver=LIBVER) as target, open(lines, "w") as stream:
+        target_group = target.create_group("samples")
 
         def metas():
-            for key in keys:
-                meta = sample_meta(handle, key)
-                meta["sources"] = {
-                    role: {**entry, "path": _relative(entry["path"], source_root)}
-                    for role, entry in meta["sources"].items()
-                }
-                stream.write(
-                    ("" if stream.tell() == 0 else ",\n") + "    " + json.dumps(meta, sort_keys=True)
-                )
-                yield meta
+            nonlocal count
+            for shard in shards:
+                with h5py.File(shard, "r") as source:
+                    group = source.get("samples")
+                    if group is None:
+                        continue
+                    for key in sorted(group, key=lambda key: sample_meta(source, key)["id"]):
+                        source.copy(group[key], target_group, key)
+                        meta = sample_meta(source, key)
+                        meta["sources"] = {
+                            role: {**entry, "path": _relative(entry["path"], source_root)}
+                            for role, entry in meta["sources"].items()
+                        }
+                        stream.write(
+                            ("" if count == 0 else ",\n") + "    " + json.dumps(meta, sort_keys=True)
+                        )
+                        count += 1
+                        yield meta
 
         digest = content_hash(recipe.to_dict(), metas())
+    if count == 0:
+        shutil.rmtree(staging)
+        first = f": {unique_skipped[0]['path']}: {unique_skipped[0]['reason']}" if unique_skipped else ""
+        raise PikfixError(f"no sample could be built{first}")
     header = {
         "format_version": FORMAT_VERSION,
         "name": name,
@@ -400,7 +457,7 @@ def _finalise(
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "recipe": recipe.to_dict(),
         "source_root": source_root,
-        "samples_count": len(keys),
+        "samples_count": count,
     }
     with open(staging / MANIFEST_FILE, "w") as manifest, open(lines) as stream:
         manifest.write(json.dumps(header, indent=2, allow_nan=False)[:-2] + ',\n  "samples": [\n')
@@ -416,4 +473,4 @@ def _finalise(
     else:
         os.replace(staging, out)
     shutil.rmtree(partial)
-    return BuildResult(out, digest, len(keys), unique_skipped)
+    return BuildResult(out, digest, count, unique_skipped)

@@ -74,14 +74,6 @@ def sample_meta(handle: h5py.File, key: str) -> dict[str, Any]:
     return json.loads(handle["samples"][key].attrs["meta"])
 
 
-def write_canonical(parts: Path, destination: Path, keys_in_order: list[str]) -> None:
-    """Copy sample groups from ``parts`` into a new file in the given order (canonical bytes)."""
-    with h5py.File(parts, "r") as source, h5py.File(destination, "w", libver=LIBVER) as target:
-        samples = target.create_group("samples")
-        for key in keys_in_order:
-            source.copy(source["samples"][key], samples, key)
-
-
 @dataclass
 class Sample:
     """One sample read back from a dataset (uint8 arrays; ``mask`` and ``input_color`` may be ``None``)."""

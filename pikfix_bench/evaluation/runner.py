@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import platform
 import sys
 import time
@@ -32,6 +33,7 @@ from pikfix_bench.errors import PikfixError
 from pikfix_bench.evaluation.alignment import AlignMode, align_output, prepare_input, restore_geometry
 from pikfix_bench.evaluation.rundir import ERROR_COLUMNS, ERRORS_FILE, PER_IMAGE_FILE, RunDirectory
 from pikfix_bench.evaluation.statistics import metric_summary
+from pikfix_bench.execution import Executor
 from pikfix_bench.image_io import write_png
 from pikfix_bench.metrics import METRICS, ImageScorer, get_profile
 from pikfix_bench.metrics.profiles import MetricProfile
@@ -73,7 +75,7 @@ def _environment(device: str) -> dict[str, Any]:
         "python": platform.python_version(),
         "device": device,
         "device_name": torch.cuda.get_device_name(device)
-        if device.startswith("cuda")
+        if device.startswith("cuda") and torch.cuda.is_available()
         else platform.processor() or platform.machine(),
     }
 
@@ -141,7 +143,8 @@ class _Evaluation:
         ]
         return outputs, errors, seconds
 
-    def run_batch(self, samples: list[Sample]) -> None:
+    def run_batch(self, samples: list[Sample]) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+        """Predict, align and score one batch; returns its per-image rows and error rows."""
         outputs, errors, seconds = self._predict(samples)
         self.model_seconds += seconds
         ready, gts, error_rows = [], [], []
@@ -168,9 +171,6 @@ class _Evaluation:
             {"sample_id": sample_id, **value, "seconds": per_image}
             for (sample_id, _), value in zip(ready, values, strict=True)
         ]
-        self.run_dir.append_rows(PER_IMAGE_FILE, ["sample_id", *self.scorer.metrics, "seconds"], rows)
-        if error_rows:
-            self.run_dir.append_rows(ERRORS_FILE, ERROR_COLUMNS, error_rows)
         if self.save_outputs:
             for sample_id, output in ready:
                 self.pending_writes.append(
@@ -178,6 +178,7 @@ class _Evaluation:
                 )
         self.scored += len(rows)
         self.failed += len(error_rows)
+        return rows, error_rows
 
     def close(self) -> None:
         for future in self.pending_writes:
@@ -185,8 +186,68 @@ class _Evaluation:
         self.writer.shutdown()
 
 
+def _cluster_device(executor: Executor, requested: str) -> tuple[str, dict[str, float] | None]:
+    """The device shards run on: GPU workers (Dask resource ``GPU``) when the cluster has them."""
+    gpus = executor.gpu_workers() if hasattr(executor, "gpu_workers") else 0
+    if requested.startswith("cuda") and not gpus:
+        raise PikfixError(
+            f"--device {requested}: no worker of the cluster declares a GPU resource (--resources GPU=1)"
+        )
+    if requested != "cpu" and gpus:
+        return ("cuda" if requested == "auto" else requested), {"GPU": 1}
+    return "cpu", None
+
+
 def _batches(ids: list[str], size: int) -> list[list[str]]:
     return [ids[start : start + size] for start in range(0, len(ids), size)]
+
+
+def _record(run_dir: RunDirectory, metrics: tuple[str, ...], rows: list[dict], errors: list[dict]) -> None:
+    """Append scored rows and failures to the run directory (only the driver writes these files)."""
+    run_dir.append_rows(PER_IMAGE_FILE, ["sample_id", *metrics, "seconds"], rows)
+    if errors:
+        run_dir.append_rows(ERRORS_FILE, ERROR_COLUMNS, errors)
+
+
+# Models loaded by this worker process, so that each worker loads a model once, not once per shard.
+_WORKER_CACHE: dict[tuple, tuple[ModelAdapter, ImageScorer]] = {}
+
+
+def evaluate_shard(task: dict[str, Any]) -> dict[str, Any]:
+    """Run and score the batches of one shard (a Dask task); returns rows, errors and timings.
+
+    The model and scorer are cached per worker process. Outputs, when saved, are written by the
+    worker into the run directory, which must be on storage the workers share.
+    """
+    # Convolution and vectorised float32 kernels give last-bit differences with other thread counts:
+    # workers use the driver's count, so distributed values equal local ones.
+    torch.set_num_threads(task["threads"])
+    key = (task["model"], json.dumps(task["options"], sort_keys=True), task["device"], task["profile"])
+    if key not in _WORKER_CACHE:
+        model = create_model(task["model"], **task["options"])
+        model.load(task["device"])
+        _WORKER_CACHE[key] = (model, ImageScorer(get_profile(task["profile"]), device=task["device"]))
+    model, scorer = _WORKER_CACHE[key]
+    run_dir = RunDirectory(task["run_dir"])
+    if isinstance(model, CommandAdapter):
+        model.work_dir = run_dir.path / "work" / f"shard-{task['index']:06d}"
+    evaluation = _Evaluation(model, scorer, run_dir, task["align"], task["save_outputs"], strict=False)
+    dataset = Dataset(task["dataset"])
+    rows, errors = [], []
+    try:
+        for ids in task["batches"]:
+            batch_rows, batch_errors = evaluation.run_batch(dataset.read(ids, arrays=MODEL_ARRAYS))
+            rows += batch_rows
+            errors += batch_errors
+    finally:
+        evaluation.close()
+    return {
+        "rows": rows,
+        "errors": errors,
+        "count": sum(map(len, task["batches"])),
+        "model_seconds": evaluation.model_seconds,
+        "metric_seconds": evaluation.metric_seconds,
+    }
 
 
 def evaluate(
@@ -203,6 +264,8 @@ def evaluate(
     strict: bool = False,
     align: AlignMode = "error",
     progress: bool = True,
+    executor: Executor | None = None,
+    shard_batches: int = 4,
 ) -> RunResult:
     """Evaluate a model on a built dataset and write a run directory.
 
@@ -228,6 +291,12 @@ def evaluate(
         What to do with outputs of another size than the ground truth.
     progress : bool
         Show a progress bar.
+    executor : Executor, optional
+        A Dask executor (:func:`pikfix_bench.execution.make_executor`) to spread shards of
+        ``shard_batches`` batches over its workers, each loading the model once; GPU workers
+        (Dask resource ``GPU``) are used when the cluster has them. Default: this process.
+    shard_batches : int
+        Batches per distributed task.
 
     Returns
     -------
@@ -236,19 +305,23 @@ def evaluate(
     """
     dataset = Dataset(dataset_path)
     metric_profile = get_profile(profile)
-    device = resolve_device(device)
+    device = resolve_device(device) if executor is None else device
     model = create_model(model_name, **(model_options or {}))
     run_dir = RunDirectory(out)
     identity = run_identity(model, dataset, metric_profile, align)
     _check_resume(run_dir, identity, resume)
-    try:
-        model.load(device)
-    except PikfixError:
-        raise
-    except Exception as exc:  # third-party loading code: report it as this model's failure
-        raise ModelError(f"model {model_name} could not load: {type(exc).__name__}: {exc}") from None
-    if isinstance(model, CommandAdapter):
-        model.work_dir = run_dir.path / "work"
+    resources = None
+    if executor is not None:
+        device, resources = _cluster_device(executor, device)
+    else:
+        try:
+            model.load(device)
+        except PikfixError:
+            raise
+        except Exception as exc:  # third-party loading code: report it as this model's failure
+            raise ModelError(f"model {model_name} could not load: {type(exc).__name__}: {exc}") from None
+        if isinstance(model, CommandAdapter):
+            model.work_dir = run_dir.path / "work"
     done = set(run_dir.per_image().get("sample_id", []))
     errors_before = run_dir.errors()
     if len(errors_before):  # failed samples are tried again
@@ -267,44 +340,66 @@ def evaluate(
     run_dir.write_run(run)
     preferred = model.descriptor.batch_size
     size = batch_size or (len(todo) if preferred == 0 else preferred) or DEFAULT_BATCH
-    evaluation = _Evaluation(
-        model, ImageScorer(metric_profile, device=device), run_dir, align, save_outputs, strict
-    )
     wall = time.perf_counter()
-    try:
-        with (
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="pikfix-reader") as reader,
-            tqdm(
-                total=len(dataset),
-                initial=len(done),
-                desc=model.descriptor.name,
-                unit="img",
-                disable=not progress,
-                file=sys.stderr,
-            ) as bar,
-        ):
-            batches = _batches(todo, max(1, size))
-            read = functools.partial(dataset.read, arrays=MODEL_ARRAYS)
-            upcoming = reader.submit(read, batches[0]) if batches else None
-            for index in range(len(batches)):
-                samples = upcoming.result()
-                upcoming = reader.submit(read, batches[index + 1]) if index + 1 < len(batches) else None
-                evaluation.run_batch(samples)
-                bar.update(len(samples))
-                bar.set_postfix_str(f"{evaluation.scored / max(time.perf_counter() - wall, 1e-9):.1f} img/s")
-    finally:
-        evaluation.close()
+    bar = tqdm(
+        total=len(dataset),
+        initial=len(done),
+        desc=model.descriptor.name,
+        unit="img",
+        disable=not progress,
+        file=sys.stderr,
+    )
+    batches = _batches(todo, max(1, size))
+    if executor is not None:
+        tasks = [
+            {
+                "index": index,
+                "model": model_name,
+                "options": model_options or {},
+                "dataset": str(dataset.path),
+                "profile": profile,
+                "device": device,
+                "batches": batches[start : start + shard_batches],
+                "align": align,
+                "save_outputs": save_outputs,
+                "run_dir": str(run_dir.path),
+                "threads": torch.get_num_threads(),
+            }
+            for index, start in enumerate(range(0, len(batches), max(1, shard_batches)))
+        ]
+        timing = {"model_seconds": 0.0, "metric_seconds": 0.0}
+        with bar:
+            for _, result in executor.run(evaluate_shard, tasks, resources=resources):
+                _record(run_dir, tuple(METRICS), result["rows"], result["errors"])
+                for key in timing:
+                    timing[key] += result[key]
+                bar.update(result["count"])
+    else:
+        evaluation = _Evaluation(
+            model, ImageScorer(metric_profile, device=device), run_dir, align, save_outputs, strict
+        )
+        try:
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pikfix-reader") as reader, bar:
+                read = functools.partial(dataset.read, arrays=MODEL_ARRAYS)
+                upcoming = reader.submit(read, batches[0]) if batches else None
+                for index in range(len(batches)):
+                    samples = upcoming.result()
+                    upcoming = reader.submit(read, batches[index + 1]) if index + 1 < len(batches) else None
+                    _record(run_dir, evaluation.scorer.metrics, *evaluation.run_batch(samples))
+                    bar.update(len(samples))
+                    bar.set_postfix_str(
+                        f"{evaluation.scored / max(time.perf_counter() - wall, 1e-9):.1f} img/s"
+                    )
+        finally:
+            evaluation.close()
+        timing = {"model_seconds": evaluation.model_seconds, "metric_seconds": evaluation.metric_seconds}
     run_dir.rewrite_sorted(PER_IMAGE_FILE)
     run_dir.rewrite_sorted(ERRORS_FILE)
     summary = summarize_run(run_dir)
     run.update(
         {
             "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "timing": {
-                "wall_seconds": time.perf_counter() - wall,
-                "model_seconds": evaluation.model_seconds,
-                "metric_seconds": evaluation.metric_seconds,
-            },
+            "timing": {"wall_seconds": time.perf_counter() - wall, **timing},
         }
     )
     run_dir.write_run(run)
