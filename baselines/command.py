@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import shlex
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -95,7 +94,6 @@ class CommandAdapter(ModelAdapter):
             repo=shlex.quote(self.options.get("repo", "")),
             python=self.options.get("python", "python"),
             driver_dir=shlex.quote(str(Path(__file__).parent / "drivers")),
-            this_python=shlex.quote(sys.executable),
         )
         timeout = float(self.options.get("timeout", 3600))
         with open(work / "command.log", "a") as log:
@@ -177,7 +175,6 @@ InstColorizationAdapter = _recipe(
     "--sample_p 1.0 --model fusion --fineSize 256 --test_img_dir {input_dir} --results_img_dir {output_dir}",
     ("test_fusion.py", "inference_bbox.py", "checkpoints/coco_finetuned_mask_256_ffs"),
     "https://github.com/ericsujw/InstColorization with its checkpoints/",
-    fixed_size=None,
 )
 Wan2020Adapter = _recipe(
     "wan2020",

@@ -85,19 +85,20 @@ def evaluate_command(
         raise PikfixError("--scheduler applies to --executor dask")
     cluster = make_executor("dask", scheduler=scheduler or "local:2") if executor == "dask" else None
     try:
-        result = _evaluate(
+        result = evaluate(
             model_name,
-            model_opts,
             dataset,
-            profile,
-            device,
-            batch_size,
             out,
-            save_outputs,
-            resume,
-            strict,
-            align,
-            cluster,
+            model_options=parse_model_options(model_opts),
+            profile=profile,
+            device=device,
+            batch_size=batch_size,
+            save_outputs=save_outputs,
+            resume=resume,
+            strict=strict,
+            align=align,
+            progress=sys.stderr.isatty(),
+            executor=cluster,
         )
     finally:
         if cluster is not None:
@@ -112,37 +113,6 @@ def evaluate_command(
         )
     if result.failed:
         click.echo(f"  {result.failed} samples failed: see {result.path / 'errors.csv'}", err=True)
-
-
-def _evaluate(
-    model_name,
-    model_opts,
-    dataset,
-    profile,
-    device,
-    batch_size,
-    out,
-    save_outputs,
-    resume,
-    strict,
-    align,
-    cluster,
-):
-    return evaluate(
-        model_name,
-        dataset,
-        out,
-        model_options=parse_model_options(model_opts),
-        profile=profile,
-        device=device,
-        batch_size=batch_size,
-        save_outputs=save_outputs,
-        resume=resume,
-        strict=strict,
-        align=align,
-        progress=sys.stderr.isatty(),
-        executor=cluster,
-    )
 
 
 @click.group("models")
