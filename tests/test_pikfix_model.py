@@ -203,61 +203,32 @@ def test_training_overfits_and_beats_the_gray_floor(trained):
     assert checkpoint["dataset"]["content_hash"] and checkpoint["epoch"] == 12
 
 
+def _train(trained, config: str, epochs: int, *extra: str):
+    args = [
+        "train",
+        "--dataset",
+        str(trained / "ds"),
+        "--out",
+        str(trained / "train"),
+        "--config",
+        str(trained / config),
+        "--epochs",
+        str(epochs),
+        "--crop",
+        "64",
+        *extra,
+    ]
+    return CliRunner().invoke(main, args)
+
+
 def test_resume_continues_and_refuses_another_config(trained):
-    runner = CliRunner()
-    again = runner.invoke(
-        main,
-        [
-            "train",
-            "--dataset",
-            str(trained / "ds"),
-            "--out",
-            str(trained / "train"),
-            "--config",
-            str(trained / "tiny.yaml"),
-            "--epochs",
-            "13",
-            "--crop",
-            "64",
-        ],
-    )
+    again = _train(trained, "tiny.yaml", 13)
     assert again.exit_code == 2 and "--resume" in again.output
-    resumed = runner.invoke(
-        main,
-        [
-            "train",
-            "--dataset",
-            str(trained / "ds"),
-            "--out",
-            str(trained / "train"),
-            "--config",
-            str(trained / "tiny.yaml"),
-            "--epochs",
-            "13",
-            "--crop",
-            "64",
-            "--resume",
-        ],
-        catch_exceptions=False,
-    )
-    assert resumed.exit_code == 0 and "epoch 13" in resumed.output
+    resumed = _train(trained, "tiny.yaml", 13, "--resume")
+    assert resumed.exit_code == 0 and "epoch 13" in resumed.output, resumed.output
     assert list(pd.read_csv(trained / "train" / "log.csv")["epoch"]) == list(range(1, 14))
     (trained / "other.yaml").write_text("bins: 8\n")
-    refused = runner.invoke(
-        main,
-        [
-            "train",
-            "--dataset",
-            str(trained / "ds"),
-            "--out",
-            str(trained / "train"),
-            "--config",
-            str(trained / "other.yaml"),
-            "--epochs",
-            "14",
-            "--resume",
-        ],
-    )
+    refused = _train(trained, "other.yaml", 14, "--resume")
     assert refused.exit_code == 2 and "another config" in refused.output
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from pikfix_bench.cli.degrade import pipeline_from_options
+from pikfix_bench.cli.options import executor_options
 from pikfix_bench.datasets import (
     Dataset,
     Recipe,
@@ -28,7 +29,7 @@ from pikfix_bench.datasets.sources import (
 )
 from pikfix_bench.degradations import PRESETS
 from pikfix_bench.errors import PikfixError
-from pikfix_bench.execution import EXECUTORS, make_executor
+from pikfix_bench.execution import make_executor
 
 KINDS = ("realold", "pascal", "div2k", "folder", "sample")
 DEFAULT_PRESET = {
@@ -75,14 +76,7 @@ DEFAULT_SPLIT = {"pascal": "val", "div2k": "valid"}
 @click.option("--name", help="Dataset name [default: KIND-SPLIT].")
 @click.option("--version", "version", default="1.0.0", show_default=True, help="Semantic version to record.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1))
-@click.option(
-    "--executor",
-    default="local",
-    show_default=True,
-    type=click.Choice(EXECUTORS),
-    help="local: a process pool of --workers; dask: shards over a Dask cluster (docs/scale.md).",
-)
-@click.option("--scheduler", help="Dask scheduler address, or local:N for a LocalCluster of N workers.")
+@executor_options("a process pool of --workers")
 @click.option(
     "--shard-size", type=click.IntRange(min=1), help="Samples per task [default: about 4 tasks per worker]."
 )

@@ -9,10 +9,11 @@ from pathlib import Path
 import click
 
 from pikfix_bench.baselines import list_models
+from pikfix_bench.cli.options import executor_options
 from pikfix_bench.errors import PikfixError
 from pikfix_bench.evaluation import evaluate
 from pikfix_bench.evaluation.alignment import ALIGN_MODES
-from pikfix_bench.execution import EXECUTORS, make_executor
+from pikfix_bench.execution import make_executor
 from pikfix_bench.metrics import METRICS, PROFILES
 
 
@@ -55,14 +56,7 @@ def parse_model_options(pairs: tuple[str, ...]) -> dict[str, str]:
     type=click.Choice(ALIGN_MODES),
     help="Outputs of another size than the ground truth: refuse, resize, or crop top-left.",
 )
-@click.option(
-    "--executor",
-    default="local",
-    show_default=True,
-    type=click.Choice(EXECUTORS),
-    help="local: this process; dask: shards over a Dask cluster (see docs/scale.md).",
-)
-@click.option("--scheduler", help="Dask scheduler address, or local:N for a LocalCluster of N workers.")
+@executor_options("this process")
 def evaluate_command(
     model_name,
     model_opts,
