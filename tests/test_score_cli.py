@@ -151,9 +151,7 @@ def test_grayscale_prediction_scored_as_replicated_rgb(tmp_path, photo_pairs):
 def test_bad_options(folders, args, message):
     pred, gt = folders
     result = CliRunner().invoke(main, ["score", "--pred", str(pred), "--gt", str(gt), *args])
-    if message == "CUDA" and "cuda" in str(__import__("torch").cuda.is_available()).lower():
-        pytest.skip("CUDA present")
-    assert result.exit_code == 2 and message in result.output
+    assert result.exit_code == 2 and message in result.output  # cuda:7: no CUDA here, or fewer than 8 devices
 
 
 def test_file_against_folder_refused(folders):
