@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 from skimage.color import rgb2lab
 
+from pikfix_bench.color import BT601_LUMA, bt601_gray
 from pikfix_bench.degradations.base import Operation, Param, register, to_uint8
 
 # Classic sepia toning matrix (rows: output R, G, B).
 SEPIA = np.array([[0.393, 0.769, 0.189], [0.349, 0.686, 0.168], [0.272, 0.534, 0.131]], dtype=np.float32)
-BT601 = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
 @register
@@ -43,7 +43,7 @@ class Sepia(Operation):
         )
         toned = np.clip(rgb @ SEPIA.T, 0, 255)
         blended = (1 - amount) * rgb + amount * toned
-        return to_uint8(blended if image.ndim == 3 else blended @ BT601), None
+        return to_uint8(blended if image.ndim == 3 else blended @ BT601_LUMA), None
 
 
 @register
@@ -81,4 +81,4 @@ class Grayscale(Operation):
             return image.copy(), None
         if method == "lab":
             return to_uint8(rgb2lab(image)[..., 0] * 2.55), None
-        return to_uint8(image.astype(np.float32) @ BT601), None
+        return bt601_gray(image), None

@@ -25,6 +25,19 @@ XYZ_FROM_RGB = (
 D65_WHITE = (0.95047, 1.0, 1.08883)
 
 
+BT601_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+def bt601_gray(image: np.ndarray) -> np.ndarray:
+    """BT.601 luma ``0.299 R + 0.587 G + 0.114 B`` of a uint8 RGB image, rounded (as OpenCV and Pillow).
+
+    A grayscale (``H x W``) image is returned as it is.
+    """
+    if image.ndim == 2:
+        return image
+    return np.clip(np.rint(image.astype(np.float32) @ BT601_LUMA), 0, 255).astype(np.uint8)
+
+
 def rgb_to_l_ab(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Split a uint8 RGB image into Lab lightness and chroma.
 

@@ -66,13 +66,12 @@ class SourceListing:
     skipped: list[dict[str, str]]
 
 
-def load_source_image(location: str, mode: str = "RGB") -> np.ndarray:
-    """Read a source image: a file path or ``skimage:NAME``."""
+def load_source_image(location: str) -> np.ndarray:
+    """Read a source image as uint8 RGB: a file path or ``skimage:NAME``."""
     if location.startswith(SKIMAGE_PREFIX):
         image = getattr(skdata, location[len(SKIMAGE_PREFIX) :])()
-        image = image[0] if isinstance(image, tuple) else image  # stereo pairs: the left view
-        return image if mode == "RGB" else np.asarray(np.rint(image @ [0.299, 0.587, 0.114]), dtype=np.uint8)
-    return read_image(location, mode=mode)
+        return image[0] if isinstance(image, tuple) else image  # stereo pairs: the left view
+    return read_image(location)
 
 
 def require_dir(path: Path, what: str) -> Path:

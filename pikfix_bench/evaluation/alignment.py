@@ -9,11 +9,11 @@ import cv2
 import numpy as np
 
 from pikfix_bench.baselines.base import ModelDescriptor, as_rgb
+from pikfix_bench.color import bt601_gray
 from pikfix_bench.errors import ShapeMismatchError
 
 AlignMode = Literal["error", "resize", "crop"]
 ALIGN_MODES = ("error", "resize", "crop")
-BT601 = np.array([0.299, 0.587, 0.114])
 
 
 def resize_to(image: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -34,7 +34,7 @@ class Prepared:
 def prepare_input(image: np.ndarray, descriptor: ModelDescriptor) -> Prepared:
     """Convert to the model's input mode, then resize to its fixed size or pad (reflect) to its size multiple."""
     if descriptor.input_mode == "L":
-        converted = image if image.ndim == 2 else np.clip(np.rint(image @ BT601), 0, 255).astype(np.uint8)
+        converted = bt601_gray(image)
     else:
         converted = as_rgb(image)
     height, width = converted.shape[:2]

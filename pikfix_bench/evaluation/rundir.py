@@ -8,7 +8,6 @@ order, atomically. See ``docs/formats.md``.
 from __future__ import annotations
 
 import csv
-import io
 from pathlib import Path
 from typing import Any
 
@@ -94,10 +93,3 @@ class RunDirectory:
     def outputs(self) -> Path:
         """Folder of saved outputs (``--save-outputs``)."""
         return self.path / OUTPUTS_DIR
-
-
-def csv_text(frame: pd.DataFrame) -> str:
-    """A frame as CSV text with full float precision."""
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, float_format="%.17g")
-    return buffer.getvalue()
