@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 from skimage import data  # noqa: E402
 
 from pikfix_bench.degradations import OPERATIONS, PRESETS, degrade  # noqa: E402
-from pikfix_bench.degradations.gallery import square_crop  # noqa: E402
+from pikfix_bench.resize import square_crop  # noqa: E402
 
 # Our operation and parameters matched to imagecorruptions' corruption at severity 3.
 COUNTERPARTS = {

@@ -7,24 +7,11 @@ import numpy as np
 
 from pikfix_bench.degradations.base import OPERATIONS
 from pikfix_bench.degradations.pipeline import degrade, sample_generator
+from pikfix_bench.resize import square_crop
 
 TILE = 256
 LABEL_HEIGHT = 38
 GAP = 6
-
-
-def square_crop(image: np.ndarray, size: int = TILE) -> np.ndarray:
-    """Resize the short side to ``size`` (area when shrinking, bicubic when enlarging) and centre-crop."""
-    height, width = image.shape[:2]
-    scale = size / min(height, width)
-    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-    resized = cv2.resize(
-        image,
-        (max(size, round(width * scale)), max(size, round(height * scale))),
-        interpolation=interpolation,
-    )
-    top, left = (resized.shape[0] - size) // 2, (resized.shape[1] - size) // 2
-    return resized[top : top + size, left : left + size]
 
 
 def _summary(params: dict) -> str:
@@ -75,7 +62,7 @@ def draw_gallery(image: np.ndarray, seed: int = 0, columns: int = 6) -> np.ndarr
     numpy.ndarray
         uint8 RGB gallery.
     """
-    source = square_crop(image)
+    source = square_crop(image, TILE)
     tiles = [labelled_tile(source, "original")]
     for name, cls in OPERATIONS.items():
         if name.startswith("texture_"):

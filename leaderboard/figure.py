@@ -9,9 +9,9 @@ from pikfix_bench.baselines.predictions import find_output
 from pikfix_bench.datasets.store import Dataset
 from pikfix_bench.degradations.gallery import GAP, labelled_tile
 from pikfix_bench.errors import PikfixError
-from pikfix_bench.evaluation.alignment import resize_to
 from pikfix_bench.image_io import read_image
 from pikfix_bench.leaderboard.runs import Run
+from pikfix_bench.resize import resize_to
 
 
 def pick_informative(runs: list[Run], count: int, metric: str = "lpips") -> list[str]:

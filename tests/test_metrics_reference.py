@@ -14,7 +14,7 @@ import torch
 from scipy import ndimage
 from skimage import color, metrics
 
-from pikfix_bench.color import rgb_to_lab_torch
+from pikfix_bench.color_torch import rgb_to_lab_torch
 from pikfix_bench.metrics import ImageScorer, load_lpips_alex
 from pikfix_bench.metrics.ciede2000 import delta_e_ciede2000
 

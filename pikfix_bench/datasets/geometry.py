@@ -2,38 +2,19 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from pikfix_bench.errors import PikfixError
+from pikfix_bench.resize import resize_short_side, square_crop
 
 PAPER_MULTIPLE = 32
-
-
-def resize_short_side(image: np.ndarray, size: int) -> np.ndarray:
-    """Resize so the short side is ``size`` px: area interpolation when shrinking, bicubic when enlarging."""
-    height, width = image.shape[:2]
-    scale = size / min(height, width)
-    target = (max(size, round(width * scale)), max(size, round(height * scale)))
-    if target == (width, height):
-        return image.copy()
-    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-    return cv2.resize(image, target, interpolation=interpolation).reshape(
-        (target[1], target[0], *image.shape[2:])
-    )
-
-
-def centre_crop(image: np.ndarray, size: int) -> np.ndarray:
-    """The central ``size x size`` window."""
-    top, left = (image.shape[0] - size) // 2, (image.shape[1] - size) // 2
-    return image[top : top + size, left : left + size]
 
 
 def normalise(image: np.ndarray, size: int) -> np.ndarray:
     """``size > 0``: short side to ``size`` then centre crop ``size x size``; ``size == 0``: keep the image,
     cropped top-left to a multiple of 32 as the Pik-Fix code does."""
     if size > 0:
-        return np.ascontiguousarray(centre_crop(resize_short_side(image, size), size))
+        return square_crop(image, size)
     height, width = (
         (image.shape[0] // PAPER_MULTIPLE) * PAPER_MULTIPLE,
         (image.shape[1] // PAPER_MULTIPLE) * PAPER_MULTIPLE,

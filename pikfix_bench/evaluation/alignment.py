@@ -5,21 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-import cv2
 import numpy as np
 
 from pikfix_bench.baselines.base import ModelDescriptor, as_rgb
 from pikfix_bench.color import bt601_gray
 from pikfix_bench.errors import ShapeMismatchError
+from pikfix_bench.resize import resize_to
 
 AlignMode = Literal["error", "resize", "crop"]
 ALIGN_MODES = ("error", "resize", "crop")
-
-
-def resize_to(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Resize with area interpolation when shrinking and bicubic when enlarging."""
-    shrinking = height * width < image.shape[0] * image.shape[1]
-    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
 
 
 @dataclass(frozen=True)

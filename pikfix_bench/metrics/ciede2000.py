@@ -11,7 +11,7 @@ import math
 
 import torch
 
-from pikfix_bench.color import rgb_to_lab_torch
+from pikfix_bench.color_torch import rgb_to_lab_torch
 
 
 def _polar(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -10,7 +10,8 @@ import numpy as np
 import torch
 
 from pikfix_bench import __version__
-from pikfix_bench.color import l_ab_to_rgb, rgb_to_lab_torch
+from pikfix_bench.color import l_ab_to_rgb
+from pikfix_bench.color_torch import rgb_to_lab_torch
 from pikfix_bench.errors import PikfixError
 from pikfix_bench.model.config import PikFixConfig
 from pikfix_bench.model.network import MULTIPLE, PikFix

@@ -23,12 +23,12 @@ from tqdm import tqdm
 from pikfix_bench.datasets.store import Dataset, Sample
 from pikfix_bench.devices import resolve_device
 from pikfix_bench.errors import PikfixError
-from pikfix_bench.evaluation.alignment import resize_to
 from pikfix_bench.metrics import ImageScorer
 from pikfix_bench.model.config import PikFixConfig
 from pikfix_bench.model.inference import colorize, lab_tensors, save_model, trainable_state
 from pikfix_bench.model.losses import PatchDiscriminator, discriminator_loss, generator_loss
 from pikfix_bench.model.network import MULTIPLE, PikFix
+from pikfix_bench.resize import resize_to
 
 LOG_COLUMNS = [
     "epoch",
