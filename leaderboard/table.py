@@ -58,16 +58,6 @@ class Leaderboard:
         return self.cells.get((model, column, metric))
 
 
-def _number(value) -> float:
-    return (
-        float(value)
-        if isinstance(value, int | float)
-        else float(value)
-        if value in ("inf", "-inf", "nan")
-        else math.nan
-    )
-
-
 def display(value: float, metric: str) -> str:
     """A value at the metric's display precision (``inf`` as such, missing as ``–``)."""
     if math.isinf(value):
@@ -179,9 +169,9 @@ def build_leaderboard(runs: list[Run], metrics: list[str] | None = None) -> Lead
             values = run.summary["metrics"].get(metric)
             if values is None:
                 continue
-            ci = tuple(_number(v) for v in values["ci95"])
+            ci = tuple(float(v) for v in values["ci95"])  # JSON numbers, or the strings "inf"/"nan"
             cells[(model, key, metric)] = Cell(
-                _number(values["mean"]), ci, values["count"], values["inf_count"], run.run_id
+                float(values["mean"]), ci, values["count"], values["inf_count"], run.run_id
             )
     board = Leaderboard(columns, metrics, models, cells, chosen, notes)
     for column in columns:

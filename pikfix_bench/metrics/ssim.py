@@ -36,22 +36,15 @@ def gaussian_window_1d(size: int, sigma: float, dtype: torch.dtype, device: torc
     return window / window.sum()
 
 
-def _mean_ssim_from_moments(mu_x, mu_y, e_xx, e_yy, e_xy, c1: float, c2: float):
-    """SSIM map from filtered moments (works on numpy arrays and torch tensors alike)."""
-    mu_xy, mu_xx, mu_yy = mu_x * mu_y, mu_x * mu_x, mu_y * mu_y
-    numerator = (2.0 * mu_xy + c1) * (2.0 * (e_xy - mu_xy) + c2)
-    denominator = (mu_xx + mu_yy + c1) * ((e_xx - mu_xx) + (e_yy - mu_yy) + c2)
-    return numerator / denominator
+def _ssim_map(mu_x, mu_y, e_xx, e_yy, e_xy, c1: float, c2: float):
+    """The SSIM map from filtered moments, computed in the buffers given (numpy arrays or torch tensors).
 
-
-def _mean_ssim_in_place(mu_x, mu_y, e_xx, e_yy, e_xy, c1: float, c2: float) -> float:
-    """:func:`_mean_ssim_from_moments` for numpy arrays, reusing the buffers (no temporaries), then the mean.
-
-    The same operations in the same order per element, so the same values.
+    ``(2 mu_x mu_y + C1)(2 sigma_xy + C2) / ((mu_x^2 + mu_y^2 + C1)(sigma_x^2 + sigma_y^2 + C2))`` with
+    ``sigma = E[..] - mu mu``; reusing the buffers avoids a dozen full-size temporaries per image.
     """
     mu_xy = mu_x * mu_y
-    np.multiply(mu_x, mu_x, out=mu_x)  # mu_x^2
-    np.multiply(mu_y, mu_y, out=mu_y)  # mu_y^2
+    mu_x *= mu_x  # mu_x^2
+    mu_y *= mu_y  # mu_y^2
     e_xy -= mu_xy
     e_xy *= 2.0
     e_xy += c2  # 2 sigma_xy + C2
@@ -66,7 +59,7 @@ def _mean_ssim_in_place(mu_x, mu_y, e_xx, e_yy, e_xy, c1: float, c2: float) -> f
     mu_xy *= e_xy
     mu_x *= e_xx
     mu_xy /= mu_x
-    return float(mu_xy.mean())
+    return mu_xy
 
 
 def _ssim_torch(pred, target, window, padding, c1, c2) -> torch.Tensor:
@@ -82,7 +75,7 @@ def _ssim_torch(pred, target, window, padding, c1, c2) -> torch.Tensor:
         padding=(pad, 0),
         groups=channels,
     )
-    return _mean_ssim_from_moments(*filtered.chunk(5, dim=1), c1, c2).flatten(1).mean(dim=1)
+    return _ssim_map(*filtered.chunk(5, dim=1), c1, c2).flatten(1).mean(dim=1)
 
 
 @functools.lru_cache(maxsize=1)
@@ -111,7 +104,9 @@ def _ssim_opencv(pred, target, window_size, sigma, padding, c1, c2) -> torch.Ten
     def one_image(index: int) -> float:
         x = np.ascontiguousarray(pred[index].permute(1, 2, 0).numpy(), dtype=np.float64)
         y = np.ascontiguousarray(target[index].permute(1, 2, 0).numpy(), dtype=np.float64)
-        return _mean_ssim_in_place(smooth(x), smooth(y), smooth(x * x), smooth(y * y), smooth(x * y), c1, c2)
+        return float(
+            _ssim_map(smooth(x), smooth(y), smooth(x * x), smooth(y * y), smooth(x * y), c1, c2).mean()
+        )
 
     return torch.tensor(list(_image_pool().map(one_image, range(len(pred)))), dtype=torch.float64)
 
