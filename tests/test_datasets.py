@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import h5py
 import numpy as np
 import pytest
@@ -352,3 +354,25 @@ def test_sample_set_builds_offline(tmp_path):
     build("sample", "--out", str(tmp_path / "s"), "--size", "64")
     dataset = open_dataset(tmp_path / "s")
     assert len(dataset) == 8 and verify_dataset(tmp_path / "s") == []
+
+
+def test_unreadable_source_is_skipped_with_its_reason_under_nearest_references(folder, tmp_path):
+    root = tmp_path / "photos"
+    shutil.copytree(folder, root)
+    (root / "broken.png").write_bytes(b"not an image")
+    build(
+        "folder",
+        "--source",
+        str(root),
+        "--out",
+        str(tmp_path / "n"),
+        "--size",
+        "32",
+        "--reference",
+        "nearest",
+    )
+    reasons = {
+        entry["path"].split("/")[-1]: entry["reason"]
+        for entry in open_dataset(tmp_path / "n").manifest["skipped"]
+    }
+    assert "not an image" in reasons["broken.png"]

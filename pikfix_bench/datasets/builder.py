@@ -161,11 +161,12 @@ def _build_task(task: tuple[SourceItem, Recipe, dict]) -> tuple[str, Any, Any]:
     return "ok", arrays, meta
 
 
-def _descriptor_task(location: str) -> np.ndarray | None:
+def _descriptor_task(location: str) -> np.ndarray | str:
+    """The colour descriptor of a source, or why it cannot be read."""
     try:
         return colour_descriptor(location)
-    except PikfixError:
-        return None
+    except PikfixError as exc:
+        return str(exc)
 
 
 def build_shard(task: tuple[int, list[tuple[SourceItem, dict]], Recipe, str]) -> dict[str, Any]:
@@ -337,9 +338,18 @@ def build_dataset(
                 disable=not progress,
             )
         )
-        descriptors = {item.sample_id: found[i] for i, item in enumerate(items) if found[i] is not None}
+        unreadable = {item.sample_id: found[i] for i, item in enumerate(items) if isinstance(found[i], str)}
+        descriptors = {
+            item.sample_id: found[i] for i, item in enumerate(items) if item.sample_id not in unreadable
+        }
+        skipped_unreadable = [
+            {"path": item.gt, "reason": unreadable[item.sample_id]}
+            for item in items
+            if item.sample_id in unreadable
+        ]
+        items = [item for item in items if item.sample_id not in unreadable]
     plan = plan_references(items, recipe.reference, recipe.seed, descriptors, pairs)
-    skipped = list(listing.skipped)
+    skipped = list(listing.skipped) + (skipped_unreadable if descriptors is not None else [])
     skipped += [
         {"path": item.gt, "reason": "no reference could be chosen"}
         for item in items
