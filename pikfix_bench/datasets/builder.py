@@ -327,7 +327,7 @@ def build_dataset(
             own.close()
     partial = _prepare_output(out, recipe, resume, force)
     items = listing.items
-    descriptors = None
+    descriptors, skipped_unreadable = None, []
     if recipe.reference in ("nearest", "same-class"):
         found = dict(
             tqdm(
@@ -349,7 +349,7 @@ def build_dataset(
         ]
         items = [item for item in items if item.sample_id not in unreadable]
     plan = plan_references(items, recipe.reference, recipe.seed, descriptors, pairs)
-    skipped = list(listing.skipped) + (skipped_unreadable if descriptors is not None else [])
+    skipped = list(listing.skipped) + skipped_unreadable
     skipped += [
         {"path": item.gt, "reason": "no reference could be chosen"}
         for item in items
