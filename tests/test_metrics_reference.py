@@ -173,25 +173,81 @@ def test_ciede2000_matches_skimage(photo_pairs):
         assert values["ciede2000"] == pytest.approx(reference, abs=2e-5), name
 
 
-# Sharma, Wu & Dalal (2005), Table 1: published CIEDE2000 test pairs (Lab1, Lab2, dE00).
+# Sharma, Wu & Dalal (2005), Table 1: all 34 published CIEDE2000 test pairs (Lab1, Lab2, dE00).
+# Pairs 9-16 sit on the hue wrap-around (differences of about 180 degrees) and test its ties.
 SHARMA_PAIRS = [
-    ((50.0, 2.6772, -79.7751), (50.0, 0.0, -82.7485), 2.0425),
-    ((50.0, 3.1571, -77.2803), (50.0, 0.0, -82.7485), 2.8615),
-    ((50.0, 2.8361, -74.0200), (50.0, 0.0, -82.7485), 3.4412),
-    ((50.0, 0.0, 0.0), (50.0, -1.0, 2.0), 2.3669),
-    ((50.0, 2.49, -0.001), (50.0, -2.49, 0.0009), 7.1792),
-    ((50.0, 2.5, 0.0), (50.0, 0.0, -2.5), 4.3065),
-    ((50.0, 2.5, 0.0), (73.0, 25.0, -18.0), 27.1492),
-    ((50.0, 2.5, 0.0), (61.0, -5.0, 29.0), 22.8977),
+    ((50.0000, 2.6772, -79.7751), (50.0000, 0.0000, -82.7485), 2.0425),
+    ((50.0000, 3.1571, -77.2803), (50.0000, 0.0000, -82.7485), 2.8615),
+    ((50.0000, 2.8361, -74.0200), (50.0000, 0.0000, -82.7485), 3.4412),
+    ((50.0000, -1.3802, -84.2814), (50.0000, 0.0000, -82.7485), 1.0000),
+    ((50.0000, -1.1848, -84.8006), (50.0000, 0.0000, -82.7485), 1.0000),
+    ((50.0000, -0.9009, -85.5211), (50.0000, 0.0000, -82.7485), 1.0000),
+    ((50.0000, 0.0000, 0.0000), (50.0000, -1.0000, 2.0000), 2.3669),
+    ((50.0000, -1.0000, 2.0000), (50.0000, 0.0000, 0.0000), 2.3669),
+    ((50.0000, 2.4900, -0.0010), (50.0000, -2.4900, 0.0009), 7.1792),
+    ((50.0000, 2.4900, -0.0010), (50.0000, -2.4900, 0.0010), 7.1792),
+    ((50.0000, 2.4900, -0.0010), (50.0000, -2.4900, 0.0011), 7.2195),
+    ((50.0000, 2.4900, -0.0010), (50.0000, -2.4900, 0.0012), 7.2195),
+    ((50.0000, -0.0010, 2.4900), (50.0000, 0.0009, -2.4900), 4.8045),
+    ((50.0000, -0.0010, 2.4900), (50.0000, 0.0010, -2.4900), 4.8045),
+    ((50.0000, -0.0010, 2.4900), (50.0000, 0.0011, -2.4900), 4.7461),
+    ((50.0000, 2.5000, 0.0000), (50.0000, 0.0000, -2.5000), 4.3065),
+    ((50.0000, 2.5000, 0.0000), (73.0000, 25.0000, -18.0000), 27.1492),
+    ((50.0000, 2.5000, 0.0000), (61.0000, -5.0000, 29.0000), 22.8977),
+    ((50.0000, 2.5000, 0.0000), (56.0000, -27.0000, -3.0000), 31.9030),
+    ((50.0000, 2.5000, 0.0000), (58.0000, 24.0000, 15.0000), 19.4535),
+    ((50.0000, 2.5000, 0.0000), (50.0000, 3.1736, 0.5854), 1.0000),
+    ((50.0000, 2.5000, 0.0000), (50.0000, 3.2972, 0.0000), 1.0000),
+    ((50.0000, 2.5000, 0.0000), (50.0000, 1.8634, 0.5757), 1.0000),
+    ((50.0000, 2.5000, 0.0000), (50.0000, 3.2592, 0.3350), 1.0000),
     ((60.2574, -34.0099, 36.2677), (60.4626, -34.1751, 39.4387), 1.2644),
+    ((63.0109, -31.0961, -5.8663), (62.8187, -29.7946, -4.0864), 1.2630),
+    ((61.2901, 3.7196, -5.3901), (61.4292, 2.2480, -4.9620), 1.8731),
+    ((35.0831, -44.1164, 3.7933), (35.0232, -40.0716, 1.5901), 1.8645),
+    ((22.7233, 20.0904, -46.6940), (23.0331, 14.9730, -42.5619), 2.0373),
+    ((36.4612, 47.8580, 18.3852), (36.2715, 50.5065, 21.2231), 1.4146),
+    ((90.8027, -2.0831, 1.4410), (91.1528, -1.6435, 0.0447), 1.4441),
+    ((90.9257, -0.5406, -0.9208), (88.6381, -0.8985, -0.7239), 1.5381),
+    ((6.7747, -0.2908, -2.4247), (5.8714, -0.0985, -2.2286), 0.6377),
+    ((2.0776, 0.0795, -1.1350), (0.9033, -0.0636, -0.5514), 0.9082),
 ]
 
 
+def _sharma_lab(dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    lab1 = torch.tensor([p[0] for p in SHARMA_PAIRS], dtype=dtype).T.reshape(1, 3, 1, -1)
+    lab2 = torch.tensor([p[1] for p in SHARMA_PAIRS], dtype=dtype).T.reshape(1, 3, 1, -1)
+    return lab1, lab2
+
+
 def test_ciede2000_published_values():
-    lab1 = torch.tensor([p[0] for p in SHARMA_PAIRS], dtype=torch.float64).T.reshape(1, 3, 1, -1)
-    lab2 = torch.tensor([p[1] for p in SHARMA_PAIRS], dtype=torch.float64).T.reshape(1, 3, 1, -1)
-    ours = delta_e_ciede2000(lab1, lab2).flatten().numpy()
+    ours = delta_e_ciede2000(*_sharma_lab(torch.float64)).flatten().numpy()
     np.testing.assert_allclose(ours, [p[2] for p in SHARMA_PAIRS], atol=5e-5)
+    # symmetric, and exactly 0 between a colour and itself
+    swapped = delta_e_ciede2000(*reversed(_sharma_lab(torch.float64))).flatten().numpy()
+    np.testing.assert_allclose(swapped, ours, atol=1e-12)
+    lab1, _ = _sharma_lab(torch.float64)
+    assert delta_e_ciede2000(lab1, lab1).abs().max() == 0
+
+
+def test_ciede2000_float32_matches_float64_off_the_hue_tie():
+    """The float32 path (used on images) agrees with float64 wherever rounding the inputs to
+    float32 cannot move a hue difference across 180 degrees (pairs 9-15 sit within 1e-3 of it)."""
+    far = [i for i in range(len(SHARMA_PAIRS)) if not 8 <= i <= 14]
+    single = delta_e_ciede2000(*_sharma_lab(torch.float32)).flatten().double().numpy()
+    double = delta_e_ciede2000(*_sharma_lab(torch.float64)).flatten().numpy()
+    np.testing.assert_allclose(single[far], double[far], atol=2e-5)
+
+
+def test_ciede2000_of_gray_and_dark_predictions_matches_skimage(photo_pairs):
+    """Gray predictions (chroma near 0, where float32 powers underflow) and near-black ones
+    (the linear segment of Lab's f) against skimage."""
+    _, _, gt = photo_pairs[0]
+    gray = np.repeat(gt.mean(axis=2, keepdims=True).astype(np.uint8), 3, axis=2)
+    dark = (gt // 12).astype(np.uint8)
+    ours = ImageScorer("pikfix", ["ciede2000"]).score([gray, dark], [gt, gt])
+    for pred, values in zip((gray, dark), ours, strict=True):
+        reference = color.deltaE_ciede2000(color.rgb2lab(gt), color.rgb2lab(pred)).mean()
+        assert values["ciede2000"] == pytest.approx(reference, abs=2e-5)
 
 
 def colorfulness_reference(image: np.ndarray) -> float:
