@@ -38,39 +38,38 @@ def gaussian_window_1d(size: int, sigma: float, dtype: torch.dtype, device: torc
     return window / window.sum()
 
 
-def _ssim_map(mu_x, mu_y, e_xx, e_yy, e_xy, mu_xy, c1: float, c2: float):
+def _ssim_map(mu_x, mu_y, e_sq, e_xy, spare, c1: float, c2: float):
     """The SSIM map from filtered moments, computed in the buffers given (numpy arrays or torch tensors).
 
-    ``(2 mu_x mu_y + C1)(2 sigma_xy + C2) / ((mu_x^2 + mu_y^2 + C1)(sigma_x^2 + sigma_y^2 + C2))`` with
-    ``sigma = E[..] - mu mu``; ``mu_xy`` is a spare buffer of the same shape that receives the map.
-    Reusing the buffers avoids a dozen full-size temporaries per image.
+    ``(2 mu_x mu_y + C1)(2 sigma_xy + C2) / ((mu_x^2 + mu_y^2 + C1)(sigma_x^2 + sigma_y^2 + C2))``,
+    where ``e_sq`` is the filtered ``x^2 + y^2`` (the variances only appear summed, which saves one
+    filtering) and ``e_xy`` the filtered ``x y``. ``spare`` is a buffer of the same shape that
+    receives the map; reusing the buffers avoids a dozen full-size temporaries per image.
     """
-    mu_xy[...] = mu_x
-    mu_xy *= mu_y
-    mu_x *= mu_x  # mu_x^2
-    mu_y *= mu_y  # mu_y^2
-    e_xy -= mu_xy
+    spare[...] = mu_x
+    spare *= mu_y  # mu_x mu_y
+    e_xy -= spare
     e_xy *= 2.0
     e_xy += c2  # 2 sigma_xy + C2
-    mu_xy *= 2.0
-    mu_xy += c1  # 2 mu_x mu_y + C1
-    e_xx -= mu_x
-    e_yy -= mu_y
-    e_xx += e_yy
-    e_xx += c2  # sigma_x^2 + sigma_y^2 + C2
-    mu_x += mu_y
+    spare *= 2.0
+    spare += c1  # 2 mu_x mu_y + C1
+    mu_x *= mu_x
+    mu_y *= mu_y
+    mu_x += mu_y  # mu_x^2 + mu_y^2
+    e_sq -= mu_x
+    e_sq += c2  # sigma_x^2 + sigma_y^2 + C2
     mu_x += c1  # mu_x^2 + mu_y^2 + C1
-    mu_xy *= e_xy
-    mu_x *= e_xx
-    mu_xy /= mu_x
-    return mu_xy
+    spare *= e_xy
+    mu_x *= e_sq
+    spare /= mu_x
+    return spare
 
 
 def _ssim_torch(pred, target, window, padding, c1, c2) -> torch.Tensor:
     """Batched SSIM with grouped convolutions (the CUDA path)."""
-    channels, size = pred.shape[1] * 5, window.numel()
+    channels, size = pred.shape[1] * 4, window.numel()
     pad = size // 2 if padding == "zero" else 0
-    stack = torch.cat([pred, target, pred * pred, target * target, pred * target], dim=1)
+    stack = torch.cat([pred, target, pred * pred + target * target, pred * target], dim=1)
     horizontal = window.view(1, 1, 1, size).expand(channels, 1, 1, size)
     vertical = window.view(1, 1, size, 1).expand(channels, 1, size, 1)
     filtered = F.conv2d(
@@ -79,7 +78,7 @@ def _ssim_torch(pred, target, window, padding, c1, c2) -> torch.Tensor:
         padding=(pad, 0),
         groups=channels,
     )
-    moments = filtered.chunk(5, dim=1)
+    moments = filtered.chunk(4, dim=1)
     return _ssim_map(*moments, torch.empty_like(moments[0]), c1, c2).flatten(1).mean(dim=1)
 
 
@@ -96,11 +95,11 @@ _workspace = threading.local()
 
 
 def _buffers(shape: tuple[int, ...]) -> list[np.ndarray]:
-    """Six float64 arrays of ``shape`` for the calling thread."""
+    """Five float64 arrays of ``shape`` for the calling thread."""
     kept = getattr(_workspace, "buffers", None)
     if kept is not None and kept[0].shape == shape:
         return kept
-    buffers = [np.empty(shape, dtype=np.float64) for _ in range(6)]
+    buffers = [np.empty(shape, dtype=np.float64) for _ in range(5)]
     _workspace.buffers = buffers if math.prod(shape) <= _KEEP_BUFFERS_UP_TO else None
     return buffers
 
@@ -119,13 +118,14 @@ def _ssim_opencv(pred, target, window_size, sigma, padding, c1, c2) -> torch.Ten
     keep = slice(None) if padding == "zero" else slice(radius, -radius)
 
     def one_image(index: int) -> float:
-        x, y, xx, yy, xy, spare = _buffers((pred.shape[2], pred.shape[3], pred.shape[1]))
+        x, y, sq, xy, spare = _buffers((pred.shape[2], pred.shape[3], pred.shape[1]))
         np.copyto(x, pred[index].permute(1, 2, 0).numpy())
         np.copyto(y, target[index].permute(1, 2, 0).numpy())
-        np.multiply(x, x, out=xx)
-        np.multiply(y, y, out=yy)
+        np.multiply(x, x, out=sq)
+        np.multiply(y, y, out=xy)
+        sq += xy
         np.multiply(x, y, out=xy)
-        for moment in (x, y, xx, yy, xy):
+        for moment in (x, y, sq, xy):
             cv2.GaussianBlur(
                 moment,
                 (window_size, window_size),
@@ -134,7 +134,7 @@ def _ssim_opencv(pred, target, window_size, sigma, padding, c1, c2) -> torch.Ten
                 sigmaY=sigma,
                 borderType=cv2.BORDER_CONSTANT,
             )
-        rows = [moment[keep] for moment in (x, y, xx, yy, xy, spare)]
+        rows = [moment[keep] for moment in (x, y, sq, xy, spare)]
         return float(_ssim_map(*rows, c1, c2)[:, keep].mean())
 
     return torch.tensor(list(_image_pool().map(one_image, range(len(pred)))), dtype=torch.float64)
