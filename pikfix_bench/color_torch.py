@@ -25,7 +25,7 @@ def _srgb_to_linear(rgb: torch.Tensor) -> torch.Tensor:
     return torch.where(rgb > 0.04045, ((rgb + 0.055) / 1.055) ** 2.4, rgb / 12.92)
 
 
-def at_most(values: torch.Tensor, threshold: float) -> torch.Tensor:
+def _at_most(values: torch.Tensor, threshold: float) -> torch.Tensor:
     """``1.0`` where ``values <= threshold`` and ``0.0`` elsewhere, in ``values``' dtype, without masks.
 
     Exact for every finite value: a difference of one ulp, times ``1e30``, is far beyond 1.
@@ -38,7 +38,7 @@ def _lab_f(t: torch.Tensor) -> torch.Tensor:
     cube_root = t.clamp_min(0.0).log_().div_(3.0).exp_()  # log(0) = -inf, exp(-inf) = 0
     line = t.mul(_LAB_SLOPE).add_(16.0 / 116.0)
     # lerp returns either end exactly at weights 0 and 1
-    return torch.lerp(cube_root, line, at_most(t, _LAB_EPSILON))
+    return torch.lerp(cube_root, line, _at_most(t, _LAB_EPSILON))
 
 
 @functools.lru_cache(maxsize=16)
