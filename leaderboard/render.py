@@ -17,10 +17,6 @@ from pikfix_bench.metrics.summary import json_number
 FORMATS = ("md", "csv", "tex", "html", "json")
 
 
-def _metric_header(metric: str) -> str:
-    return f"{metric.upper() if metric in ('psnr', 'ssim', 'lpips') else metric} {METRICS[metric].arrow}"
-
-
 def _cell_text(
     cell: Cell | None,
     metric: str,
@@ -52,7 +48,7 @@ def _profiles_line(board: Leaderboard) -> str:
 def to_markdown(board: Leaderboard, with_ci: bool = False, reported: bool = False) -> str:
     """GitHub markdown: best in bold, second underlined, † for ties with the best within noise."""
     header = ["Model"] + [
-        f"{column.label}<br>{_metric_header(metric)}" for column in board.columns for metric in board.metrics
+        f"{column.label}<br>{METRICS[metric].header}" for column in board.columns for metric in board.metrics
     ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" + "---:|" * (len(header) - 1)]
     for model in board.models:
@@ -75,7 +71,7 @@ def to_markdown(board: Leaderboard, with_ci: bool = False, reported: bool = Fals
 def _reported_markdown() -> str:
     columns = list(REPORTED)
     header = ["Model (reported)"] + [
-        f"{dataset}<br>{m.upper()} {METRICS[m].arrow}" for _, dataset in columns for m in REPORTED_METRICS
+        f"{dataset}<br>{METRICS[m].header}" for _, dataset in columns for m in REPORTED_METRICS
     ]
     models = list(dict.fromkeys(model for values in REPORTED.values() for model in values))
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" + "---:|" * (len(header) - 1)]
@@ -198,7 +194,7 @@ def to_latex(board: Leaderboard, with_ci: bool = False) -> str:
     )
     lines.append(
         "Model & "
-        + " & ".join(tex_escape(_metric_header(m)) for _ in board.columns for m in board.metrics)
+        + " & ".join(tex_escape(METRICS[m].header) for _ in board.columns for m in board.metrics)
         + r" \\"
     )
     lines.append(r"\midrule")
@@ -237,7 +233,7 @@ def html_table(board: Leaderboard, with_ci: bool = False) -> str:
             direction = "desc" if METRICS[metric].higher_is_better else "asc"
             out.append(
                 f'<th class="sortable" data-column="{index}" data-direction="{direction}">'
-                f"{html.escape(_metric_header(metric))}</th>"
+                f"{html.escape(METRICS[metric].header)}</th>"
             )
             index += 1
     out += ["</tr>", "</thead>", "<tbody>"]

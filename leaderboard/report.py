@@ -39,7 +39,7 @@ def distribution_plot(runs: list[Run], metric: str) -> str:
     figure, axis = plt.subplots(figsize=(max(4.0, 1.3 * len(labels)), 3.2), dpi=100)
     axis.boxplot(values, showmeans=True)
     axis.set_xticks(range(1, len(labels) + 1), labels, fontsize=7)
-    axis.set_title(f"{metric} {METRICS[metric].arrow} per image")
+    axis.set_title(f"{METRICS[metric].header} per image")
     axis.grid(axis="y", alpha=0.3)
     figure.tight_layout()
     buffer = io.BytesIO()

@@ -29,6 +29,7 @@ class MetricSpec:
     """What a metric is: its name, direction and whether it compares with a ground truth."""
 
     name: str
+    label: str
     higher_is_better: bool
     needs_reference: bool
     description: str
@@ -38,15 +39,22 @@ class MetricSpec:
         """``↑`` when higher is better, ``↓`` otherwise."""
         return "↑" if self.higher_is_better else "↓"
 
+    @property
+    def header(self) -> str:
+        """The table heading: label and arrow (``"LPIPS ↓"``)."""
+        return f"{self.label} {self.arrow}"
+
 
 METRICS: dict[str, MetricSpec] = {
     spec.name: spec
     for spec in (
-        MetricSpec("psnr", True, True, "peak signal-to-noise ratio, dB"),
-        MetricSpec("ssim", True, True, "structural similarity, Gaussian 11x11 window"),
-        MetricSpec("lpips", False, True, "LPIPS v0.1 AlexNet perceptual distance"),
-        MetricSpec("ciede2000", False, True, "mean CIEDE2000 colour difference"),
-        MetricSpec("colorfulness", True, False, "Hasler-Süsstrunk colourfulness of the prediction"),
+        MetricSpec("psnr", "PSNR", True, True, "peak signal-to-noise ratio, dB"),
+        MetricSpec("ssim", "SSIM", True, True, "structural similarity, Gaussian 11x11 window"),
+        MetricSpec("lpips", "LPIPS", False, True, "LPIPS v0.1 AlexNet perceptual distance"),
+        MetricSpec("ciede2000", "CIEDE2000", False, True, "mean CIEDE2000 colour difference"),
+        MetricSpec(
+            "colorfulness", "Colourfulness", True, False, "Hasler-Süsstrunk colourfulness of the prediction"
+        ),
     )
 }
 
