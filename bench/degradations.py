@@ -38,7 +38,7 @@ COUNTERPARTS = {
     "defocus_blur": ("defocus_blur", {"radius": 6.0}),
     "motion_blur": ("motion_blur", {"length": 15.0, "angle": 30.0}),
     "jpeg": ("jpeg_compression", {"quality": 15}),
-    "resolution": ("pixelate", {"scale": 0.6, "scale_y": -1.0, "down": "area", "up": "nearest"}),
+    "resolution": ("pixelate", {"scale": 0.4, "scale_y": -1.0, "down": "area", "up": "nearest"}),
 }
 
 
