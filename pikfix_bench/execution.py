@@ -68,10 +68,18 @@ class DaskExecutor:
     scheduler : str
         ``tcp://HOST:PORT`` of a running scheduler, or ``local:N`` to start a ``LocalCluster`` of N
         worker processes (one thread each) on this machine.
+
+    Notes
+    -----
+    The local cluster's workers keep glibc's own malloc tuning: Dask's default
+    ``MALLOC_TRIM_THRESHOLD_=65536`` hands every freed image buffer back to the system, and
+    faulting the pages in again made builds about 20% slower (``bench/scale.py``).
+    ``docs/scale.md`` says how to do the same on a cluster of your own.
     """
 
     def __init__(self, scheduler: str) -> None:
         try:
+            import dask
             from distributed import Client, LocalCluster
         except ImportError:
             raise PikfixError("--executor dask needs Dask: pip install 'pikfix-bench[scale]'") from None
@@ -83,13 +91,14 @@ class DaskExecutor:
                 raise PikfixError(
                     f"--scheduler {scheduler}: expected local:N with a number of workers"
                 ) from None
-            self._cluster = LocalCluster(
-                n_workers=count,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                host="127.0.0.1",
-            )
+            with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+                self._cluster = LocalCluster(
+                    n_workers=count,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    host="127.0.0.1",
+                )
             self.client = Client(self._cluster)
         else:
             try:
