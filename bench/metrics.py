@@ -6,7 +6,7 @@ lpips module with batch size 1. Both sides score the same 256x256 and 512x512
 pairs (skimage photographs with noise, blur and JPEG) in one run, under the
 ``skimage`` profile so that every value can be compared.
 
-Usage: ``python bench/metrics.py [--pairs 48] [--device cpu] [--repeats 3]``
+Usage: ``python bench/metrics.py [--pairs 48] [--device cpu] [--repeats 5]``
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batch-size", type=int, default=None, help="default: the scorer's")
     parser.add_argument(
-        "--repeats", type=int, default=3, help="alternating timed runs per side; the median counts"
+        "--repeats", type=int, default=5, help="alternating timed runs per side; the median counts"
     )
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}")
