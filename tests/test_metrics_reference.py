@@ -7,6 +7,8 @@ re-implementations where no library computes the same thing (zero padding).
 
 from __future__ import annotations
 
+import importlib
+
 import cv2
 import numpy as np
 import pytest
@@ -97,6 +99,17 @@ def test_psnr_ssim_match_reference(profile, photo_pairs):
         ref_psnr, ref_ssim = reference_psnr_ssim(profile, pred, gt)
         assert values["psnr"] == pytest.approx(ref_psnr, abs=1e-9), name
         assert values["ssim"] == pytest.approx(ref_ssim, abs=1e-9), name
+
+
+def test_ssim_is_the_same_without_kept_work_buffers(photo_pairs, monkeypatch):
+    """Work buffers are kept per thread only for small images; larger ones (all of them, here) get
+    fresh buffers and the same values."""
+    ssim_module = importlib.import_module("pikfix_bench.metrics.ssim")
+    names, preds, gts = zip(*photo_pairs, strict=True)
+    kept = ImageScorer("skimage", ["ssim"]).score(list(preds), list(gts))
+    monkeypatch.setattr(ssim_module, "_KEEP_BUFFERS_UP_TO", 0)
+    fresh = ImageScorer("skimage", ["ssim"]).score(list(preds), list(gts))
+    assert fresh == kept
 
 
 def test_profiles_really_differ(photo_pairs):
