@@ -178,6 +178,18 @@ def test_lab_conversion_matches_skimage(photo_pairs):
     np.testing.assert_allclose(ours, color.rgb2lab(pred), atol=1e-10)
 
 
+def test_lab_conversion_matches_skimage_over_the_colour_cube():
+    """uint8 input (table path) and float input, float64, on a grid through the whole RGB cube,
+    near-black colours (Lab's linear segment) included."""
+    levels = np.arange(0, 256, 5, dtype=np.uint8)
+    cube = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), axis=-1).reshape(1, -1, 3)
+    reference = color.rgb2lab(cube)
+    as_tensor = torch.from_numpy(cube).permute(2, 0, 1)[None]
+    for rgb in (as_tensor, as_tensor.double() / 255.0):
+        ours = rgb_to_lab_torch(rgb, dtype=torch.float64)[0].permute(1, 2, 0).numpy()
+        np.testing.assert_allclose(ours, reference, atol=1e-10)
+
+
 def test_ciede2000_matches_skimage(photo_pairs):
     names, preds, gts = zip(*photo_pairs, strict=True)
     ours = ImageScorer("pikfix", ["ciede2000"]).score(list(preds), list(gts))
