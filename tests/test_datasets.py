@@ -112,21 +112,21 @@ def test_full_size_geometry_crops_to_multiple_of_32(folder, tmp_path):
 def test_resume_after_interruption_gives_the_same_bytes(folder, tmp_path, monkeypatch):
     build("folder", "--source", str(folder), "--out", str(tmp_path / "whole"), "--size", "64")
     calls = {"n": 0}
-    original = builder._build_task
+    original = builder.build_sample
 
-    def interrupted(task):
+    def interrupted(*args):
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt
-        return original(task)
+        return original(*args)
 
-    monkeypatch.setattr(builder, "_build_task", interrupted)
+    monkeypatch.setattr(builder, "build_sample", interrupted)
     aborted = CliRunner().invoke(
         main,
         ["build-dataset", "folder", "--source", str(folder), "--out", str(tmp_path / "cut"), "--size", "64"],
     )
     assert aborted.exit_code == 1 and "Aborted" in aborted.output
-    monkeypatch.setattr(builder, "_build_task", original)
+    monkeypatch.setattr(builder, "build_sample", original)
     assert (tmp_path / "cut.partial").is_dir() and not (tmp_path / "cut").exists()
     refused = CliRunner().invoke(
         main,

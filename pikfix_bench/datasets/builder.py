@@ -88,11 +88,10 @@ class Recipe:
         return asdict(self)
 
 
-def source_sha256(location: str) -> str:
-    """sha256 of a source file's bytes (of the array for ``skimage:`` sources)."""
-    if location.startswith(SKIMAGE_PREFIX):
-        return array_sha256(load_source_image(location))
-    return file_sha256(location)
+def _source_record(location: str, image: np.ndarray) -> dict[str, str]:
+    """Path and sha256 of a source: of the file's bytes, or of its (already loaded) array for ``skimage:``."""
+    digest = array_sha256(image) if location.startswith(SKIMAGE_PREFIX) else file_sha256(location)
+    return {"path": location, "sha256": digest}
 
 
 @functools.lru_cache(maxsize=4)
@@ -109,7 +108,7 @@ def build_sample(
         raw = load_source_image(item.gt)
     check_colour(raw, item.gt)
     gt = normalise(raw, recipe.size)
-    sources = {"gt": {"path": item.gt, "sha256": source_sha256(item.gt)}}
+    sources = {"gt": _source_record(item.gt, raw)}
     arrays: dict[str, np.ndarray] = {"gt": gt}
     if recipe.kind == "realold":
         old = load_source_image(item.old_photo)
@@ -120,7 +119,7 @@ def build_sample(
         arrays["input_color"] = normalise(old, recipe.size)
         gray = get_operation("grayscale")()
         arrays["input"], _ = gray.apply(arrays["input_color"], {"method": "bt601"})
-        sources["old_photo"] = {"path": item.old_photo, "sha256": source_sha256(item.old_photo)}
+        sources["old_photo"] = _source_record(item.old_photo, old)
         record: dict[str, Any] = {}
     else:
         result = degrade(
@@ -139,8 +138,9 @@ def build_sample(
             raw, recipe.size, sample_generator(recipe.seed, f"reference:{item.sample_id}")
         )
     else:
-        arrays["ref"] = normalise(load_source_image(reference["location"]), recipe.size)
-        sources["ref"] = {"path": reference["location"], "sha256": source_sha256(reference["location"])}
+        ref = load_source_image(reference["location"])
+        arrays["ref"] = normalise(ref, recipe.size)
+        sources["ref"] = _source_record(reference["location"], ref)
     meta = {
         "id": item.sample_id,
         "arrays": {name: array_sha256(array) for name, array in sorted(arrays.items())},
@@ -149,16 +149,6 @@ def build_sample(
         "sources": sources,
     }
     return arrays, meta
-
-
-def _build_task(task: tuple[SourceItem, Recipe, dict]) -> tuple[str, Any, Any]:
-    """Worker entry: ``("ok", arrays, meta)`` or ``("skip", path, reason)``."""
-    item, recipe, reference = task
-    try:
-        arrays, meta = build_sample(item, recipe, reference)
-    except PikfixError as exc:
-        return "skip", item.gt, str(exc)
-    return "ok", arrays, meta
 
 
 def _descriptor_task(location: str) -> np.ndarray | str:
@@ -182,11 +172,12 @@ def build_shard(task: tuple[int, list[tuple[SourceItem, dict]], Recipe, str]) ->
     with h5py.File(temporary, "w", libver=LIBVER) as handle:
         handle.attrs["ids"] = json.dumps(ids)
         for item, reference in entries:
-            status, first, second = _build_task((item, recipe, reference))
-            if status == "ok":
-                write_sample(handle, second["id"], first, second)
-            else:
-                skipped.append({"path": first, "reason": second})
+            try:
+                arrays, meta = build_sample(item, recipe, reference)
+            except PikfixError as exc:
+                skipped.append({"path": item.gt, "reason": str(exc)})
+                continue
+            write_sample(handle, meta["id"], arrays, meta)
         handle.attrs["skipped"] = json.dumps(skipped)
     os.replace(temporary, path)
     return {"index": index, "count": len(entries), "skipped": skipped}
