@@ -430,9 +430,9 @@ def _finalise(
                     group = source.get("samples")
                     if group is None:
                         continue
-                    for key in sorted(group, key=lambda key: sample_meta(source, key)["id"]):
+                    by_key = {key: sample_meta(source, key) for key in group}
+                    for key, meta in sorted(by_key.items(), key=lambda entry: entry[1]["id"]):
                         source.copy(group[key], target_group, key)
-                        meta = sample_meta(source, key)
                         meta["sources"] = {
                             role: {**entry, "path": _relative(entry["path"], source_root)}
                             for role, entry in meta["sources"].items()
