@@ -157,6 +157,16 @@ def test_verify_catches_a_changed_byte(folder, tmp_path):
     assert "astronaut" not in result.stderr
 
 
+def test_verify_reports_a_damaged_compressed_chunk(tmp_path):
+    build("sample", "--out", str(tmp_path / "v"), "--size", "32")
+    with h5py.File(tmp_path / "v" / "samples.h5", "r+") as handle:
+        mask = handle["samples"][group_name("coffee")]["mask"]
+        assert mask.compression == "gzip"
+        mask.id.write_direct_chunk((0, 0), b"not deflate data")
+    result = CliRunner().invoke(main, ["dataset", "verify", str(tmp_path / "v")])
+    assert result.exit_code == 1 and "coffee: array mask cannot be read" in result.stderr
+
+
 def test_diff_reports_changes_and_recipe(folder, tmp_path):
     build("folder", "--source", str(folder), "--out", str(tmp_path / "s0"), "--size", "32")
     build("folder", "--source", str(folder), "--out", str(tmp_path / "s1"), "--size", "32", "--seed", "1")
