@@ -67,10 +67,9 @@ class Run:
 def load_run(path: str | Path) -> Run:
     """Read one run directory (``run.json``, ``summary.json``, ``per_image.csv``)."""
     directory = RunDirectory(path)
-    if not (directory.path / RUN_FILE).is_file() or not (directory.path / SUMMARY_FILE).is_file():
+    if not directory.is_finished():
         raise PikfixError(f"{directory.path}: not a finished run (needs {RUN_FILE} and {SUMMARY_FILE})")
-    summary = json.loads((directory.path / SUMMARY_FILE).read_text())
-    return Run(directory.path, directory.read_run(), summary, directory.per_image())
+    return Run(directory.path, directory.read_run(), directory.read_summary(), directory.per_image())
 
 
 def find_runs(paths: list[str | Path]) -> list[Run]:
@@ -82,7 +81,7 @@ def find_runs(paths: list[str | Path]) -> list[Run]:
         if (path / RUN_FILE).is_file():
             runs.append(load_run(path))
             continue
-        found = sorted(p.parent for p in path.rglob(RUN_FILE) if (p.parent / SUMMARY_FILE).is_file())
+        found = sorted(p.parent for p in path.rglob(RUN_FILE) if RunDirectory(p.parent).is_finished())
         runs += [load_run(p) for p in found]
     if not runs:
         raise PikfixError("no finished runs found in " + ", ".join(map(str, paths)))

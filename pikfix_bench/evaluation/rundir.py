@@ -42,6 +42,10 @@ class RunDirectory:
         """Whether a run was started here (``run.json`` exists)."""
         return (self.path / RUN_FILE).is_file()
 
+    def is_finished(self) -> bool:
+        """Whether a run finished here (``run.json`` and ``summary.json`` exist)."""
+        return self.exists() and (self.path / SUMMARY_FILE).is_file()
+
     def read_run(self) -> dict[str, Any]:
         """The run description."""
         return read_json(self.path / RUN_FILE)
@@ -84,6 +88,10 @@ class RunDirectory:
         frame = pd.read_csv(path, dtype={"sample_id": str}).drop_duplicates("sample_id", keep="last")
         text = frame.sort_values("sample_id", kind="stable").to_csv(index=False, float_format="%.17g")
         atomic_write(path, lambda tmp: tmp.write_text(text))
+
+    def read_summary(self) -> dict[str, Any]:
+        """The summary of a finished run."""
+        return read_json(self.path / SUMMARY_FILE)
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         """Write ``summary.json`` atomically."""
