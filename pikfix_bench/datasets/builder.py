@@ -49,7 +49,7 @@ from pikfix_bench.degradations import Pipeline, degrade, get_operation, sample_g
 from pikfix_bench.errors import PikfixError
 from pikfix_bench.execution import Executor, LocalExecutor
 from pikfix_bench.hashing import array_sha256, file_sha256
-from pikfix_bench.json_io import write_json
+from pikfix_bench.json_io import read_json, write_json
 
 SHARDS_DIR, RECIPE_FILE = "shards", "recipe.json"
 
@@ -230,9 +230,7 @@ def _prepare_output(out: Path, recipe: Recipe, resume: bool, force: bool) -> Pat
                 f"{partial} holds an interrupted build: use --resume to continue it or --force to start over"
             )
         else:
-            stored = (
-                json.loads((partial / RECIPE_FILE).read_text()) if (partial / RECIPE_FILE).exists() else None
-            )
+            stored = read_json(partial / RECIPE_FILE) if (partial / RECIPE_FILE).exists() else None
             if stored != recipe.to_dict():
                 raise PikfixError(f"{partial} was started with another recipe; use --force to start over")
             return partial

@@ -9,7 +9,6 @@ loads) are written atomically after every epoch, and losses go to ``log.csv``.
 from __future__ import annotations
 
 import csv
-import json
 import sys
 import time
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from tqdm import tqdm
 from pikfix_bench.datasets.store import Dataset, Sample
 from pikfix_bench.devices import resolve_device
 from pikfix_bench.errors import PikfixError
+from pikfix_bench.json_io import write_json
 from pikfix_bench.metrics import ImageScorer
 from pikfix_bench.model.config import PikFixConfig
 from pikfix_bench.model.inference import colorize, lab_tensors, save_model, trainable_state
@@ -216,7 +216,7 @@ def train(
         if resume and (out / "last.pth").exists()
         else _new_state(config, device)
     )
-    (out / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    write_json(out / "config.json", config.to_dict())
     train_ids, val_ids = split_ids(dataset.ids, val_fraction, seed)
     val_samples = dataset.read(val_ids)
     scorer = ImageScorer("pikfix", ["psnr", "ssim", "lpips"], device=device)
