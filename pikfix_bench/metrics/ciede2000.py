@@ -18,6 +18,7 @@ import math
 import torch
 
 from pikfix_bench.color_torch import rgb_to_lab_torch
+from pikfix_bench.metrics.checks import check_batch
 
 TWO_PI = 2 * math.pi
 # Chroma over 25 below which (c / 25) ** 3.5 < 3e-18, nothing at float precision; the clamp
@@ -129,6 +130,7 @@ def ciede2000(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     independent of the batch it came in (vectorised and scalar float32 kernels differ in the last
     bit, and which elements take which depends on the tensor's length).
     """
+    check_batch("ciede2000", pred, target, channels=3)
     means = []
     for one_pred, one_target in zip(pred.split(1), target.split(1), strict=True):
         # separate calls: a pixel's value must not depend on where in a tensor it sits, or identical

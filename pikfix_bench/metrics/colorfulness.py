@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import torch
 
+from pikfix_bench.metrics.checks import check_batch
+
 
 def colorfulness(image: torch.Tensor) -> torch.Tensor:
     """Per-image colourfulness ``M = sigma_rgyb + 0.3 mu_rgyb`` on the 0..255 scale.
@@ -23,6 +25,7 @@ def colorfulness(image: torch.Tensor) -> torch.Tensor:
     torch.Tensor
         ``N`` values; 0 for a gray image, around 30–60 for typical photographs.
     """
+    check_batch("colorfulness", image, channels=3)
     if image.dtype == torch.uint8:
         return _colorfulness_exact(image)
     red, green, blue = (255.0 * image).unbind(1)

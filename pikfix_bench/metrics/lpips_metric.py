@@ -23,6 +23,7 @@ import lpips
 import torch
 
 from pikfix_bench.errors import PikfixError
+from pikfix_bench.metrics.checks import check_batch
 
 ALEXNET_WEIGHTS = "alexnet_features.pth"
 ALEXNET_SHA256 = "1454cf628f565bb39c929b4ab19c33d8c662292055b946c48daaeb6ccaf8811d"
@@ -93,6 +94,7 @@ def lpips_distance(model: lpips.LPIPS, pred: torch.Tensor, target: torch.Tensor)
     scaling is one multiply-add, which is about 10% faster on a CPU. The tests hold it to the
     official forward (within 1e-5).
     """
+    check_batch("lpips", pred, target, channels=3)
     dtype = next(model.parameters()).dtype
     scale = 2.0 / 255.0 if pred.dtype == torch.uint8 else 2.0
     count = pred.shape[0]

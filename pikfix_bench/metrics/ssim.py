@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from pikfix_bench.errors import ShapeMismatchError
+from pikfix_bench.metrics.checks import check_batch, check_window, resolve_data_range
 
 SsimPadding = Literal["zero", "valid"]
 K1, K2 = 0.01, 0.03
@@ -147,7 +148,7 @@ def ssim(
     padding: SsimPadding = "zero",
     window_size: int = 11,
     sigma: float = 1.5,
-    data_range: float = 1.0,
+    data_range: float | None = None,
 ) -> torch.Tensor:
     """Per-image mean SSIM, averaged over channels and map positions.
 
@@ -162,18 +163,17 @@ def ssim(
         Gaussian window size in pixels (odd).
     sigma : float
         Gaussian standard deviation in pixels.
-    data_range : float
-        Dynamic range of the images; sets ``C1 = (0.01 L)^2`` and ``C2 = (0.03 L)^2``.
+    data_range : float, optional
+        Dynamic range of the images (1.0 by default for float images; required for ``uint8``); sets ``C1 = (0.01 L)^2`` and ``C2 = (0.03 L)^2``.
 
     Returns
     -------
     torch.Tensor
         ``N`` float64 SSIM values (1 for identical images), on the input's device.
     """
-    if pred.shape != target.shape:
-        raise ShapeMismatchError(
-            f"SSIM needs images of one shape, got {tuple(pred.shape)} and {tuple(target.shape)}"
-        )
+    check_batch("ssim", pred, target)
+    check_window(window_size, sigma)
+    data_range = resolve_data_range("ssim", pred, data_range)
     height, width = pred.shape[-2:]
     if padding == "valid" and (height < window_size or width < window_size):
         raise ShapeMismatchError(

@@ -2,7 +2,8 @@
 
 The toolkit aggregates by the mean of per-image values (never a pooled MSE).
 PSNR is ``inf`` for identical images: such values are counted, kept in the
-per-image files, and left out of the mean, which then says so.
+per-image files, and left out of the mean, which then says so. A missing value
+(``nan``) is never counted as a value: the summary says how many there were.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ class MetricSummary:
     mean, std, median : float
         Over the finite values (``nan`` when there are none); ``std`` is the population std.
     count : int
-        Number of images, infinite values included.
+        Number of values (finite and infinite; missing ones not).
     inf_count : int
         Number of infinite values (identical images, for PSNR).
+    missing : int
+        Number of missing values (``nan``), counted in neither the mean nor :attr:`count`.
     """
 
     mean: float
@@ -33,13 +36,17 @@ class MetricSummary:
     median: float
     count: int
     inf_count: int
+    missing: int = 0
 
     @property
     def aggregation(self) -> str:
         """How :attr:`mean` was formed, in words."""
+        text = f"mean of {self.count - self.inf_count} finite per-image values"
         if self.inf_count:
-            return f"mean of {self.count - self.inf_count} finite per-image values; {self.inf_count} infinite left out"
-        return f"mean of {self.count} per-image values"
+            text += f"; {self.inf_count} infinite left out"
+        if self.missing:
+            text += f"; {self.missing} missing"
+        return text
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict (infinite and missing values as strings, see :func:`json_number`)."""
@@ -59,7 +66,7 @@ def summarize(values: np.ndarray | list[float]) -> MetricSummary:
     Parameters
     ----------
     values : array_like
-        Per-image values; ``inf``/``-inf`` allowed.
+        Per-image values; ``inf``/``-inf`` allowed, ``nan`` counted as missing.
 
     Returns
     -------
@@ -72,4 +79,5 @@ def summarize(values: np.ndarray | list[float]) -> MetricSummary:
         mean = std = median = float("nan")
     else:
         mean, std, median = float(finite.mean()), float(finite.std()), float(np.median(finite))
-    return MetricSummary(mean, std, median, int(values.size), int(np.isinf(values).sum()))
+    missing = int(np.isnan(values).sum())
+    return MetricSummary(mean, std, median, int(values.size) - missing, int(np.isinf(values).sum()), missing)

@@ -1,0 +1,80 @@
+"""The functional metrics refuse to guess: integer ranges, shapes, batch sizes, windows, empty batches."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from pikfix_bench.errors import PikfixError, ShapeMismatchError
+from pikfix_bench.metrics import ciede2000, colorfulness, load_lpips_alex, lpips_distance, psnr, ssim
+from pikfix_bench.metrics.summary import summarize
+
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)]
+
+
+def _pair(device: str, n: int = 2, size: int = 24) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(n)
+    a = torch.randint(0, 256, (n, 3, size, size), dtype=torch.uint8, generator=generator)
+    return a.to(device), (255 - a).to(device)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_integer_images_need_an_explicit_range(device):
+    pred, target = _pair(device)
+    with pytest.raises(PikfixError, match="explicit data_range"):
+        psnr(pred, target)  # was -37.5 dB instead of 10.65 dB for a 0..255 difference of 255 - 2x
+    with pytest.raises(PikfixError, match="explicit data_range"):
+        ssim(pred, target)
+    exact = 10 * np.log10(255**2 / ((pred.double() - target.double()) ** 2).flatten(1).mean(1).cpu().numpy())
+    np.testing.assert_allclose(psnr(pred, target, data_range=255).cpu().numpy(), exact, rtol=1e-12)
+    assert psnr(pred.double() / 255, target.double() / 255).shape == (2,)  # floats default to 1.0
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_shapes_and_batch_sizes_must_match(device):
+    pred, target = _pair(device)
+    one = target[:1]
+    for call in (
+        lambda: psnr(pred, one, data_range=255),
+        lambda: ssim(pred, one, data_range=255),
+        lambda: ciede2000(pred, one),
+        lambda: lpips_distance(load_lpips_alex(device), pred, one),
+        lambda: psnr(pred, target[..., :20], data_range=255),
+    ):
+        with pytest.raises(ShapeMismatchError, match="nothing is broadcast"):
+            call()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_empty_batches_and_bad_tensors_are_refused(device):
+    pred, target = _pair(device)
+    for call in (
+        lambda: psnr(pred[:0], target[:0], data_range=255),
+        lambda: ssim(pred[:0], target[:0], data_range=255),
+        lambda: ciede2000(pred[:0], target[:0]),
+        lambda: colorfulness(pred[:0]),
+        lambda: lpips_distance(load_lpips_alex(device), pred[:0], target[:0]),
+    ):
+        with pytest.raises(PikfixError, match="empty batch"):
+            call()
+    with pytest.raises(PikfixError, match="3 channels"):
+        ciede2000(pred[:, :1], target[:, :1])
+    with pytest.raises(PikfixError, match="N x C x H x W"):
+        psnr(pred[0], target[0], data_range=255)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("window", [10, 0, -3])
+def test_ssim_windows_must_be_odd(device, window):
+    pred, target = _pair(device)
+    with pytest.raises(PikfixError, match="odd positive"):  # was a raw cv2.error on CPU, a number on GPU
+        ssim(pred, target, data_range=255, window_size=window)
+
+
+def test_summaries_count_exactly_what_they_average():
+    summary = summarize([1.0, 3.0, np.inf, np.nan])
+    assert (summary.count, summary.inf_count, summary.missing) == (3, 1, 1)
+    assert summary.mean == 2.0
+    assert summary.aggregation == "mean of 2 finite per-image values; 1 infinite left out; 1 missing"
+    assert summarize([2.0, 4.0]).aggregation == "mean of 2 finite per-image values"
