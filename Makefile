@@ -8,9 +8,10 @@ DEMO_MODELS := gray reinhard welsh classical-restore classical-restore+welsh
 
 .PHONY: demo test lint bench clean
 
-$(STAMP): setup.cfg pyproject.toml
+# Exact versions from constraints.txt; setup.cfg itself only declares ranges.
+$(STAMP): setup.cfg pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
 # Build the bundled sample set, run every weight-free baseline, print the leaderboard, write the report.

@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from pikfix_bench.devices import place
 from pikfix_bench.errors import PikfixError, did_you_mean
 from pikfix_bench.hashing import file_sha256
 
@@ -25,6 +26,77 @@ Task = Literal["colorization", "restoration", "restoration+colorization", "any"]
 
 class ModelError(PikfixError):
     """A model cannot be created, loaded or run."""
+
+
+OptionKind = Literal["str", "int", "float", "choice", "file", "dir"]
+_METAVAR = {"str": "TEXT", "int": "N", "float": "X", "choice": "CHOICE", "file": "PATH", "dir": "PATH"}
+
+
+@dataclass(frozen=True)
+class ModelOption:
+    """One ``--model-opt KEY=VALUE`` a model takes: its type, default and meaning.
+
+    Attributes
+    ----------
+    help : str
+        What it means, in a few words.
+    kind : {"str", "int", "float", "choice", "file", "dir"}
+        How the value is parsed: ``file`` and ``dir`` must exist.
+    default : object, optional
+        The value when the option is not given (``None``: absent).
+    required : bool
+        Whether the model refuses to start without it.
+    choices : tuple of str
+        The allowed values of a ``choice``.
+    minimum : float, optional
+        The smallest allowed ``int`` or ``float``.
+    """
+
+    help: str
+    kind: OptionKind = "str"
+    default: Any = None
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+
+    @property
+    def metavar(self) -> str:
+        """How the value is written in help texts (``PATH``, ``N``, ``lab|rgb``)."""
+        return "|".join(self.choices) if self.kind == "choice" else _METAVAR[self.kind]
+
+    @property
+    def help_text(self) -> str:
+        """The help line: meaning, then ``required`` or the default."""
+        if self.required:
+            return f"{self.help} (required)"
+        return self.help if self.default is None else f"{self.help} (default {self.default})"
+
+    def parse(self, model: str, key: str, text: str) -> Any:
+        """The value of ``key=text``, checked.
+
+        Raises
+        ------
+        ModelError
+            Naming the model, the option and what is wrong with the value.
+        """
+        where = f"model {model}: --model-opt {key}={text}"
+        if self.kind in ("int", "float"):
+            try:
+                value = int(text) if self.kind == "int" else float(text)
+            except ValueError:
+                raise ModelError(
+                    f"{where}: expected {'an integer' if self.kind == 'int' else 'a number'}"
+                ) from None
+            if self.minimum is not None and not value >= self.minimum:
+                raise ModelError(f"{where}: must be at least {self.minimum:g}")
+            return value
+        if self.kind == "choice" and text not in self.choices:
+            raise ModelError(f"{where}: choose {' or '.join(self.choices)}")
+        if self.kind == "file" and not Path(text).is_file():
+            raise ModelError(f"{where}: no such file")
+        if self.kind == "dir" and not Path(text).is_dir():
+            raise ModelError(f"{where}: no such folder")
+        return text
 
 
 @dataclass(frozen=True)
@@ -46,9 +118,10 @@ class ModelDescriptor:
     fixed_size : tuple of int, optional
         ``(height, width)`` the model runs at: the harness resizes there and back (bicubic).
     devices : tuple of str
-        Device types it can run on.
-    options : dict
-        ``--model-opt`` keys it takes, with their meaning.
+        Device types it can run on; under another ``--device`` it runs on the CPU
+        (:func:`pikfix_bench.devices.place`).
+    options : dict of str to ModelOption
+        The ``--model-opt`` keys it takes.
     requires_weights : bool
         Whether ``weights=PATH`` (or a checkout) is needed.
     batch_size : int, optional
@@ -63,7 +136,7 @@ class ModelDescriptor:
     size_multiple: int = 1
     fixed_size: tuple[int, int] | None = None
     devices: tuple[str, ...] = ("cpu",)
-    options: dict[str, str] = field(default_factory=dict)
+    options: dict[str, ModelOption] = field(default_factory=dict)
     requires_weights: bool = False
     batch_size: int | None = None
 
@@ -77,34 +150,60 @@ class Batch:
     references: list[np.ndarray]
 
 
+def parse_options(descriptor: ModelDescriptor, options: dict[str, str]) -> dict[str, Any]:
+    """Check ``--model-opt`` strings against a descriptor: known keys, valid values, required ones given.
+
+    Returns
+    -------
+    dict
+        Every option of the descriptor with its parsed value or default (absent ones are ``None``).
+
+    Raises
+    ------
+    ModelError
+        For an unknown key, a bad value, or a missing required option.
+    """
+    known = descriptor.options
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        takes = ", ".join(known) or "none"
+        raise ModelError(
+            f"model {descriptor.name}: unknown option(s) {', '.join(unknown)} (it takes: {takes})"
+        )
+    settings = {key: known[key].parse(descriptor.name, key, text) for key, text in options.items()}
+    for key, spec in known.items():
+        if key not in settings and spec.required:
+            raise ModelError(f"{descriptor.name} needs --model-opt {key}={spec.metavar}: {spec.help}")
+        settings.setdefault(key, spec.default)
+    return settings
+
+
 class ModelAdapter(ABC):
     """Base class of every model.
 
     Parameters
     ----------
     **options
-        ``--model-opt`` values (strings from the command line), checked against the descriptor.
+        ``--model-opt`` values (strings from the command line), parsed and checked against the
+        descriptor at once (:func:`parse_options`): :attr:`settings` holds the typed values.
     """
 
     descriptor: ClassVar[ModelDescriptor]
+    # Whether a failing batch is tried again one sample at a time (so one bad sample loses only itself).
+    retry_single: ClassVar[bool] = True
 
     def __init__(self, **options: str) -> None:
-        unknown = sorted(set(options) - set(self.descriptor.options))
-        if unknown:
-            known = ", ".join(self.descriptor.options) or "none"
-            raise ModelError(
-                f"model {self.descriptor.name}: unknown option(s) {', '.join(unknown)} (it takes: {known})"
-            )
+        self.settings = parse_options(self.descriptor, options)
         self.options = dict(options)
         self.device = "cpu"
 
     def load(self, device: str) -> None:
-        """Prepare the model on ``device`` (read weights, start sessions); raise :class:`ModelError` if it cannot."""
-        if device.split(":")[0] not in self.descriptor.devices:
-            raise ModelError(
-                f"model {self.descriptor.name} runs on {', '.join(self.descriptor.devices)}, not {device}"
-            )
-        self.device = device
+        """Prepare the model for ``device`` (read weights, start sessions); raise :class:`ModelError` if it cannot.
+
+        The model runs on ``device`` when its descriptor supports that device type and on the CPU
+        otherwise; :attr:`device` says where.
+        """
+        self.device = place(self.descriptor.devices, device, self.descriptor.name)
 
     @abstractmethod
     def predict(self, batch: Batch) -> list[np.ndarray]:
@@ -112,11 +211,11 @@ class ModelAdapter(ABC):
 
     def weights_sha256(self) -> str | None:
         """sha256 of the weights file the model loaded (``None`` for weight-free models)."""
-        weights = self.options.get("weights")
+        weights = self.settings.get("weights")
         return file_sha256(Path(weights)) if weights else None
 
     def describe(self) -> dict[str, Any]:
-        """Name, options and weights hash, as recorded in ``run.json``."""
+        """Name, options, weights hash and device, as recorded in ``run.json``."""
         return {
             "name": self.descriptor.name,
             "options": self.options,
@@ -168,11 +267,10 @@ def create_model(name: str, **options: str) -> ModelAdapter:
     if "+" in name:
         from pikfix_bench.baselines.chain import ChainAdapter
 
-        first, second = name.split("+", 1)
-        return ChainAdapter(
-            create_model(first, **_options_for(options, first)),
-            create_model(second, **_options_for(options, second)),
-        )
+        names = name.split("+")
+        if len(names) != 2 or not all(names):
+            raise ModelError(f"{name!r}: a chain is two models, a restorer and a colouriser (a+b)")
+        return ChainAdapter(*(create_model(part, **_options_for(options, part, names)) for part in names))
     if name not in models:
         raise ModelError(
             f"unknown model {name!r}{did_you_mean(name, models)} (see `pikfix-bench models list`)"
@@ -180,7 +278,13 @@ def create_model(name: str, **options: str) -> ModelAdapter:
     return models[name](**options)
 
 
-def _options_for(options: dict[str, str], model: str) -> dict[str, str]:
-    """In a chain, ``model.key=value`` options go to that model."""
+def _options_for(options: dict[str, str], model: str, chain: list[str]) -> dict[str, str]:
+    """In a chain ``a+b``, ``a.key=value`` goes to ``a``; an option that names no model of the chain is refused."""
+    stray = [key for key in options if key.partition(".")[0] not in chain or "." not in key]
+    if stray:
+        raise ModelError(
+            f"in the chain {'+'.join(chain)}, each option names its model ({chain[0]}.KEY=VALUE or "
+            f"{chain[1]}.KEY=VALUE); got {', '.join(stray)}"
+        )
     prefix = f"{model}."
     return {key[len(prefix) :]: value for key, value in options.items() if key.startswith(prefix)}

@@ -6,7 +6,14 @@ import cv2
 import numpy as np
 from skimage import color
 
-from pikfix_bench.baselines.base import Batch, ModelAdapter, ModelDescriptor, as_rgb, register_model
+from pikfix_bench.baselines.base import (
+    Batch,
+    ModelAdapter,
+    ModelDescriptor,
+    ModelOption,
+    as_rgb,
+    register_model,
+)
 from pikfix_bench.color import l_ab_to_rgb, rgb_to_l_ab
 
 
@@ -83,11 +90,11 @@ class WelshAdapter(ModelAdapter):
         "colorization",
         uses_reference=True,
         input_mode="L",
-        options={"samples": "number of reference samples (default 200)"},
+        options={"samples": ModelOption("number of reference samples", "int", default=200, minimum=1)},
     )
 
     def predict(self, batch: Batch) -> list[np.ndarray]:  # noqa: D102
-        count = int(self.options.get("samples", 200))
+        count = self.settings["samples"]
         return [
             self._one(image, reference, count)
             for image, reference in zip(batch.inputs, batch.references, strict=True)

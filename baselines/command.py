@@ -1,16 +1,18 @@
 """``command``: run a model's own code on exported files, and the named recipes built on it.
 
-The harness exports the batch to ``WORK/input/<id>.png`` and ``WORK/ref/<id>.png``
-and writes ``WORK/pairs.txt`` (``input_path ref_path`` per line). The command
-template may use ``{input_dir}``, ``{ref_dir}``, ``{output_dir}``,
-``{pairs_file}``, ``{repo}`` and ``{python}``; it runs through the shell with a
-timeout, its output is appended to ``WORK/command.log``, and outputs are
-collected from ``{output_dir}`` by sample id. See ``docs/baselines.md``.
+Each call gets a fresh work folder ``WORK`` (inside the run directory's ``work/``, removed
+afterwards unless ``keep_work=1``): the harness exports the batch to ``WORK/input/<id>.png`` and
+``WORK/ref/<id>.png`` and writes ``WORK/pairs.txt`` (``input_path ref_path`` per line). The command
+template may use ``{input_dir}``, ``{ref_dir}``, ``{output_dir}``, ``{pairs_file}``, ``{repo}``,
+``{python}`` and ``{gpu}`` (the CUDA index the model runs on, ``-1`` on the CPU); it runs through the
+shell with a timeout, its output goes to ``WORK/command.log``, and outputs are collected from
+``{output_dir}`` by sample id. See ``docs/baselines.md``.
 """
 
 from __future__ import annotations
 
 import shlex
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -22,6 +24,7 @@ from pikfix_bench.baselines.base import (
     ModelAdapter,
     ModelDescriptor,
     ModelError,
+    ModelOption,
     as_rgb,
     register_model,
 )
@@ -29,9 +32,20 @@ from pikfix_bench.baselines.predictions import find_output
 from pikfix_bench.image_io import read_image, write_png
 
 COMMON_OPTIONS = {
-    "command": "shell command template ({input_dir} {ref_dir} {output_dir} {pairs_file} {repo} {python})",
-    "timeout": "seconds before the command is stopped (default 3600)",
-    "python": "interpreter of the model's own environment (default: python)",
+    "command": ModelOption(
+        "shell command template ({input_dir} {ref_dir} {output_dir} {pairs_file} {repo} {python} {gpu})"
+    ),
+    "timeout": ModelOption("seconds before the command is stopped", "float", 3600.0, minimum=1),
+    "python": ModelOption("interpreter of the model's own environment", default="python"),
+    "keep_work": ModelOption(
+        "1: keep each call's work folder (inputs, outputs, log)", "choice", "0", choices=("0", "1")
+    ),
+    "retry": ModelOption(
+        "batch: a failing call fails its samples; single: try each sample alone again",
+        "choice",
+        "batch",
+        choices=("batch", "single"),
+    ),
 }
 
 
@@ -54,30 +68,46 @@ class CommandAdapter(ModelAdapter):
     required_files: tuple[str, ...] = ()  # files a checkout must contain (recipes)
     get_it: str = ""  # what to fetch, for the error message
 
-    work_dir: Path | None = None
+    work_dir: Path | None = None  # where work folders are made (the run directory's work/)
+
+    def __init__(self, **options: str) -> None:
+        super().__init__(**options)
+        self.retry_single = self.settings["retry"] == "single"
 
     def load(self, device: str) -> None:  # noqa: D102
         super().load(device)
         if "repo" in self.descriptor.options:
-            repo = self.options.get("repo")
-            if not repo or not Path(repo).is_dir():
-                raise ModelError(
-                    f"{self.descriptor.name} needs --model-opt repo=PATH: a checkout of {self.get_it}"
-                )
+            repo = self.settings["repo"]
             missing = [name for name in self.required_files if not (Path(repo) / name).exists()]
             if missing:
                 raise ModelError(
                     f"{self.descriptor.name}: {repo} lacks {', '.join(missing)}; it should be a checkout of "
                     f"{self.get_it}"
                 )
-        if not (self.options.get("command") or self.template):
+        if not (self.settings["command"] or self.template):
             raise ModelError(
                 f"{self.descriptor.name} needs --model-opt command='...' using {{input_dir}} and "
                 "{output_dir} (see docs/baselines.md)"
             )
 
+    @property
+    def gpu(self) -> int:
+        """The CUDA index the model runs on, ``-1`` on the CPU (the ``{gpu}`` placeholder)."""
+        if not self.device.startswith("cuda"):
+            return -1
+        return int(self.device.partition(":")[2] or 0)
+
     def predict(self, batch: Batch) -> list[np.ndarray | None]:  # noqa: D102
-        work = Path(self.work_dir or tempfile.mkdtemp(prefix="pikfix-command-"))
+        if self.work_dir is not None:
+            self.work_dir.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix="call-", dir=self.work_dir))
+        try:
+            return self._run(batch, work)
+        finally:
+            if self.settings["keep_work"] == "0":
+                shutil.rmtree(work, ignore_errors=True)
+
+    def _run(self, batch: Batch, work: Path) -> list[np.ndarray | None]:
         folders = {name: work / name for name in ("input", "ref", "output")}
         lines = []
         for sample_id, image, reference in zip(batch.ids, batch.inputs, batch.references, strict=True):
@@ -86,17 +116,19 @@ class CommandAdapter(ModelAdapter):
             lines.append(f"{folders['input'] / f'{sample_id}.png'} {folders['ref'] / f'{sample_id}.png'}")
         folders["output"].mkdir(parents=True, exist_ok=True)
         (work / "pairs.txt").write_text("\n".join(lines) + "\n")
-        command = (self.options.get("command") or self.template).format(
+        command = (self.settings["command"] or self.template).format(
             input_dir=shlex.quote(str(folders["input"])),
             ref_dir=shlex.quote(str(folders["ref"])),
             output_dir=shlex.quote(str(folders["output"])),
             pairs_file=shlex.quote(str(work / "pairs.txt")),
-            repo=shlex.quote(self.options.get("repo", "")),
-            python=self.options.get("python", "python"),
+            repo=shlex.quote(self.settings.get("repo") or ""),
+            python=self.settings["python"],
+            gpu=self.gpu,
             driver_dir=shlex.quote(str(Path(__file__).parent / "drivers")),
         )
-        timeout = float(self.options.get("timeout", 3600))
-        with open(work / "command.log", "a") as log:
+        timeout = self.settings["timeout"]
+        log_path = self._log_path(work)
+        with open(log_path, "a") as log:
             log.write(f"$ {command}\n")
             log.flush()
             try:
@@ -105,20 +137,25 @@ class CommandAdapter(ModelAdapter):
                 )
             except subprocess.TimeoutExpired:
                 raise ModelError(
-                    f"{self.descriptor.name}: command timed out after {timeout:g} s (log: {work / 'command.log'})"
+                    f"{self.descriptor.name}: command timed out after {timeout:g} s (log: {log_path})"
                 ) from None
         if completed.returncode != 0:
             raise ModelError(
-                f"{self.descriptor.name}: command exited with status {completed.returncode} "
-                f"(log: {work / 'command.log'})"
+                f"{self.descriptor.name}: command exited with status {completed.returncode} (log: {log_path})"
             )
-        results: list[np.ndarray | None] = []
+        results: list[np.ndarray | None] = []  # a missing output fails its sample alone
         for sample_id in batch.ids:
             try:
                 results.append(read_image(find_output(folders["output"] / self.outputs_subdir, sample_id)))
             except ModelError:
                 results.append(None)
         return results
+
+    def _log_path(self, work: Path) -> Path:
+        """The call's log: inside a kept work folder, else beside it as ``call-XXXX.log`` (it outlives the call)."""
+        if self.settings["keep_work"] == "1":
+            return work / "command.log"
+        return work.with_name(f"{work.name}.log")
 
 
 def _recipe(
@@ -135,7 +172,11 @@ def _recipe(
     size_multiple=1,
     extra_options=None,
 ):
-    options = {**COMMON_OPTIONS, "repo": f"checkout of {get_it} (required)", **(extra_options or {})}
+    options = {
+        **COMMON_OPTIONS,
+        "repo": ModelOption(f"a checkout of {get_it}", "dir", required=True),
+        **(extra_options or {}),
+    }
     attributes = {
         "descriptor": ModelDescriptor(
             name,
@@ -180,7 +221,7 @@ Wan2020Adapter = _recipe(
     "wan2020",
     "Bringing Old Photos Back to Life (Wan et al. 2020): run.py, outputs in final_output/",
     "restoration",
-    "cd {repo} && {python} run.py --input_folder {input_dir} --output_folder {output_dir} --GPU -1",
+    "cd {repo} && {python} run.py --input_folder {input_dir} --output_folder {output_dir} --GPU {gpu}",
     ("run.py", "Global/checkpoints/restoration"),
     "https://github.com/microsoft/Bringing-Old-Photos-Back-to-Life with its checkpoints",
     outputs_subdir="final_output",

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from pikfix_bench.baselines.base import Batch, ModelAdapter, ModelDescriptor, ModelError, register_model
+from pikfix_bench.baselines.base import (
+    Batch,
+    ModelAdapter,
+    ModelDescriptor,
+    ModelError,
+    ModelOption,
+    register_model,
+)
 from pikfix_bench.errors import PikfixError
 
 
@@ -21,20 +28,15 @@ class PikFixAdapter(ModelAdapter):
         size_multiple=32,
         devices=("cpu", "cuda"),
         requires_weights=True,
-        options={"weights": "model.pth written by `pikfix-bench train` (required)"},
+        options={"weights": ModelOption("model.pth written by `pikfix-bench train`", "file", required=True)},
     )
 
     def load(self, device: str) -> None:  # noqa: D102
         super().load(device)
         from pikfix_bench.model.inference import load_model  # torch model code only when this model is used
 
-        weights = self.options.get("weights")
-        if not weights:
-            raise ModelError(
-                "pikfix needs --model-opt weights=PATH: a model.pth written by `pikfix-bench train`"
-            )
         try:
-            self.network, self.checkpoint = load_model(weights, device)
+            self.network, self.checkpoint = load_model(self.settings["weights"], self.device)
         except PikfixError as exc:
             raise ModelError(str(exc)) from None
 

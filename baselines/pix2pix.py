@@ -13,8 +13,8 @@ Adversarial Networks", CVPR 2017, :DOI:`10.1109/CVPR.2017.632`.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -25,6 +25,7 @@ from pikfix_bench.baselines.base import (
     ModelAdapter,
     ModelDescriptor,
     ModelError,
+    ModelOption,
     as_rgb,
     register_model,
 )
@@ -130,28 +131,27 @@ class Pix2PixAdapter(ModelAdapter):
         devices=("cpu", "cuda"),
         requires_weights=True,
         options={
-            "weights": "path of a *_net_G.pth file (required)",
-            "mode": "lab (default, 1->ab) or rgb (3->3)",
-            "norm": "batch (default) or instance",
-            "ngf": "generator width (default 64)",
+            "weights": ModelOption("a *_net_G.pth file of the official code", "file", required=True),
+            "mode": ModelOption(
+                "lab: L -> ab (1->2 channels); rgb: RGB -> RGB (3->3)",
+                "choice",
+                "lab",
+                choices=("lab", "rgb"),
+            ),
+            "norm": ModelOption("normalisation layers", "choice", "batch", choices=("batch", "instance")),
+            "ngf": ModelOption("generator width", "int", 64, minimum=1),
         },
     )
 
+    def __init__(self, **options: str) -> None:
+        super().__init__(**options)
+        if self.settings["mode"] == "rgb":  # colour in, colour out: the harness must not gray the input
+            self.descriptor = dataclasses.replace(self.descriptor, input_mode="RGB")
+
     def load(self, device: str) -> None:  # noqa: D102
         super().load(device)
-        weights = self.options.get("weights")
-        if not weights:
-            raise ModelError(
-                "pix2pix needs --model-opt weights=PATH (a latest_net_G.pth from the official code)"
-            )
-        if not Path(weights).is_file():
-            raise ModelError(f"pix2pix: weights file {weights} does not exist")
-        mode, norm = self.options.get("mode", "lab"), self.options.get("norm", "batch")
-        if mode not in ("lab", "rgb") or norm not in NORMS:
-            raise ModelError(
-                f"pix2pix: mode must be lab or rgb and norm batch or instance, got {mode}, {norm}"
-            )
-        self.network = build_generator(mode, norm, int(self.options.get("ngf", 64)))
+        weights, mode, norm = (self.settings[key] for key in ("weights", "mode", "norm"))
+        self.network = build_generator(mode, norm, self.settings["ngf"])
         try:
             state = torch.load(weights, map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises many types for a bad file
@@ -163,12 +163,11 @@ class Pix2PixAdapter(ModelAdapter):
             raise ModelError(
                 f"pix2pix: {weights} does not fit a {mode}/{norm} U-Net-256 generator: {exc}"
             ) from None
-        self.network.eval().to(device)
+        self.network.eval().to(self.device)
 
     @torch.inference_mode()
     def predict(self, batch: Batch) -> list[np.ndarray]:  # noqa: D102
-        mode = self.options.get("mode", "lab")
-        if mode == "lab":
+        if self.settings["mode"] == "lab":
             lightness = np.stack([rgb_to_l_ab(as_rgb(image))[0] for image in batch.inputs])
             x = torch.from_numpy(lightness / 50.0 - 1.0).float()[:, None]
             ab = self.network(x.to(self.device)).cpu().double().numpy() * 110.0

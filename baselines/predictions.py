@@ -6,7 +6,14 @@ from pathlib import Path
 
 import numpy as np
 
-from pikfix_bench.baselines.base import Batch, ModelAdapter, ModelDescriptor, ModelError, register_model
+from pikfix_bench.baselines.base import (
+    Batch,
+    ModelAdapter,
+    ModelDescriptor,
+    ModelError,
+    ModelOption,
+    register_model,
+)
 from pikfix_bench.image_io import IMAGE_SUFFIXES, read_image
 
 
@@ -29,14 +36,8 @@ class PredictionsAdapter(ModelAdapter):
         "any",
         uses_reference=False,
         input_mode="RGB",
-        options={"dir": "folder of <sample_id>.<ext> images (required)"},
+        options={"dir": ModelOption("folder of <sample_id>.<ext> images", "dir", required=True)},
     )
 
-    def load(self, device: str) -> None:  # noqa: D102
-        super().load(device)
-        folder = self.options.get("dir")
-        if not folder or not Path(folder).is_dir():
-            raise ModelError(f"predictions needs --model-opt dir=FOLDER of existing outputs (got {folder!r})")
-
     def predict(self, batch: Batch) -> list[np.ndarray]:  # noqa: D102
-        return [read_image(find_output(Path(self.options["dir"]), sample_id)) for sample_id in batch.ids]
+        return [read_image(find_output(Path(self.settings["dir"]), sample_id)) for sample_id in batch.ids]

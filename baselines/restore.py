@@ -5,7 +5,14 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from pikfix_bench.baselines.base import Batch, ModelAdapter, ModelDescriptor, as_rgb, register_model
+from pikfix_bench.baselines.base import (
+    Batch,
+    ModelAdapter,
+    ModelDescriptor,
+    ModelOption,
+    as_rgb,
+    register_model,
+)
 
 
 def damage_mask(gray: np.ndarray, threshold: float = 40.0, size: int = 9) -> np.ndarray:
@@ -39,16 +46,11 @@ class ClassicalRestoreAdapter(ModelAdapter):
         uses_reference=False,
         input_mode="L",
         options={
-            "denoise": "NL-means strength h (default 7)",
-            "threshold": "top-hat threshold (default 40)",
-            "sharpen": "unsharp amount (default 0.3)",
+            "denoise": ModelOption("NL-means strength h", "float", default=7.0, minimum=0),
+            "threshold": ModelOption("top-hat threshold", "float", default=40.0, minimum=0),
+            "sharpen": ModelOption("unsharp amount", "float", default=0.3, minimum=0),
         },
     )
 
     def predict(self, batch: Batch) -> list[np.ndarray]:  # noqa: D102
-        settings = {
-            key: float(self.options[key])
-            for key in ("denoise", "threshold", "sharpen")
-            if key in self.options
-        }
-        return [as_rgb(restore_gray(image, **settings)) for image in batch.inputs]
+        return [as_rgb(restore_gray(image, **self.settings)) for image in batch.inputs]

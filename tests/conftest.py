@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -21,6 +23,21 @@ def _distortions(image: np.ndarray) -> dict[str, np.ndarray]:
 
 
 @pytest.fixture(scope="session")
+def dataset(tmp_path_factory) -> Path:
+    """The bundled sample set at 48 px (8 samples), built once per session."""
+    from click.testing import CliRunner
+
+    from pikfix_bench.cli import main
+
+    path = tmp_path_factory.mktemp("ds") / "sample"
+    result = CliRunner().invoke(
+        main, ["build-dataset", "sample", "--out", str(path), "--size", "48"], catch_exceptions=False
+    )
+    assert result.exit_code == 0
+    return path
+
+
+@pytest.fixture(scope="session")
 def photo_pairs() -> list[tuple[str, np.ndarray, np.ndarray]]:
     """``(name, distorted, original)`` for four distortions of three photographs, odd sizes included."""
     photos = {
@@ -33,3 +50,15 @@ def photo_pairs() -> list[tuple[str, np.ndarray, np.ndarray]]:
         for photo, original in photos.items()
         for kind, distorted in _distortions(np.ascontiguousarray(original)).items()
     ]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``cuda`` run where CUDA exists and are skipped elsewhere."""
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)

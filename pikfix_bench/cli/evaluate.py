@@ -50,6 +50,11 @@ def parse_model_options(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--resume", is_flag=True, help="Score only what an earlier run of the same setup left missing.")
 @click.option("--strict", is_flag=True, help="Stop at the first failing sample.")
 @click.option(
+    "--allow-failures",
+    is_flag=True,
+    help="Exit 0 when some (not all) samples failed; without it any failure exits 1.",
+)
+@click.option(
     "--align",
     default="error",
     show_default=True,
@@ -68,11 +73,16 @@ def evaluate_command(
     save_outputs,
     resume,
     strict,
+    allow_failures,
     align,
     executor,
     scheduler,
 ) -> None:
-    """Run a model on a dataset and score it; writes per_image.csv, summary.json, run.json, errors.csv."""
+    """Run a model on a dataset and score it; writes per_image.csv, summary.json, run.json, errors.csv.
+
+    Exits 1 when samples failed (the summary and errors.csv are still written) unless
+    --allow-failures is given and at least one sample was scored; exits 2 for bad input.
+    """
     if out is None:
         out = Path("runs") / dataset.name / f"{model_name}-{profile}"
     if executor == "local" and scheduler:
@@ -97,6 +107,8 @@ def evaluate_command(
     finally:
         if cluster is not None:
             cluster.close()
+    for problem in result.dropped:
+        click.echo(f"  resume: scored again: {problem}", err=True)
     click.echo(f"{model_name} on {dataset}: {result.scored} scored, {result.failed} failed -> {result.path}")
     for name, values in result.summary["metrics"].items():
         ci = values["ci95"]
@@ -107,6 +119,16 @@ def evaluate_command(
         )
     if result.failed:
         click.echo(f"  {result.failed} samples failed: see {result.path / 'errors.csv'}", err=True)
+        if not result.scored or not allow_failures:
+            reason = (
+                "no sample was scored"
+                if not result.scored
+                else "pass --allow-failures to accept a partial run"
+            )
+            click.echo(
+                f"Error: {result.failed} of {result.summary['samples']} samples failed; {reason}", err=True
+            )
+            sys.exit(1)
 
 
 @click.group("models")
@@ -118,8 +140,9 @@ def models_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_command(as_json: bool) -> None:
     """Every registered model with its task, input and options."""
-    rows = []
+    rows, descriptors = [], {}
     for name, cls in list_models().items():
+        descriptors[name] = cls.descriptor
         d = cls.descriptor
         rows.append(
             {
@@ -129,7 +152,7 @@ def list_command(as_json: bool) -> None:
                 "input": d.input_mode,
                 "weights": d.requires_weights,
                 "devices": list(d.devices),
-                "options": d.options,
+                "options": {key: option.help_text for key, option in d.options.items()},
                 "description": d.description,
             }
         )
@@ -142,5 +165,5 @@ def list_command(as_json: bool) -> None:
             f"{row['name']:<20} {row['task']:<26} {'yes' if row['reference'] else 'no':<4} {row['input']:<4} "
             f"{'needed' if row['weights'] else '-':<8} {row['description']}"
         )
-        for key, meaning in row["options"].items():
-            click.echo(f"{'':<22}--model-opt {key}=…  {meaning}")
+        for key, option in descriptors[row["name"]].options.items():
+            click.echo(f"{'':<22}--model-opt {key}={option.metavar}  {option.help_text}")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from pikfix_bench.devices import strict_fp32
 from pikfix_bench.errors import PikfixError, ShapeMismatchError
 from pikfix_bench.metrics.ciede2000 import ciede2000
 from pikfix_bench.metrics.colorfulness import colorfulness
@@ -26,13 +27,14 @@ from pikfix_bench.metrics.ssim import ssim
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """What a metric is: its name, direction and whether it compares with a ground truth."""
+    """What a metric is: its name, label, direction, whether it needs a ground truth, display decimals."""
 
     name: str
     label: str
     higher_is_better: bool
     needs_reference: bool
     description: str
+    decimals: int
 
     @property
     def arrow(self) -> str:
@@ -48,12 +50,17 @@ class MetricSpec:
 METRICS: dict[str, MetricSpec] = {
     spec.name: spec
     for spec in (
-        MetricSpec("psnr", "PSNR", True, True, "peak signal-to-noise ratio, dB"),
-        MetricSpec("ssim", "SSIM", True, True, "structural similarity, Gaussian 11x11 window"),
-        MetricSpec("lpips", "LPIPS", False, True, "LPIPS v0.1 AlexNet perceptual distance"),
-        MetricSpec("ciede2000", "CIEDE2000", False, True, "mean CIEDE2000 colour difference"),
+        MetricSpec("psnr", "PSNR", True, True, "peak signal-to-noise ratio, dB", 2),
+        MetricSpec("ssim", "SSIM", True, True, "structural similarity, Gaussian 11x11 window", 3),
+        MetricSpec("lpips", "LPIPS", False, True, "LPIPS v0.1 AlexNet perceptual distance", 3),
+        MetricSpec("ciede2000", "CIEDE2000", False, True, "mean CIEDE2000 colour difference", 2),
         MetricSpec(
-            "colorfulness", "Colourfulness", True, False, "Hasler-Süsstrunk colourfulness of the prediction"
+            "colorfulness",
+            "Colourfulness",
+            True,
+            False,
+            "Hasler-Süsstrunk colourfulness of the prediction",
+            1,
         ),
     )
 }
@@ -207,7 +214,16 @@ class ImageScorer:
         -------
         dict of str to torch.Tensor
             ``N`` values per requested metric, on the CPU.
+
+        Notes
+        -----
+        Runs in strict fp32 (:func:`pikfix_bench.devices.strict_fp32`): TF32 is off for the
+        duration of the call and the caller's settings are restored afterwards.
         """
+        with strict_fp32():
+            return self._score_tensors(pred_uint8, gt_uint8)
+
+    def _score_tensors(self, pred_uint8: torch.Tensor, gt_uint8: torch.Tensor) -> dict[str, torch.Tensor]:
         profile, out = self.profile, {}
         border = profile.crop_border
         if border and min(pred_uint8.shape[-2:]) <= 2 * border:
