@@ -34,6 +34,9 @@ def compare_runs(first: Run, second: Run) -> dict[str, Any]:
         "first": str(first.path),
         "second": str(second.path),
         "images": int(len(common)),
+        "samples": max(first.samples, second.samples),
+        "first_scored": int(len(a)),
+        "second_scored": int(len(b)),
         "metrics": {},
     }
     for metric in METRICS:

@@ -33,8 +33,12 @@ def _cell_text(
         text = f"{bold[0]}{text}{bold[1]}"
     elif cell.rank == 2:
         text = f"{underline[0]}{text}{underline[1]}"
+    if not cell.complete:
+        text += f" ({cell.count}/{cell.samples})"
     if cell.not_significant:
-        text += dagger
+        text += dagger + (
+            f"(n={cell.paired})" if cell.paired is not None and cell.paired < cell.samples else ""
+        )
     if with_ci and all(math.isfinite(bound) for bound in cell.ci95):
         text += ci_format.format(lo=display(cell.ci95[0], metric), hi=display(cell.ci95[1], metric))
     return text
@@ -48,7 +52,9 @@ def _profiles_line(board: Leaderboard) -> str:
 def to_markdown(board: Leaderboard, with_ci: bool = False, reported: bool = False) -> str:
     """GitHub markdown: best in bold, second underlined, † for ties with the best within noise."""
     header = ["Model"] + [
-        f"{column.label}<br>{METRICS[metric].header}" for column in board.columns for metric in board.metrics
+        f"{board.heading(column)}<br>{METRICS[metric].header}"
+        for column in board.columns
+        for metric in board.metrics
     ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" + "---:|" * (len(header) - 1)]
     for model in board.models:
@@ -109,10 +115,13 @@ def tidy_frame(board: Leaderboard, reported: bool = False) -> pd.DataFrame:
                 "ci95_low": cell.ci95[0],
                 "ci95_high": cell.ci95[1],
                 "count": cell.count,
+                "samples": cell.samples,
+                "complete": cell.complete,
                 "inf_count": cell.inf_count,
                 "rank": cell.rank,
                 "not_significant": cell.not_significant,
                 "p_value": cell.p_value,
+                "paired_count": cell.paired,
                 "run_id": cell.run_id,
             }
         )
@@ -186,7 +195,7 @@ def to_latex(board: Leaderboard, with_ci: bool = False) -> str:
     spec = "l" + "".join("c" * width for _ in board.columns)
     lines = [r"\begin{table}[t]", r"\centering", r"\begin{tabular}{" + spec + "}", r"\toprule"]
     groups = " & ".join(
-        rf"\multicolumn{{{width}}}{{c}}{{{tex_escape(column.label)}}}" for column in board.columns
+        rf"\multicolumn{{{width}}}{{c}}{{{tex_escape(board.heading(column))}}}" for column in board.columns
     )
     lines.append(f" & {groups} \\\\")
     lines.append(
@@ -216,6 +225,7 @@ def to_latex(board: Leaderboard, with_ci: bool = False) -> str:
     lines += [r"\bottomrule", r"\end{tabular}"]
     caption = (
         f"Metric profile: {_profiles_line(board)}. Best in bold, second underlined. {SIGNIFICANCE_NOTE}."
+        + "".join(f" Note: {note}." for note in board.notes)
     )
     lines += [r"\caption{" + tex_escape(caption) + "}", r"\end{table}"]
     return "\n".join(lines) + "\n"
@@ -225,7 +235,7 @@ def html_table(board: Leaderboard, with_ci: bool = False) -> str:
     """A sortable ``<table>`` (click a metric header): bold best, underlined second, † within noise."""
     width = len(board.metrics)
     out = ['<table class="leaderboard">', "<thead>", '<tr><th rowspan="2">Model</th>']
-    out += [f'<th colspan="{width}">{html.escape(column.label)}</th>' for column in board.columns]
+    out += [f'<th colspan="{width}">{html.escape(board.heading(column))}</th>' for column in board.columns]
     out.append("</tr><tr>")
     index = 1
     for _ in board.columns:
@@ -246,7 +256,7 @@ def html_table(board: Leaderboard, with_ci: bool = False) -> str:
                 title = (
                     ""
                     if cell is None
-                    else f' title="95% CI {display(cell.ci95[0], metric)}..{display(cell.ci95[1], metric)}; n={cell.count}"'
+                    else f' title="95% CI {display(cell.ci95[0], metric)}..{display(cell.ci95[1], metric)}; n={cell.count} of {cell.samples}"'
                 )
                 text = _cell_text(cell, metric, with_ci, ("<b>", "</b>"), ("<u>", "</u>"))
                 out.append(f'<td data-sort="{sort_value}"{title}>{text}</td>')

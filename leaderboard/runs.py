@@ -1,10 +1,15 @@
-"""Finding and reading evaluation run directories for tables and figures."""
+"""Finding and reading evaluation run directories for tables and figures.
+
+A run is read, not trusted: its per-image rows are validated
+(:meth:`~pikfix_bench.evaluation.rundir.RunDirectory.scored_rows`) and its summary is computed
+again from the rows that passed, so a torn or edited ``per_image.csv`` cannot reach a table.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +17,7 @@ import pandas as pd
 
 from pikfix_bench.errors import PikfixError
 from pikfix_bench.evaluation.rundir import RUN_FILE, SUMMARY_FILE, RunDirectory
+from pikfix_bench.evaluation.statistics import summarize_rows
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,7 @@ class Run:
     info: dict[str, Any]
     summary: dict[str, Any]
     per_image: pd.DataFrame
+    problems: list[str] = field(default_factory=list)  # rows of per_image.csv left out, and why
 
     @property
     def model(self) -> str:
@@ -59,6 +66,16 @@ class Run:
         return self.info.get("finished", "")
 
     @property
+    def samples(self) -> int:
+        """Samples in the run's dataset (runs of older versions: scored plus failed)."""
+        return int(self.summary["samples"])
+
+    def coverage(self, metric: str) -> int:
+        """Samples with a value of ``metric`` (``inf`` counts; missing and failed ones do not)."""
+        values = self.summary["metrics"].get(metric)
+        return int(values["count"]) if values else 0
+
+    @property
     def run_id(self) -> str:
         """The run directory's name, as a short id in tables."""
         return self.path.name
@@ -69,7 +86,12 @@ def load_run(path: str | Path) -> Run:
     directory = RunDirectory(path)
     if not directory.is_finished():
         raise PikfixError(f"{directory.path}: not a finished run (needs {RUN_FILE} and {SUMMARY_FILE})")
-    return Run(directory.path, directory.read_run(), directory.read_summary(), directory.per_image())
+    info = directory.read_run()
+    rows, problems = directory.scored_rows()
+    rows = rows.sort_values("sample_id", kind="stable", ignore_index=True)  # as the run's own summary
+    failed = len(directory.errors())
+    samples = info["dataset"].get("samples", len(rows) + failed)
+    return Run(directory.path, info, summarize_rows(rows, failed, samples), rows, problems)
 
 
 def find_runs(paths: list[str | Path]) -> list[Run]:

@@ -1,4 +1,10 @@
-"""The leaderboard: models x (dataset, profile) columns x metrics, with ranks and significance marks."""
+"""The leaderboard: models x (dataset, profile) columns x metrics, with ranks and significance marks.
+
+Coverage is part of the table: every column says how many samples its dataset has, a cell whose run
+lacks some of them (failed or missing) shows its coverage (``7/8``) and is neither ranked nor used as
+the best for significance unless ``rank_partial`` says so, and significance is computed on the
+samples both runs scored, with their number.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +20,9 @@ from pikfix_bench.leaderboard.runs import ColumnKey, Run
 from pikfix_bench.metrics import METRICS
 
 ALPHA = 0.05
-DECIMALS = {"psnr": 2, "ssim": 3, "lpips": 3, "ciede2000": 2, "colorfulness": 1}
 SIGNIFICANCE_NOTE = (
     f"† not significantly different from the best of its column (paired Wilcoxon signed-rank test on "
-    f"per-image values, p ≥ {ALPHA})"
+    f"the per-image values of the samples both runs scored, p ≥ {ALPHA}; n= where fewer than the column's)"
 )
 
 
@@ -27,12 +32,19 @@ class Cell:
 
     mean: float
     ci95: tuple[float, float]
-    count: int
+    count: int  # samples with a value (inf included)
     inf_count: int
     run_id: str
+    samples: int  # samples of the column's dataset
     rank: int | None = None  # 1 = best, 2 = second (dense ranking on the displayed value)
     not_significant: bool = False  # not significantly different from the best
     p_value: float | None = None
+    paired: int | None = None  # samples the significance test compared
+
+    @property
+    def complete(self) -> bool:
+        """Whether the run has a value for every sample of the column."""
+        return self.count >= self.samples
 
     @property
     def value(self) -> float:
@@ -51,7 +63,13 @@ class Leaderboard:
     models: list[str]
     cells: dict[tuple[str, ColumnKey, str], Cell]
     runs: dict[tuple[str, ColumnKey], Run]
+    samples: dict[ColumnKey, int]
     notes: list[str] = field(default_factory=list)
+    rank_partial: bool = False
+
+    def heading(self, column: ColumnKey) -> str:
+        """A column's label with its number of samples."""
+        return f"{column.label} · n={self.samples[column]}"
 
     def cell(self, model: str, column: ColumnKey, metric: str) -> Cell | None:
         """The cell, or ``None`` when that model has no run in that column."""
@@ -64,15 +82,15 @@ def display(value: float, metric: str) -> str:
         return "inf" if value > 0 else "-inf"
     if math.isnan(value):
         return "–"
-    return f"{value:.{DECIMALS.get(metric, 3)}f}"
+    return f"{value:.{METRICS[metric].decimals}f}"
 
 
 def _rank(cells: list[Cell], metric: str) -> None:
     """Dense ranks 1 and 2 on displayed values, in the metric's direction."""
-    higher = METRICS[metric].higher_is_better
+    higher, decimals = METRICS[metric].higher_is_better, METRICS[metric].decimals
     shown = sorted(
         {
-            round(c.value, DECIMALS[metric]) if math.isfinite(c.value) else c.value
+            round(c.value, decimals) if math.isfinite(c.value) else c.value
             for c in cells
             if not math.isnan(c.value)
         },
@@ -81,7 +99,7 @@ def _rank(cells: list[Cell], metric: str) -> None:
     for cell in cells:
         if math.isnan(cell.value):
             continue
-        key = round(cell.value, DECIMALS[metric]) if math.isfinite(cell.value) else cell.value
+        key = round(cell.value, decimals) if math.isfinite(cell.value) else cell.value
         position = shown.index(key) + 1
         cell.rank = position if position <= 2 else None
 
@@ -107,17 +125,21 @@ def _significance(board: Leaderboard, column: ColumnKey, metric: str) -> None:
             continue
         other = board.runs[(model, column)].per_image.set_index("sample_id")[metric]
         common = best.index.intersection(other.index)
+        cell.paired = len(common)
         if len(common) == 0:
             continue
         cell.p_value = paired_p_value(best[common].to_numpy(float), other[common].to_numpy(float))
         cell.not_significant = cell.p_value >= ALPHA
 
 
-def build_leaderboard(runs: list[Run], metrics: list[str] | None = None) -> Leaderboard:
+def build_leaderboard(
+    runs: list[Run], metrics: list[str] | None = None, rank_partial: bool = False
+) -> Leaderboard:
     """Arrange runs into a leaderboard.
 
     Runs on different dataset contents or under different metric profiles never share a column;
     when one model has several runs in a column, the newest finished one is used and a note says so.
+    Cells of runs that lack samples of their column are shown with their coverage and not ranked.
 
     Parameters
     ----------
@@ -125,6 +147,8 @@ def build_leaderboard(runs: list[Run], metrics: list[str] | None = None) -> Lead
         From :func:`pikfix_bench.leaderboard.find_runs`.
     metrics : list of str, optional
         Metrics to show (default: PSNR, SSIM, LPIPS, as the paper's tables).
+    rank_partial : bool
+        Rank cells of incomplete runs too (and let them be the best); the table says so.
 
     Returns
     -------
@@ -163,20 +187,27 @@ def build_leaderboard(runs: list[Run], metrics: list[str] | None = None) -> Lead
             f"runs use {len(profiles)} metric profiles ({', '.join(sorted(profiles))}): separate columns"
         )
     models = sorted({model for model, _ in chosen})
+    samples = {key: max(run.samples for (_, k), run in chosen.items() if k == key) for key in columns}
     cells = {}
     for (model, key), run in chosen.items():
+        notes += [f"{run.path}: {problem}; left out" for problem in run.problems]
         for metric in metrics:
             values = run.summary["metrics"].get(metric)
             if values is None:
                 continue
             ci = tuple(float(v) for v in values["ci95"])  # JSON numbers, or the strings "inf"/"nan"
             cells[(model, key, metric)] = Cell(
-                float(values["mean"]), ci, values["count"], values["inf_count"], run.run_id
+                float(values["mean"]), ci, values["count"], values["inf_count"], run.run_id, samples[key]
             )
-    board = Leaderboard(columns, metrics, models, cells, chosen, notes)
+    board = Leaderboard(columns, metrics, models, cells, chosen, samples, notes, rank_partial)
+    if any(not cell.complete for cell in cells.values()):
+        board.notes.append(
+            "k/n: the run has a value for only k of the column's n samples (the others failed or are missing); "
+            + ("ranked anyway (--rank-partial)" if rank_partial else "not ranked (--rank-partial ranks them)")
+        )
     for column in columns:
         for metric in metrics:
             column_cells = [c for m in models if (c := board.cell(m, column, metric)) is not None]
-            _rank(column_cells, metric)
+            _rank([c for c in column_cells if c.complete or rank_partial], metric)
             _significance(board, column, metric)
     return board

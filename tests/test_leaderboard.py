@@ -13,7 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from pikfix_bench.cli import main
-from pikfix_bench.evaluation import RunDirectory, summarize_run
+from pikfix_bench.evaluation import RunDirectory
+from pikfix_bench.evaluation.statistics import summarize_rows
 from pikfix_bench.leaderboard import build_leaderboard, compare_runs, find_runs, load_run, render
 from pikfix_bench.leaderboard.table import paired_p_value
 from pikfix_bench.metrics import get_profile
@@ -31,13 +32,22 @@ def make_run(
     content_hash="a" * 64,
     profile="pikfix",
     finished="2026-01-01",
+    ids=None,
 ):
-    """A run directory with the given per-image values ({metric: array}) and a real summary."""
+    """A run directory with the given per-image values ({metric: array}) of ``ids`` (default all 20 of
+    the dataset), and a real summary."""
+    ids = IDS if ids is None else ids
     run = RunDirectory(root / name)
     run.write_run(
         {
             "model": {"name": model, "options": {}, "weights_sha256": None},
-            "dataset": {"name": dataset, "version": "1.0.0", "kind": "folder", "content_hash": content_hash},
+            "dataset": {
+                "name": dataset,
+                "version": "1.0.0",
+                "kind": "folder",
+                "content_hash": content_hash,
+                "samples": len(IDS),
+            },
             "profile": get_profile(profile).to_dict(),
             "align": "error",
             "finished": finished,
@@ -45,10 +55,10 @@ def make_run(
         }
     )
     frame = pd.DataFrame(
-        {"sample_id": IDS, **{metric: np.asarray(v, float) for metric, v in values.items()}, "seconds": 0.1}
+        {"sample_id": ids, **{metric: np.asarray(v, float) for metric, v in values.items()}, "seconds": 0.1}
     )
     frame.to_csv(run.path / "per_image.csv", index=False)
-    summarize_run(run)
+    run.write_summary(summarize_rows(frame, 0, len(IDS)))
     return run.path
 
 
@@ -205,3 +215,90 @@ def test_leaderboard_cli_writes_every_format(toy_runs, tmp_path):
         assert (tmp_path / f"board.{fmt}").stat().st_size > 200
     missing = CliRunner().invoke(main, ["leaderboard", str(tmp_path / "nothing")])
     assert missing.exit_code == 2 and "no such run" in missing.output
+
+
+@pytest.fixture
+def partial_runs(tmp_path):
+    """``full`` scored all 20 samples; ``partial`` only the 10 easiest, with far better values."""
+    rng = np.random.default_rng(3)
+    psnr = 25 + rng.normal(0, 1, 20)
+    make_run(tmp_path, "full", "full", {"psnr": psnr, "ssim": np.full(20, 0.8)})
+    make_run(tmp_path, "partial", "partial", {"psnr": psnr[:10] + 5, "ssim": np.ones(10)}, ids=IDS[:10])
+    return tmp_path
+
+
+def test_a_partial_run_is_shown_with_its_coverage_and_never_ranked(partial_runs):
+    board = build_leaderboard(find_runs([partial_runs]), ["psnr", "ssim"])
+    column = board.columns[0]
+    partial, full = board.cell("partial", column, "psnr"), board.cell("full", column, "psnr")
+    assert (partial.count, partial.samples, partial.complete, partial.rank) == (10, 20, False, None)
+    assert full.rank == 1 and board.cell("full", column, "ssim").rank == 1
+    rows = {
+        line.split(" | ")[0].strip("| "): line
+        for line in render(board, "md").splitlines()
+        if line.startswith("| ")
+    }
+    assert "(10/20)" in rows["partial"] and "**" not in rows["partial"] and "<u>" not in rows["partial"]
+    assert rows["full"].count("**") == 4 and "n=20" in render(board, "md")
+    tidy = pd.read_csv(io.StringIO(render(board, "csv")))
+    partial_rows = tidy[tidy.model == "partial"]
+    assert not partial_rows["complete"].any() and partial_rows["rank"].isna().all()
+    assert (partial_rows["count"] == 10).all() and (partial_rows["samples"] == 20).all()
+    payload = json.loads(render(board, "json"))
+    assert {row["complete"] for row in payload["rows"] if row["model"] == "partial"} == {False}
+    assert any("not ranked" in note for note in payload["notes"])
+    for fmt in ("tex", "html"):
+        text = render(board, fmt)
+        assert "(10/20)" in text and "not ranked" in text
+        assert "textbf{30" not in text and "<b>30" not in text
+
+
+def test_significance_is_computed_on_the_shared_samples_and_says_so(partial_runs):
+    board = build_leaderboard(find_runs([partial_runs]), ["psnr"], rank_partial=True)
+    column = board.columns[0]
+    partial, full = board.cell("partial", column, "psnr"), board.cell("full", column, "psnr")
+    assert partial.rank == 1 and full.paired == 10 and full.p_value is not None
+    assert "ranked anyway" in " ".join(board.notes)
+    make_run(partial_runs, "twin", "twin", {"psnr": board.runs[("full", column)].per_image["psnr"] + np.random.default_rng(5).normal(0, 0.5, 20)})
+    board = build_leaderboard(find_runs([partial_runs]), ["psnr"])
+    twin = board.cell("twin", column, "psnr")
+    assert twin.not_significant and twin.paired == 20 and "†" in render(board, "md")
+
+
+def test_compare_report_and_cli_state_coverage(partial_runs, tmp_path):
+    result = compare_runs(load_run(partial_runs / "full"), load_run(partial_runs / "partial"))
+    assert (result["images"], result["samples"], result["first_scored"], result["second_scored"]) == (
+        10,
+        20,
+        20,
+        10,
+    )
+    output = (
+        CliRunner()
+        .invoke(main, ["compare", str(partial_runs / "full"), str(partial_runs / "partial")])
+        .output
+    )
+    assert "10 images both scored, of 20" in output
+    board = CliRunner().invoke(main, ["leaderboard", str(partial_runs), "--metrics", "psnr"]).output
+    assert "(10/20)" in board and "**" not in board.split("| partial |")[1].splitlines()[0]
+    ranked = (
+        CliRunner()
+        .invoke(main, ["leaderboard", str(partial_runs), "--metrics", "psnr", "--rank-partial"])
+        .output
+    )
+    assert "**" in ranked.split("| partial |")[1].splitlines()[0]
+    from pikfix_bench.leaderboard.report import build_report
+
+    assert "(10/20)" in build_report(find_runs([partial_runs]), metrics=["psnr"])
+
+
+def test_a_torn_per_image_file_never_reaches_a_table(tmp_path):
+    path = make_run(tmp_path, "torn", "torn", {"psnr": np.full(20, 30.0), "ssim": np.full(20, 0.9)})
+    csv_path = path / "per_image.csv"
+    csv_path.write_text(csv_path.read_text()[:-12])  # the last row cut mid-number, no line ending
+    run = load_run(path)
+    assert len(run.per_image) == 19 and "cut before its line ending" in run.problems[0]
+    board = build_leaderboard([run], ["psnr", "ssim"])
+    cell = board.cell("torn", board.columns[0], "ssim")
+    assert (cell.count, cell.complete) == (19, False)
+    assert any("cut before its line ending" in note for note in board.notes)

@@ -23,9 +23,20 @@ from pikfix_bench.metrics import METRICS, parse_metric_names
 )
 @click.option("--ci", is_flag=True, help="Show the 95% bootstrap interval of every mean.")
 @click.option("--reported", is_flag=True, help="Add the paper's published rows, apart and unranked.")
-def leaderboard_command(paths, fmt, out, metric_names, ci, reported) -> None:
-    """Turn run directories (or folders of them) into a Table 1/2-style leaderboard."""
-    board = build_leaderboard(find_runs(list(paths)), list(parse_metric_names(metric_names)))
+@click.option(
+    "--rank-partial",
+    is_flag=True,
+    help="Rank runs that lack samples of their column too (their cells still show k/n).",
+)
+def leaderboard_command(paths, fmt, out, metric_names, ci, reported, rank_partial) -> None:
+    """Turn run directories (or folders of them) into a Table 1/2-style leaderboard.
+
+    A run that lacks samples of its dataset (failed or missing) is shown with its coverage (k/n) and
+    is not ranked unless --rank-partial is given.
+    """
+    board = build_leaderboard(
+        find_runs(list(paths)), list(parse_metric_names(metric_names)), rank_partial=rank_partial
+    )
     text = render(board, fmt, with_ci=ci, reported=reported)
     if out:
         atomic_write(out, lambda tmp: tmp.write_text(text))
@@ -44,7 +55,10 @@ def compare_command(first: Path, second: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(result, indent=2, default=lambda v: str(v)))
         return
-    click.echo(f"{second} vs {first} on {result['images']} common images (difference = second - first)")
+    click.echo(
+        f"{second} vs {first} on the {result['images']} images both scored, of {result['samples']} "
+        f"(first scored {result['first_scored']}, second {result['second_scored']}; difference = second - first)"
+    )
     click.echo(f"{'metric':<14} {'mean diff':>10} {'95% CI':>22} {'p-value':>9} {'win/tie/loss':>14}")
     for metric, values in result["metrics"].items():
         low, high = values["ci95"]

@@ -7,7 +7,7 @@ from typing import Literal
 
 import numpy as np
 
-from pikfix_bench.baselines.base import ModelDescriptor, as_rgb
+from pikfix_bench.baselines.base import Batch, ModelAdapter, ModelDescriptor, ModelError, as_rgb
 from pikfix_bench.color import bt601_gray
 from pikfix_bench.errors import ShapeMismatchError
 from pikfix_bench.resize import resize_to
@@ -52,6 +52,44 @@ def restore_geometry(output: np.ndarray, prepared: Prepared) -> np.ndarray:
     if output.shape[:2] == prepared.image.shape[:2]:
         return output[:height, :width]
     return output  # another size: left to align_output
+
+
+class OutputCountError(ModelError):
+    """A model returned another number of images than it was given: the whole batch fails."""
+
+
+def predict_images(
+    model: ModelAdapter, ids: list[str], images: list[np.ndarray], references: list[np.ndarray]
+) -> list[np.ndarray | None]:
+    """Run a model as its descriptor says: prepare the inputs, predict, check the count, undo the geometry.
+
+    Parameters
+    ----------
+    model : ModelAdapter
+        A loaded model.
+    ids, images, references : list
+        One sample id, input image and reference per sample.
+
+    Returns
+    -------
+    list
+        One output per input at the input's size (or at the model's own size when it changed it),
+        ``None`` where the model produced none.
+
+    Raises
+    ------
+    OutputCountError
+        When the model returns another number of images than it was given.
+    """
+    prepared = [prepare_input(image, model.descriptor) for image in images]
+    raw = model.predict(Batch(list(ids), [p.image for p in prepared], list(references)))
+    if raw is None or len(raw) != len(ids):
+        got = "nothing" if raw is None else f"{len(raw)} images"
+        raise OutputCountError(f"model {model.descriptor.name} returned {got} for {len(ids)} inputs")
+    return [
+        None if out is None else restore_geometry(np.asarray(out), prep)
+        for out, prep in zip(raw, prepared, strict=True)
+    ]
 
 
 def align_output(

@@ -2,12 +2,17 @@
 
 Per-image rows are appended (and flushed) as they are scored, so an interrupted
 run keeps what it did; at the end both CSV files are rewritten in sample-id
-order, atomically. See ``docs/formats.md``.
+order, atomically. Nothing read back is trusted: :meth:`RunDirectory.scored_rows`
+keeps only complete rows with a known, unique sample id and a number for every
+metric, and says why it dropped the others. See ``docs/formats.md``.
 """
 
 from __future__ import annotations
 
 import csv
+import math
+from collections import Counter
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +67,73 @@ class RunDirectory:
             return pd.DataFrame()
         return pd.read_csv(path, dtype={"sample_id": str})
 
+    def scored_rows(
+        self, metrics: Sequence[str] | None = None, known_ids: Collection[str] | None = None
+    ) -> tuple[pd.DataFrame, list[str]]:
+        """The per-image rows that can be trusted, and why each other row was dropped.
+
+        A row is kept when it ends with a line ending (a torn last line does not), has exactly the
+        header's fields, a sample id that is known (when ``known_ids`` is given) and appears once,
+        and a number (``inf`` and ``nan`` included) for each of ``metrics``.
+
+        Parameters
+        ----------
+        metrics : sequence of str, optional
+            The metric columns every row must have (default: every column of the header but
+            ``sample_id`` and ``seconds``).
+        known_ids : collection of str, optional
+            The dataset's sample ids.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``sample_id``, the metrics (float) and ``seconds``, in file order.
+        list of str
+            One line per dropped row: its line number, id and reason.
+        """
+        path = self.path / PER_IMAGE_FILE
+        text = path.read_bytes().decode("utf-8", errors="replace") if path.is_file() else ""
+        lines = text.split("\n")
+        torn = lines.pop()  # "" when the file ends with a line ending
+        header = next(csv.reader([lines[0]]), []) if lines else []
+        if metrics is None:
+            metrics = [name for name in header if name not in ("sample_id", "seconds")]
+        columns = ["sample_id", *metrics, "seconds"]
+        empty = pd.DataFrame(
+            {name: pd.Series(dtype=str if name == "sample_id" else float) for name in columns}
+        )
+        if not text:
+            return empty, []
+        if header[:1] != ["sample_id"] or not set(metrics) <= set(header):
+            return empty, [
+                f"{PER_IMAGE_FILE}: header {header} lacks sample_id or a metric; every row is scored again"
+            ]
+        problems, parsed = [], []
+        for number, line in enumerate(lines[1:], start=2):
+            row, reason = _parse_row(line, header, metrics, known_ids)
+            if reason:
+                problems.append(f"{PER_IMAGE_FILE} line {number}: {reason}")
+            else:
+                parsed.append(row)
+        if torn:
+            problems.append(
+                f"{PER_IMAGE_FILE} line {len(lines) + 1}: cut before its line ending ({torn[:40]!r})"
+            )
+        repeated = {sample_id for sample_id, n in Counter(r["sample_id"] for r in parsed).items() if n > 1}
+        problems += [
+            f"{PER_IMAGE_FILE}: sample {sample_id} appears more than once" for sample_id in sorted(repeated)
+        ]
+        rows = [row for row in parsed if row["sample_id"] not in repeated]
+        if not rows:
+            return empty, problems
+        frame = pd.DataFrame(rows).reindex(columns=columns)
+        return frame.astype({name: float for name in columns[1:]}), problems
+
+    def write_rows(self, frame: pd.DataFrame) -> None:
+        """Replace ``per_image.csv`` with these rows, atomically (full float precision)."""
+        text = frame.to_csv(index=False, float_format="%.17g")
+        atomic_write(self.path / PER_IMAGE_FILE, lambda tmp: tmp.write_text(text))
+
     def errors(self) -> pd.DataFrame:
         """The failed samples."""
         path = self.path / ERRORS_FILE
@@ -80,13 +152,13 @@ class RunDirectory:
             writer.writerows(rows)
             handle.flush()
 
-    def rewrite_sorted(self, name: str) -> None:
-        """Rewrite a CSV in sample-id order, atomically (the canonical form of a finished run)."""
-        path = self.path / name
+    def sort_errors(self) -> None:
+        """Rewrite ``errors.csv`` in sample-id order, atomically (the canonical form of a finished run)."""
+        path = self.path / ERRORS_FILE
         if not path.is_file():
             return
         frame = pd.read_csv(path, dtype={"sample_id": str}).drop_duplicates("sample_id", keep="last")
-        text = frame.sort_values("sample_id", kind="stable").to_csv(index=False, float_format="%.17g")
+        text = frame.sort_values("sample_id", kind="stable").to_csv(index=False)
         atomic_write(path, lambda tmp: tmp.write_text(text))
 
     def read_summary(self) -> dict[str, Any]:
@@ -101,3 +173,25 @@ class RunDirectory:
     def outputs(self) -> Path:
         """Folder of saved outputs (``--save-outputs``)."""
         return self.path / OUTPUTS_DIR
+
+
+def _parse_row(
+    line: str, header: list[str], metrics: Sequence[str], known_ids: Collection[str] | None
+) -> tuple[dict[str, Any], str]:
+    """One CSV line as a row, or the reason it cannot be trusted."""
+    fields = next(csv.reader([line]), [])
+    if len(fields) != len(header):
+        return {}, f"{len(fields)} fields where the header has {len(header)} ({line[:40]!r})"
+    row: dict[str, Any] = dict(zip(header, fields, strict=True))
+    sample_id = row["sample_id"]
+    if known_ids is not None and sample_id not in known_ids:
+        return {}, f"sample id {sample_id!r} is not in the dataset"
+    for name in (*metrics, "seconds"):
+        try:
+            row[name] = float(row.get(name, ""))
+        except ValueError:
+            if name == "seconds":
+                row[name] = math.nan
+                continue
+            return {}, f"sample {sample_id}: {name} is {row.get(name)!r}, not a number"
+    return row, ""

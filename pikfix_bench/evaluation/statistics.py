@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from pikfix_bench.metrics import METRICS
 from pikfix_bench.metrics.summary import json_number, summarize
 
 BOOTSTRAP_SEED = 20221
@@ -34,3 +36,34 @@ def metric_summary(values: np.ndarray) -> dict[str, Any]:
     summary = summarize(values).to_dict()
     summary["ci95"] = [json_number(bound) for bound in bootstrap_ci(values)]
     return summary
+
+
+def summarize_rows(rows: pd.DataFrame, failed: int, samples: int) -> dict[str, Any]:
+    """A run's summary from its validated per-image rows (``summary.json``).
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        One row per scored sample, a column per metric.
+    failed : int
+        Samples that failed (``errors.csv``).
+    samples : int
+        Samples in the dataset.
+
+    Returns
+    -------
+    dict
+        ``samples``, ``scored``, ``failed``, ``missing`` (neither scored nor failed) and the
+        summary of every metric column.
+    """
+    return {
+        "samples": int(samples),
+        "scored": int(len(rows)),
+        "failed": int(failed),
+        "missing": int(samples - len(rows) - failed),
+        "metrics": {
+            name: metric_summary(rows[name].to_numpy(dtype=np.float64))
+            for name in METRICS
+            if name in rows.columns
+        },
+    }
