@@ -8,6 +8,7 @@ the number of workers, retries or completion order.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import multiprocessing
 from collections.abc import Callable, Iterator
@@ -135,6 +136,19 @@ class DaskExecutor:
         self.client.close()
         if self._cluster is not None:
             self._cluster.close()
+
+
+@contextlib.contextmanager
+def given_or_local(executor: Executor | None, workers: int = 1) -> Iterator[Executor]:
+    """``executor`` as it is (its owner closes it), or a :class:`LocalExecutor` of ``workers`` closed on exit."""
+    if executor is not None:
+        yield executor
+        return
+    local = LocalExecutor(workers)
+    try:
+        yield local
+    finally:
+        local.close()
 
 
 def make_executor(kind: str = "local", workers: int = 1, scheduler: str | None = None) -> Executor:

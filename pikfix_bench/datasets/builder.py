@@ -18,7 +18,7 @@ import shutil
 import time
 import uuid
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +45,9 @@ from pikfix_bench.datasets.store import (
     sample_meta,
     write_sample,
 )
-from pikfix_bench.degradations import Pipeline, degrade, get_operation, sample_generator
+from pikfix_bench.degradations import Pipeline, degrade, get_operation, path_values, sample_generator
 from pikfix_bench.errors import PikfixError
-from pikfix_bench.execution import Executor, LocalExecutor
+from pikfix_bench.execution import Executor, given_or_local
 from pikfix_bench.hashing import array_sha256, file_sha256
 from pikfix_bench.json_io import read_json, write_json
 
@@ -72,6 +72,10 @@ class Recipe:
         Reference strategy (see :mod:`pikfix_bench.datasets.references`).
     split, num, selection_seed : optional
         Source selection (Pascal VOC, DIV2K).
+    files : dict, optional
+        ``name -> sha256`` of the files in the folders the pipeline's path settings name (the
+        paper's textures): they enter the content hash, the folders' paths do not
+        (:meth:`with_file_digests`).
     """
 
     kind: str
@@ -82,10 +86,23 @@ class Recipe:
     split: str | None = None
     num: int | None = None
     selection_seed: int | None = None
+    files: dict[str, str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able form, stored in the manifest and hashed into ``content_hash``."""
-        return asdict(self)
+        """JSON-able form, stored in the manifest and hashed into ``content_hash`` (paths left out)."""
+        return {key: value for key, value in asdict(self).items() if key != "files" or value is not None}
+
+    def with_file_digests(self) -> Recipe:
+        """This recipe with :attr:`files` filled from the folders its pipeline names (unchanged if none)."""
+        folders = sorted(path_values(self.pipeline)) if self.pipeline else []
+        files = {
+            path.name: file_sha256(path)
+            for folder in folders
+            if Path(folder).is_dir()
+            for path in sorted(Path(folder).iterdir())
+            if path.is_file()
+        }
+        return replace(self, files=files or None)
 
 
 def _source_record(location: str, image: np.ndarray) -> dict[str, str]:
@@ -294,27 +311,32 @@ def build_dataset(
         raise PikfixError(f"{first['path']}: {first['reason']} (--strict)")
     if not listing.items:
         raise PikfixError("the source holds no usable images")
-    if executor is None:
-        own = LocalExecutor(workers)
-        try:
-            return build_dataset(
-                listing,
-                recipe,
-                out,
-                name=name,
-                version=version,
-                source_root=source_root,
-                pairs=pairs,
-                executor=own,
-                shard_size=shard_size,
-                resume=resume,
-                force=force,
-                strict=strict,
-                progress=progress,
-            )
-        finally:
-            own.close()
+    recipe = recipe.with_file_digests()
     partial = _prepare_output(out, recipe, resume, force)
+    with given_or_local(executor, workers) as runner:
+        entries, skipped = _plan(listing, recipe, pairs, runner, progress)
+        size = shard_size or default_shard_size(len(entries), runner.workers)
+        shards = [entries[start : start + size] for start in range(0, len(entries), size)]
+        skipped += _build_shards(shards, recipe, partial, runner, strict, progress)
+    started = time.perf_counter()
+    result = _finalise(
+        partial,
+        [shard_path(partial, i) for i in range(len(shards))],
+        out,
+        recipe,
+        name=name,
+        version=version,
+        source_root=source_root,
+        skipped=skipped,
+    )
+    result.merge_seconds = time.perf_counter() - started
+    return result
+
+
+def _plan(
+    listing: SourceListing, recipe: Recipe, pairs: dict[str, str] | None, executor: Executor, progress: bool
+) -> tuple[list[tuple[SourceItem, dict]], list[dict[str, str]]]:
+    """The samples to build with their references, in sample-id order, and the sources skipped."""
     items = listing.items
     descriptors, skipped_unreadable = None, []
     if recipe.reference in ("nearest", "same-class"):
@@ -348,18 +370,29 @@ def build_dataset(
         ((item, plan[item.sample_id]) for item in items if item.sample_id in plan),
         key=lambda entry: entry[0].sample_id,
     )
-    size = shard_size or default_shard_size(len(entries), executor.workers)
-    shards = [entries[start : start + size] for start in range(0, len(entries), size)]
-    tasks = []
+    return entries, skipped
+
+
+def _build_shards(
+    shards: list[list[tuple[SourceItem, dict]]],
+    recipe: Recipe,
+    partial: Path,
+    executor: Executor,
+    strict: bool,
+    progress: bool,
+) -> list[dict[str, str]]:
+    """Build the shards a finished earlier attempt did not leave; returns the samples they skipped."""
+    tasks, skipped = [], []
     for index, shard in enumerate(shards):
         done = _finished_shard(shard_path(partial, index), [item.sample_id for item, _ in shard])
         if done is None:
             tasks.append((index, shard, recipe, str(shard_path(partial, index))))
         else:
             skipped += done
+    total = sum(map(len, shards))
     with tqdm(
-        total=len(entries),
-        initial=len(entries) - sum(len(t[1]) for t in tasks),
+        total=total,
+        initial=total - sum(len(t[1]) for t in tasks),
         desc="building",
         unit="img",
         disable=not progress,
@@ -370,19 +403,7 @@ def build_dataset(
                 raise PikfixError(f"{first['path']}: {first['reason']} (--strict)")
             skipped += result["skipped"]
             bar.update(result["count"])
-    started = time.perf_counter()
-    result = _finalise(
-        partial,
-        [shard_path(partial, i) for i in range(len(shards))],
-        out,
-        recipe,
-        name=name,
-        version=version,
-        source_root=source_root,
-        skipped=skipped,
-    )
-    result.merge_seconds = time.perf_counter() - started
-    return result
+    return skipped
 
 
 def _relative(path: str, root: str | None) -> str:
@@ -409,20 +430,19 @@ def _finalise(
     """Merge the shards in sample-id order into the canonical samples file, write the manifest, rename.
 
     Shards hold consecutive ranges of the sorted sample ids, so copying them in order gives the global
-    order with one shard open at a time; sample metadata is streamed into the manifest (one JSON line
-    per sample) while the content hash is computed, so memory does not grow with the dataset.
+    order with one shard open at a time; the content hash is computed as the samples are copied. The
+    manifest is written with :func:`~pikfix_bench.json_io.write_json` into the staging folder, which
+    then replaces ``out`` by a rename.
     """
     unique_skipped = sorted({(s["path"], s["reason"]): s for s in skipped}.values(), key=lambda s: s["path"])
     staging = out.with_name(out.name + ".staging")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    lines = staging / ".samples.jsonl"
-    count = 0
-    with h5py.File(staging / SAMPLES_FILE, "w", libver=LIBVER) as target, open(lines, "w") as stream:
+    metas: list[dict[str, Any]] = []
+    with h5py.File(staging / SAMPLES_FILE, "w", libver=LIBVER) as target:
         target_group = target.create_group("samples")
 
-        def metas():
-            nonlocal count
+        def merged():
             for shard in shards:
                 with h5py.File(shard, "r") as source:
                     group = source.get("samples")
@@ -435,13 +455,11 @@ def _finalise(
                             role: {**entry, "path": _relative(entry["path"], source_root)}
                             for role, entry in meta["sources"].items()
                         }
-                        stream.write(
-                            ("" if count == 0 else ",\n") + "    " + json.dumps(meta, sort_keys=True)
-                        )
-                        count += 1
+                        metas.append(meta)
                         yield meta
 
-        digest = content_hash(recipe.to_dict(), metas())
+        digest = content_hash(recipe.to_dict(), merged())
+    count = len(metas)
     if count == 0:
         shutil.rmtree(staging)
         first = f": {unique_skipped[0]['path']}: {unique_skipped[0]['reason']}" if unique_skipped else ""
@@ -458,11 +476,7 @@ def _finalise(
         "source_root": source_root,
         "samples_count": count,
     }
-    with open(staging / MANIFEST_FILE, "w") as manifest, open(lines) as stream:
-        manifest.write(json.dumps(header, indent=2, allow_nan=False)[:-2] + ',\n  "samples": [\n')
-        shutil.copyfileobj(stream, manifest)
-        manifest.write('\n  ],\n  "skipped": ' + json.dumps(unique_skipped, indent=4)[:-1] + "  ]\n}\n")
-    lines.unlink()
+    write_json(staging / MANIFEST_FILE, {**header, "samples": metas, "skipped": unique_skipped})
     if out.exists():
         old = out.with_name(out.name + ".old")
         shutil.rmtree(old, ignore_errors=True)

@@ -20,6 +20,7 @@ from urllib.parse import quote
 import h5py
 import numpy as np
 
+from pikfix_bench.degradations import without_paths
 from pikfix_bench.errors import PikfixError
 from pikfix_bench.hashing import array_sha256
 from pikfix_bench.json_io import read_json
@@ -46,10 +47,12 @@ def _canonical(value: Any) -> bytes:
 
 def content_hash(recipe: dict[str, Any], samples: Iterable[dict[str, Any]]) -> str:
     """sha256 of the recipe and, in the order given (sample-id order), each sample's id, array hashes,
-    degradation record and reference: streamed, so it needs no more memory than one sample."""
-    digest = hashlib.sha256(_canonical(recipe))
+    degradation record and reference: streamed, so it needs no more memory than one sample. Paths in
+    the recipe and records (``texture_dir``) are left out: the files they name enter through the
+    recipe's ``files`` digests."""
+    digest = hashlib.sha256(_canonical(without_paths(recipe)))
     for sample in samples:
-        view = {key: sample[key] for key in ("id", "arrays", "record", "reference")}
+        view = without_paths({key: sample[key] for key in ("id", "arrays", "record", "reference")})
         digest.update(b"\n" + _canonical(view))
     return digest.hexdigest()
 

@@ -29,7 +29,7 @@ from pikfix_bench.evaluation.alignment import AlignMode
 from pikfix_bench.evaluation.rundir import ERROR_COLUMNS, ERRORS_FILE, PER_IMAGE_FILE, RunDirectory
 from pikfix_bench.evaluation.shard import RunPlan, evaluate_shard, loaded, unload
 from pikfix_bench.evaluation.statistics import summarize_rows
-from pikfix_bench.execution import Executor, LocalExecutor
+from pikfix_bench.execution import Executor, given_or_local
 from pikfix_bench.metrics import METRICS, get_profile
 from pikfix_bench.metrics.profiles import MetricProfile
 
@@ -207,26 +207,25 @@ def evaluate(
     )  # fmt: skip
     here = executor is None
     if here:
-        executor = LocalExecutor(1)
         loaded(plan, model)  # load errors stop the run before any sample is read
     try:
         todo, dropped = _pending(run_dir, dataset)
         run = _start_record(run_dir, identity, execution, device, save_outputs)
         shards = _shards(todo, size, shard_batches or (1 if here else 4))
         tasks = [{"plan": plan, "batches": batches} for batches in shards]
-        outcome = _run_shards(
-            executor,
-            tasks,
-            resources,
-            run_dir,
-            len(dataset),
-            len(dataset) - len(todo),
-            progress,
-            model.descriptor.name,
-        )
+        with given_or_local(executor) as runner:
+            outcome = _run_shards(
+                runner,
+                tasks,
+                resources,
+                run_dir,
+                len(dataset),
+                len(dataset) - len(todo),
+                progress,
+                model.descriptor.name,
+            )
     finally:
-        if here:
-            unload(plan)
+        unload(plan)
     return _finish(run_dir, dataset, run, outcome, dropped)
 
 
