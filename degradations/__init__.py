@@ -16,7 +16,9 @@ from pikfix_bench.degradations.base import (
     Operation,
     Param,
     get_operation,
+    path_values,
     register,
+    without_paths,
 )
 from pikfix_bench.degradations.pipeline import DegradationResult, Pipeline, degrade, replay, sample_generator
 from pikfix_bench.degradations.presets import PRESETS, build_pipeline
@@ -32,7 +34,9 @@ __all__ = [
     "build_pipeline",
     "degrade",
     "get_operation",
+    "path_values",
     "register",
     "replay",
     "sample_generator",
+    "without_paths",
 ]

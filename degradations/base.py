@@ -231,3 +231,39 @@ def get_operation(name: str) -> type[Operation]:
 def to_uint8(values: np.ndarray) -> np.ndarray:
     """Round and clip float values to uint8."""
     return np.clip(np.rint(values), 0, 255).astype(np.uint8)
+
+
+def path_settings() -> frozenset[str]:
+    """Names of the settings that name files or folders (``texture_dir``): their values are paths."""
+    return frozenset(
+        param.name for cls in OPERATIONS.values() for param in cls.params if param.kind == "path"
+    )
+
+
+def without_paths(value: Any) -> Any:
+    """A copy of a spec or record with every path setting's value replaced by ``"<path>"``.
+
+    What a path holds enters a dataset's content hash by the files' sha256 (the recipe's ``files``),
+    so the same textures in another folder give the same hash.
+    """
+    names = path_settings()
+    if isinstance(value, dict):
+        return {key: "<path>" if key in names else without_paths(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [without_paths(item) for item in value]
+    return value
+
+
+def path_values(value: Any) -> set[str]:
+    """Every path a spec's settings name."""
+    names, found = path_settings(), set()
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in names and isinstance(item, str):
+                found.add(item)
+            else:
+                found |= path_values(item)
+    elif isinstance(value, list):
+        for item in value:
+            found |= path_values(item)
+    return found

@@ -236,16 +236,15 @@ class Pipeline:
         masks: list[np.ndarray] = []
         for node in self._steps:
             image = node.run(image, rng, steps, masks)
-        return image, self._union(masks, image.shape[:2]), steps
+        return image, _union(masks, image.shape[:2]) if self.structural else None, steps
 
-    def _union(self, masks: list[np.ndarray], shape: tuple[int, int]) -> np.ndarray | None:
-        """The union of the operations' masks; ``None`` when the pipeline has no structural operation."""
-        if not self.structural:
-            return None
-        union = np.zeros(shape, np.uint8)
-        for mask in masks:
-            union |= mask
-        return union
+
+def _union(masks: list[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
+    """The union of the operations' masks (all zero when none drew damage)."""
+    union = np.zeros(shape, np.uint8)
+    for mask in masks:
+        union |= mask
+    return union
 
 
 def degrade(
@@ -302,7 +301,8 @@ def replay(image: np.ndarray, record: dict[str, Any]) -> DegradationResult:
     image : numpy.ndarray
         The source image the record was made from.
     record : dict
-        :attr:`DegradationResult.record` (for example read back from JSON).
+        :attr:`DegradationResult.record` (for example read back from JSON), or the record a dataset
+        stores for a sample (``Sample.record``, which leaves out the spec).
 
     Returns
     -------
@@ -319,6 +319,10 @@ def replay(image: np.ndarray, record: dict[str, Any]) -> DegradationResult:
         image, mask = operation.apply(image, step["params"])
         if mask is not None:
             masks.append(mask)
+    if "spec" in record:
+        structural = Pipeline(record["spec"]).structural
+    else:  # a dataset's stored record (no spec): structural if any recorded step is
+        structural = any(get_operation(step["op"]).structural for step in record["steps"])
     return DegradationResult(
-        image, Pipeline(record["spec"])._union(masks, image.shape[:2]), copy.deepcopy(record)
+        image, _union(masks, image.shape[:2]) if structural else None, copy.deepcopy(record)
     )
