@@ -78,3 +78,17 @@ def test_summaries_count_exactly_what_they_average():
     assert summary.mean == 2.0
     assert summary.aggregation == "mean of 2 finite per-image values; 1 infinite left out; 1 missing"
     assert summarize([2.0, 4.0]).aggregation == "mean of 2 finite per-image values"
+
+
+def test_a_metric_is_added_by_its_spec_alone(monkeypatch, photo_pairs):
+    from pikfix_bench.leaderboard.table import display
+    from pikfix_bench.metrics import METRICS, ImageScorer, MetricSpec
+
+    def mae(profile, pred, gt):
+        return (pred.double() - gt.double()).abs().flatten(1).mean(1)
+
+    monkeypatch.setitem(METRICS, "mae", MetricSpec("mae", "MAE", False, True, "mean absolute error", 4, mae))
+    _, pred, gt = photo_pairs[0]
+    (value,) = ImageScorer(metrics=["mae"]).score([pred], [gt])
+    assert value["mae"] == pytest.approx(np.abs(pred.astype(float) - gt).mean())
+    assert display(value["mae"], "mae") == f"{value['mae']:.4f}"

@@ -9,7 +9,7 @@ image pair.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,10 +24,14 @@ from pikfix_bench.metrics.profiles import ColorSpace, MetricProfile, get_profile
 from pikfix_bench.metrics.psnr import psnr
 from pikfix_bench.metrics.ssim import ssim
 
+# How a metric is computed: ``(profile, pred, gt) -> N values`` on ``N x 3 x H x W`` uint8 batches.
+MetricFunction = Callable[[MetricProfile, torch.Tensor, torch.Tensor], torch.Tensor]
+
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """What a metric is: its name, label, direction, whether it needs a ground truth, display decimals."""
+    """Everything about a metric: name, label, direction, whether it needs a ground truth, meaning,
+    display decimals and the function that computes it under a profile. A metric is added here alone."""
 
     name: str
     label: str
@@ -35,6 +39,7 @@ class MetricSpec:
     needs_reference: bool
     description: str
     decimals: int
+    compute: MetricFunction
 
     @property
     def arrow(self) -> str:
@@ -46,24 +51,6 @@ class MetricSpec:
         """The table heading: label and arrow (``"LPIPS ↓"``)."""
         return f"{self.label} {self.arrow}"
 
-
-METRICS: dict[str, MetricSpec] = {
-    spec.name: spec
-    for spec in (
-        MetricSpec("psnr", "PSNR", True, True, "peak signal-to-noise ratio, dB", 2),
-        MetricSpec("ssim", "SSIM", True, True, "structural similarity, Gaussian 11x11 window", 3),
-        MetricSpec("lpips", "LPIPS", False, True, "LPIPS v0.1 AlexNet perceptual distance", 3),
-        MetricSpec("ciede2000", "CIEDE2000", False, True, "mean CIEDE2000 colour difference", 2),
-        MetricSpec(
-            "colorfulness",
-            "Colourfulness",
-            True,
-            False,
-            "Hasler-Süsstrunk colourfulness of the prediction",
-            1,
-        ),
-    )
-}
 
 # BT.601 limited-range luma (as BasicSR's ``rgb2ycbcr(y_only=True)``), on RGB in [0, 1], result in 0..255.
 _Y_WEIGHTS = (65.481, 128.553, 24.966)
@@ -112,6 +99,66 @@ def _in_space(
 
 def _crop(batch: torch.Tensor, border: int) -> torch.Tensor:
     return batch[..., border:-border, border:-border] if border else batch
+
+
+def _checked_border(profile: MetricProfile, batch: torch.Tensor) -> int:
+    border = profile.crop_border
+    if border and min(batch.shape[-2:]) <= 2 * border:
+        raise ShapeMismatchError(
+            f"crop_border {border} leaves nothing of a {batch.shape[-1]}x{batch.shape[-2]} image"
+        )
+    return border
+
+
+def _psnr(profile: MetricProfile, pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+    border = _checked_border(profile, pred)
+    (pred, gt), data_range = _in_space(pred, gt, profile.psnr_space)
+    return psnr(_crop(pred, border), _crop(gt, border), data_range=data_range)
+
+
+def _ssim(profile: MetricProfile, pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+    border = _checked_border(profile, pred)
+    (pred, gt), data_range = _in_space(pred, gt, profile.ssim_space)
+    return ssim(
+        _crop(pred, border),
+        _crop(gt, border),
+        padding=profile.ssim_padding,
+        window_size=profile.ssim_window,
+        sigma=profile.ssim_sigma,
+        data_range=data_range,
+    )
+
+
+def _lpips(profile: MetricProfile, pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+    return lpips_distance(load_lpips_alex(str(pred.device)), pred, gt)
+
+
+METRICS: dict[str, MetricSpec] = {
+    spec.name: spec
+    for spec in (
+        MetricSpec("psnr", "PSNR", True, True, "peak signal-to-noise ratio, dB", 2, _psnr),
+        MetricSpec("ssim", "SSIM", True, True, "structural similarity, Gaussian 11x11 window", 3, _ssim),
+        MetricSpec("lpips", "LPIPS", False, True, "LPIPS v0.1 AlexNet perceptual distance", 3, _lpips),
+        MetricSpec(
+            "ciede2000",
+            "CIEDE2000",
+            False,
+            True,
+            "mean CIEDE2000 colour difference",
+            2,
+            lambda profile, pred, gt: ciede2000(pred, gt),
+        ),
+        MetricSpec(
+            "colorfulness",
+            "Colourfulness",
+            True,
+            False,
+            "Hasler-Süsstrunk colourfulness of the prediction",
+            1,
+            lambda profile, pred, gt: colorfulness(pred),
+        ),
+    )
+}
 
 
 def check_pair(pred: np.ndarray, gt: np.ndarray, pred_name: str = "pred", gt_name: str = "gt") -> None:
@@ -167,7 +214,8 @@ class ImageScorer:
         if batch_size < 1:
             raise PikfixError(f"batch_size must be >= 1, got {batch_size}")
         self.batch_size = batch_size
-        self._lpips = load_lpips_alex(str(self.device)) if "lpips" in self.metrics else None
+        if "lpips" in self.metrics:
+            load_lpips_alex(str(self.device))  # a broken weights file fails here, not mid-run
 
     def score(self, preds: Sequence[np.ndarray], gts: Sequence[np.ndarray]) -> list[dict[str, float]]:
         """Score image pairs; images of different sizes are batched separately.
@@ -224,29 +272,6 @@ class ImageScorer:
             return self._score_tensors(pred_uint8, gt_uint8)
 
     def _score_tensors(self, pred_uint8: torch.Tensor, gt_uint8: torch.Tensor) -> dict[str, torch.Tensor]:
-        profile, out = self.profile, {}
-        border = profile.crop_border
-        if border and min(pred_uint8.shape[-2:]) <= 2 * border:
-            raise ShapeMismatchError(
-                f"crop_border {border} leaves nothing of a {pred_uint8.shape[-1]}x{pred_uint8.shape[-2]} image"
-            )
-        if "psnr" in self.metrics:
-            (pred, gt), data_range = _in_space(pred_uint8, gt_uint8, profile.psnr_space)
-            out["psnr"] = psnr(_crop(pred, border), _crop(gt, border), data_range=data_range)
-        if "ssim" in self.metrics:
-            (pred, gt), data_range = _in_space(pred_uint8, gt_uint8, profile.ssim_space)
-            out["ssim"] = ssim(
-                _crop(pred, border),
-                _crop(gt, border),
-                padding=profile.ssim_padding,
-                window_size=profile.ssim_window,
-                sigma=profile.ssim_sigma,
-                data_range=data_range,
-            )
-        if self._lpips is not None:
-            out["lpips"] = lpips_distance(self._lpips, pred_uint8, gt_uint8)
-        if "ciede2000" in self.metrics:
-            out["ciede2000"] = ciede2000(pred_uint8, gt_uint8)
-        if "colorfulness" in self.metrics:
-            out["colorfulness"] = colorfulness(pred_uint8)
-        return {name: value.cpu() for name, value in out.items()}
+        return {
+            name: METRICS[name].compute(self.profile, pred_uint8, gt_uint8).cpu() for name in self.metrics
+        }
