@@ -97,7 +97,8 @@ class TrainingState:
     schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler]
 
 
-def _new_state(config: PikFixConfig, device: str) -> TrainingState:
+def new_state(config: PikFixConfig, device: str) -> TrainingState:
+    """A fresh model, discriminator and optimisers on ``device``."""
     model = PikFix(config).to(device)
     generator_params = [p for p in model.parameters() if p.requires_grad]
     optimizers = {
@@ -113,6 +114,54 @@ def _new_state(config: PikFixConfig, device: str) -> TrainingState:
         for name, opt in optimizers.items()
     }
     return TrainingState(0, model, discriminator, optimizers, schedulers)
+
+
+def train_step(
+    state: TrainingState, config: PikFixConfig, batch: dict[str, torch.Tensor]
+) -> dict[str, float]:
+    """One optimisation step: the discriminator (when adversarial), then the generator.
+
+    Parameters
+    ----------
+    state : TrainingState
+        Model, discriminator and optimisers (updated in place).
+    config : PikFixConfig
+        Loss weights.
+    batch : dict of str to torch.Tensor
+        From :func:`training_tensors`, on the model's device.
+
+    Returns
+    -------
+    dict of str to float
+        Every loss term, the total ``loss`` and the ``discriminator`` loss.
+    """
+    result = state.model(batch["lightness"], batch["ref_lightness"], batch["ref_ab"])
+    reference = torch.cat([batch["ref_lightness"], batch["ref_ab"]], 1)
+    fake_logits, d_loss = None, 0.0
+    if state.discriminator is not None:
+        real = state.discriminator(batch["target_lightness"], batch["target_ab"], reference)
+        fake = state.discriminator(result.lightness.detach(), result.ab.detach(), reference)
+        loss_d = discriminator_loss(real, fake)
+        state.optimizers["discriminator"].zero_grad()
+        loss_d.backward()
+        state.optimizers["discriminator"].step()
+        d_loss = float(loss_d.detach())
+        fake_logits = state.discriminator(result.lightness, result.ab, reference)
+    terms = generator_loss(
+        config,
+        state.model.vgg,
+        state.model.sphist,
+        result.lightness,
+        result.ab,
+        batch["target_lightness"],
+        batch["target_ab"],
+        batch["ref_ab"],
+        fake_logits,
+    )
+    state.optimizers["generator"].zero_grad()
+    terms.total.backward()
+    state.optimizers["generator"].step()
+    return {**terms.terms, "loss": float(terms.total.detach()), "discriminator": d_loss}
 
 
 def _save_state(path: Path, state: TrainingState, extra: dict[str, Any]) -> None:
@@ -138,7 +187,7 @@ def _load_state(path: Path, config: PikFixConfig, dataset_hash: str, device: str
         raise PikfixError(f"--resume refused: {path} was trained with another config")
     if payload["dataset"]["content_hash"] != dataset_hash:
         raise PikfixError(f"--resume refused: {path} was trained on another dataset content")
-    state = _new_state(config, device)
+    state = new_state(config, device)
     state.model.load_state_dict({**state.model.state_dict(), **payload["model"]})
     if state.discriminator is not None:
         state.discriminator.load_state_dict(payload["discriminator"])
@@ -214,7 +263,7 @@ def train(
     state = (
         _load_state(out / "last.pth", config, dataset.content_hash, device)
         if resume and (out / "last.pth").exists()
-        else _new_state(config, device)
+        else new_state(config, device)
     )
     write_json(out / "config.json", config.to_dict())
     train_ids, val_ids = split_ids(dataset.ids, val_fraction, seed)
@@ -241,37 +290,7 @@ def train(
                 batches, desc=f"epoch {epoch}/{epochs}", unit="batch", disable=not progress, file=sys.stderr
             ):
                 batch = {k: v.to(device) for k, v in training_tensors(dataset.read(ids), crop, rng).items()}
-                result = state.model(batch["lightness"], batch["ref_lightness"], batch["ref_ab"])
-                reference = torch.cat([batch["ref_lightness"], batch["ref_ab"]], 1)
-                fake_logits, d_loss = None, 0.0
-                if state.discriminator is not None:
-                    real = state.discriminator(batch["target_lightness"], batch["target_ab"], reference)
-                    fake = state.discriminator(result.lightness.detach(), result.ab.detach(), reference)
-                    loss_d = discriminator_loss(real, fake)
-                    state.optimizers["discriminator"].zero_grad()
-                    loss_d.backward()
-                    state.optimizers["discriminator"].step()
-                    d_loss = float(loss_d.detach())
-                    fake_logits = state.discriminator(result.lightness, result.ab, reference)
-                terms = generator_loss(
-                    config,
-                    state.model.vgg,
-                    state.model.sphist,
-                    result.lightness,
-                    result.ab,
-                    batch["target_lightness"],
-                    batch["target_ab"],
-                    batch["ref_ab"],
-                    fake_logits,
-                )
-                state.optimizers["generator"].zero_grad()
-                terms.total.backward()
-                state.optimizers["generator"].step()
-                for name, value in {
-                    **terms.terms,
-                    "loss": float(terms.total.detach()),
-                    "discriminator": d_loss,
-                }.items():
+                for name, value in train_step(state, config, batch).items():
                     totals[name] = totals.get(name, 0.0) + value
                 steps += 1
             lr = state.optimizers["generator"].param_groups[0]["lr"]
