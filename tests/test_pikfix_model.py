@@ -14,7 +14,7 @@ from pikfix_bench.cli import main
 from pikfix_bench.errors import PikfixError
 from pikfix_bench.model import PikFix, PikFixConfig, colorize, load_model, save_model
 from pikfix_bench.model.colorization import SPHist
-from pikfix_bench.model.losses import emd_loss, generator_loss
+from pikfix_bench.model.losses import colour_histograms, emd_loss, generator_loss
 from pikfix_bench.model.similarity import grid_size
 
 TINY = {
@@ -246,3 +246,28 @@ def test_adapter_needs_weights(trained):
         ],
     )
     assert result.exit_code == 2 and "pikfix-bench train" in result.output
+
+
+def test_emd_cannot_be_lowered_by_moving_the_bin_centres():
+    torch.manual_seed(0)
+    sphist = SPHist(16, 0.1)
+    ab, reference_ab = torch.rand(2, 2, 16, 16) * 2 - 1, torch.rand(2, 2, 16, 16) * 0.5
+    optimiser = torch.optim.Adam(sphist.parameters(), lr=1e-2)
+
+    def emd() -> torch.Tensor:
+        return emd_loss(
+            colour_histograms(sphist, ab).flatten(0, 1), colour_histograms(sphist, reference_ab).flatten(0, 1)
+        )
+
+    before = float(emd())
+    for _ in range(50):  # was: the loss fell by spreading the centres out of the data range
+        optimiser.zero_grad()
+        loss = emd()
+        assert not loss.requires_grad or sphist.centres.grad is None
+        if loss.requires_grad:
+            loss.backward()
+        optimiser.step()
+    assert float(emd()) == before and torch.equal(sphist.centres, torch.linspace(-1, 1, 16))
+    warped = sphist(ab[:, :1])  # the warp path still trains the centres
+    warped.square().sum().backward()
+    assert sphist.centres.grad is not None and sphist.centres.grad.abs().sum() > 0

@@ -22,14 +22,19 @@ class SPHist(nn.Module):
         self.centres = nn.Parameter(torch.linspace(-1.0, 1.0, bins))
         self.sigma = sigma
 
-    def forward(self, channel: torch.Tensor) -> torch.Tensor:
-        """``N x 1 x H x W`` values -> ``N x K x H x W`` soft histograms."""
-        logits = -((channel - self.centres.view(1, -1, 1, 1)) ** 2) / (2 * self.sigma**2)
+    def forward(self, channel: torch.Tensor, fixed_centres: bool = False) -> torch.Tensor:
+        """``N x 1 x H x W`` values -> ``N x K x H x W`` soft histograms.
+
+        ``fixed_centres`` measures with the centres as they are, without a gradient into them (the
+        loss's histograms: a ruler the loss could move would let it fall without changing the colours).
+        """
+        centres = self.centres.detach() if fixed_centres else self.centres
+        logits = -((channel - centres.view(1, -1, 1, 1)) ** 2) / (2 * self.sigma**2)
         return torch.softmax(logits, dim=1)
 
-    def global_histogram(self, channel: torch.Tensor) -> torch.Tensor:
+    def global_histogram(self, channel: torch.Tensor, fixed_centres: bool = False) -> torch.Tensor:
         """``N x K`` histogram of the whole image (mean of the per-pixel ones)."""
-        return self.forward(channel).mean(dim=(2, 3))
+        return self.forward(channel, fixed_centres).mean(dim=(2, 3))
 
 
 def warp(

@@ -24,8 +24,15 @@ def emd_loss(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
 
 
 def colour_histograms(sphist: SPHist, ab: torch.Tensor) -> torch.Tensor:
-    """Global a and b histograms of ab in [-1, 1]: ``N x 2 x K``."""
-    return torch.stack([sphist.global_histogram(ab[:, :1]), sphist.global_histogram(ab[:, 1:])], dim=1)
+    """Global a and b histograms of ab in [-1, 1]: ``N x 2 x K``, measured with the bin centres held fixed.
+
+    The centres learn through the warp path only: with a gradient from the EMD into them, moving the
+    bins apart lowered the loss (5.9 to 0.67 in 5,000 Adam steps on the centres alone) without changing
+    a colour. The authors' code keeps its bins fixed too.
+    """
+    return torch.stack(
+        [sphist.global_histogram(ab[:, :1], True), sphist.global_histogram(ab[:, 1:], True)], dim=1
+    )
 
 
 class PatchDiscriminator(nn.Module):
