@@ -4,7 +4,15 @@ Installed as ``pikfix_bench.baselines``. Third-party packages add models through
 group ``pikfix_bench.models`` (an entry pointing at a :class:`ModelAdapter` subclass).
 """
 
-from pikfix_bench.baselines import colorizers, command, pikfix, pix2pix, predictions, restore  # noqa: F401 - register
+from pikfix_bench.baselines import (  # noqa: F401 - register
+    colorizers,
+    command,
+    pikfix,
+    pix2pix,
+    predictions,
+    recipes,
+    restore,
+)
 from pikfix_bench.baselines.base import (
     ENTRY_POINT_GROUP,
     MODELS,

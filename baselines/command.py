@@ -1,21 +1,26 @@
-"""``command``: run a model's own code on exported files, and the named recipes built on it.
+"""``command``: run a model's own code on exported files; the base of the named recipes (:mod:`.recipes`).
 
 Each call gets a fresh work folder ``WORK`` (inside the run directory's ``work/``, removed
-afterwards unless ``keep_work=1``): the harness exports the batch to ``WORK/input/<id>.png`` and
-``WORK/ref/<id>.png`` and writes ``WORK/pairs.txt`` (``input_path ref_path`` per line). The command
-template may use ``{input_dir}``, ``{ref_dir}``, ``{output_dir}``, ``{pairs_file}``, ``{repo}``,
-``{python}`` and ``{gpu}`` (the CUDA index the model runs on, ``-1`` on the CPU); it runs through the
-shell with a timeout, its output goes to ``WORK/command.log``, and outputs are collected from
-``{output_dir}`` by sample id. See ``docs/baselines.md``.
+afterwards unless ``keep_work=1``): the harness exports the batch to ``WORK/input/<name>.png`` and
+``WORK/ref/<name>.png`` and writes ``WORK/pairs.txt`` (``input_path ref_path`` per line). ``<name>`` is
+the sample id for ``command``; recipes use ``s000000``-style names (an id's dots or slashes must not
+reach code that splits file names) and map outputs back by position. The command template may use
+``{input_dir}``, ``{ref_dir}``, ``{output_dir}``, ``{pairs_file}``, ``{repo}``, ``{python}``, ``{gpu}``
+(the CUDA index the model runs on, ``-1`` on the CPU) and any option of the model by its name; it runs
+through the shell with a timeout, with the folder of ``python=`` first on ``PATH`` (scripts that call a
+bare ``python`` then use the model's environment), and its output goes to the call's log, which a
+failure names. Outputs are collected from ``{output_dir}`` by name. See ``docs/baselines.md``.
 """
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -31,12 +36,15 @@ from pikfix_bench.baselines.base import (
 from pikfix_bench.baselines.predictions import find_output
 from pikfix_bench.image_io import read_image, write_png
 
+DRIVER_DIR = Path(__file__).parent / "drivers"
 COMMON_OPTIONS = {
     "command": ModelOption(
         "shell command template ({input_dir} {ref_dir} {output_dir} {pairs_file} {repo} {python} {gpu})"
     ),
     "timeout": ModelOption("seconds before the command is stopped", "float", 3600.0, minimum=1),
-    "python": ModelOption("interpreter of the model's own environment", default="python"),
+    "python": ModelOption(
+        "interpreter of the model's own environment (its folder goes first on PATH)", default="python"
+    ),
     "keep_work": ModelOption(
         "1: keep each call's work folder (inputs, outputs, log)", "choice", "0", choices=("0", "1")
     ),
@@ -63,10 +71,7 @@ class CommandAdapter(ModelAdapter):
         devices=("cpu", "cuda"),
         options=dict(COMMON_OPTIONS),
     )
-    template: str | None = None  # recipes provide one
-    outputs_subdir: str = ""  # where the program puts its results, inside {output_dir}
-    required_files: tuple[str, ...] = ()  # files a checkout must contain (recipes)
-    get_it: str = ""  # what to fetch, for the error message
+    safe_names: ClassVar[bool] = False  # recipes: export as s000000.png and map back by position
 
     work_dir: Path | None = None  # where work folders are made (the run directory's work/)
 
@@ -76,19 +81,23 @@ class CommandAdapter(ModelAdapter):
 
     def load(self, device: str) -> None:  # noqa: D102
         super().load(device)
-        if "repo" in self.descriptor.options:
-            repo = self.settings["repo"]
-            missing = [name for name in self.required_files if not (Path(repo) / name).exists()]
-            if missing:
-                raise ModelError(
-                    f"{self.descriptor.name}: {repo} lacks {', '.join(missing)}; it should be a checkout of "
-                    f"{self.get_it}"
-                )
-        if not (self.settings["command"] or self.template):
+        if not self.command_template():
             raise ModelError(
                 f"{self.descriptor.name} needs --model-opt command='...' using {{input_dir}} and "
                 "{output_dir} (see docs/baselines.md)"
             )
+
+    def command_template(self) -> str | None:
+        """The shell command with placeholders (recipes build theirs from their options)."""
+        return self.settings["command"]
+
+    def outputs_subdir(self) -> str:
+        """Where the program puts its results, inside ``{output_dir}``."""
+        return ""
+
+    def failure_in_log(self, log: str) -> str | None:
+        """What went wrong according to the log of a command that exited 0 (``None``: nothing)."""
+        return None
 
     @property
     def gpu(self) -> int:
@@ -96,6 +105,14 @@ class CommandAdapter(ModelAdapter):
         if not self.device.startswith("cuda"):
             return -1
         return int(self.device.partition(":")[2] or 0)
+
+    def environment(self) -> dict[str, str]:
+        """The command's environment: this one, with the folder of ``python=`` first on ``PATH``."""
+        env = dict(os.environ)
+        python = self.settings["python"]
+        if os.sep in python:
+            env["PATH"] = str(Path(python).parent) + os.pathsep + env.get("PATH", "")
+        return env
 
     def predict(self, batch: Batch) -> list[np.ndarray | None]:  # noqa: D102
         if self.work_dir is not None:
@@ -107,33 +124,50 @@ class CommandAdapter(ModelAdapter):
             if self.settings["keep_work"] == "0":
                 shutil.rmtree(work, ignore_errors=True)
 
-    def _run(self, batch: Batch, work: Path) -> list[np.ndarray | None]:
+    def _export(self, batch: Batch, work: Path) -> dict[str, Path]:
         folders = {name: work / name for name in ("input", "ref", "output")}
+        names = [f"s{index:06d}" for index in range(len(batch.ids))] if self.safe_names else batch.ids
         lines = []
-        for sample_id, image, reference in zip(batch.ids, batch.inputs, batch.references, strict=True):
-            write_png(folders["input"] / f"{sample_id}.png", as_rgb(image))
-            write_png(folders["ref"] / f"{sample_id}.png", as_rgb(reference))
-            lines.append(f"{folders['input'] / f'{sample_id}.png'} {folders['ref'] / f'{sample_id}.png'}")
+        for name, image, reference in zip(names, batch.inputs, batch.references, strict=True):
+            write_png(folders["input"] / f"{name}.png", as_rgb(image))
+            write_png(folders["ref"] / f"{name}.png", as_rgb(reference))
+            lines.append(f"{folders['input'] / f'{name}.png'} {folders['ref'] / f'{name}.png'}")
         folders["output"].mkdir(parents=True, exist_ok=True)
         (work / "pairs.txt").write_text("\n".join(lines) + "\n")
-        command = (self.settings["command"] or self.template).format(
-            input_dir=shlex.quote(str(folders["input"])),
-            ref_dir=shlex.quote(str(folders["ref"])),
-            output_dir=shlex.quote(str(folders["output"])),
-            pairs_file=shlex.quote(str(work / "pairs.txt")),
-            repo=shlex.quote(self.settings.get("repo") or ""),
-            python=self.settings["python"],
-            gpu=self.gpu,
-            driver_dir=shlex.quote(str(Path(__file__).parent / "drivers")),
+        return folders
+
+    def _command(self, folders: dict[str, Path], work: Path) -> str:
+        placeholders = {key: "" if value is None else str(value) for key, value in self.settings.items()}
+        placeholders |= {
+            "input_dir": folders["input"],
+            "ref_dir": folders["ref"],
+            "output_dir": folders["output"],
+            "pairs_file": work / "pairs.txt",
+            "gpu": self.gpu,
+            "driver_dir": DRIVER_DIR,
+        }
+        return self.command_template().format(
+            **{key: shlex.quote(str(value)) for key, value in placeholders.items()}
         )
+
+    def _run(self, batch: Batch, work: Path) -> list[np.ndarray | None]:
+        folders = self._export(batch, work)
+        command = self._command(folders, work)
         timeout = self.settings["timeout"]
-        log_path = self._log_path(work)
+        log_path = (
+            work / "command.log" if self.settings["keep_work"] == "1" else work.with_name(f"{work.name}.log")
+        )
         with open(log_path, "a") as log:
             log.write(f"$ {command}\n")
             log.flush()
             try:
                 completed = subprocess.run(
-                    command, shell=True, stdout=log, stderr=subprocess.STDOUT, timeout=timeout
+                    command,
+                    shell=True,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    timeout=timeout,
+                    env=self.environment(),
                 )
             except subprocess.TimeoutExpired:
                 raise ModelError(
@@ -143,96 +177,16 @@ class CommandAdapter(ModelAdapter):
             raise ModelError(
                 f"{self.descriptor.name}: command exited with status {completed.returncode} (log: {log_path})"
             )
+        failure = self.failure_in_log(log_path.read_text(errors="replace"))
+        if failure:
+            raise ModelError(
+                f"{self.descriptor.name}: {failure} although the command exited 0 (log: {log_path})"
+            )
+        names = [f"s{index:06d}" for index in range(len(batch.ids))] if self.safe_names else batch.ids
         results: list[np.ndarray | None] = []  # a missing output fails its sample alone
-        for sample_id in batch.ids:
+        for name in names:
             try:
-                results.append(read_image(find_output(folders["output"] / self.outputs_subdir, sample_id)))
+                results.append(read_image(find_output(folders["output"] / self.outputs_subdir(), name)))
             except ModelError:
                 results.append(None)
         return results
-
-    def _log_path(self, work: Path) -> Path:
-        """The call's log: inside a kept work folder, else beside it as ``call-XXXX.log`` (it outlives the call)."""
-        if self.settings["keep_work"] == "1":
-            return work / "command.log"
-        return work.with_name(f"{work.name}.log")
-
-
-def _recipe(
-    name,
-    description,
-    task,
-    template,
-    required,
-    get_it,
-    outputs_subdir="",
-    input_mode="RGB",
-    uses_reference=False,
-    fixed_size=None,
-    size_multiple=1,
-    extra_options=None,
-):
-    options = {
-        **COMMON_OPTIONS,
-        "repo": ModelOption(f"a checkout of {get_it}", "dir", required=True),
-        **(extra_options or {}),
-    }
-    attributes = {
-        "descriptor": ModelDescriptor(
-            name,
-            description,
-            task,
-            uses_reference,
-            input_mode,
-            size_multiple,
-            fixed_size,
-            ("cpu", "cuda"),
-            options,
-            requires_weights=True,
-            batch_size=0,
-        ),
-        "template": template,
-        "required_files": required,
-        "get_it": get_it,
-        "outputs_subdir": outputs_subdir,
-        "__doc__": f"{description}. Needs a checkout of {get_it}.",
-    }
-    return register_model(type(f"{name.title().replace('-', '')}Adapter", (CommandAdapter,), attributes))
-
-
-DeOldifyAdapter = _recipe(
-    "deoldify",
-    "DeOldify (artistic) via its Python API on exported images",
-    "colorization",
-    "{python} {driver_dir}/deoldify_driver.py --repo {repo} --input-dir {input_dir} --output-dir {output_dir}",
-    ("deoldify/visualize.py", "models/ColorizeArtistic_gen.pth"),
-    "https://github.com/jantic/DeOldify with models/ColorizeArtistic_gen.pth",
-)
-InstColorizationAdapter = _recipe(
-    "instcolorization",
-    "InstColorization (Su et al. 2020): detectron2 boxes, then fusion model at 256x256",
-    "colorization",
-    "cd {repo} && {python} inference_bbox.py --test_img_dir {input_dir} && {python} test_fusion.py --name test_fusion "
-    "--sample_p 1.0 --model fusion --fineSize 256 --test_img_dir {input_dir} --results_img_dir {output_dir}",
-    ("test_fusion.py", "inference_bbox.py", "checkpoints/coco_finetuned_mask_256_ffs"),
-    "https://github.com/ericsujw/InstColorization with its checkpoints/",
-)
-Wan2020Adapter = _recipe(
-    "wan2020",
-    "Bringing Old Photos Back to Life (Wan et al. 2020): run.py, outputs in final_output/",
-    "restoration",
-    "cd {repo} && {python} run.py --input_folder {input_dir} --output_folder {output_dir} --GPU {gpu}",
-    ("run.py", "Global/checkpoints/restoration"),
-    "https://github.com/microsoft/Bringing-Old-Photos-Back-to-Life with its checkpoints",
-    outputs_subdir="final_output",
-)
-DeepExemplarAdapter = _recipe(
-    "deep-exemplar",
-    "He et al. 2018 deep exemplar-based colorization; pairs list of target and reference",
-    "colorization",
-    None,
-    (),
-    "https://github.com/msracver/Deep-Exemplar-based-Colorization (built), run by your own --model-opt command "
-    "using {pairs_file}",
-    uses_reference=True,
-)

@@ -115,8 +115,8 @@ def test_gpu_placeholder_names_the_cuda_index(device, expected, tmp_path):
     assert (tmp_path / "gpu.txt").read_text() == expected
 
 
-def test_wan2020_passes_the_device_to_run_py():
-    template = create_model.__globals__["list_models"]()["wan2020"].template
+def test_wan2020_passes_the_device_to_run_py(tmp_path):
+    template = create_model("wan2020", repo=str(tmp_path)).command_template()
     assert "--GPU {gpu}" in template and "--GPU -1" not in template
 
 
