@@ -33,7 +33,7 @@ from pikfix_bench.resize import square_crop  # noqa: E402
 COUNTERPARTS = {
     "gaussian_noise": ("gaussian_noise", {"sigma": 0.18 * 255, "gray": False}),
     "poisson_noise": ("shot_noise", {"photons": 12.0}),
-    "salt_pepper": ("impulse_noise", {"amount": 0.09, "salt_ratio": 0.5}),
+    "salt_pepper": ("impulse_noise", {"amount": 0.09, "salt_ratio": 0.5, "per_channel": True}),
     "speckle_noise": ("speckle_noise", {"sigma": 0.35}),
     "defocus_blur": ("defocus_blur", {"radius": 6.0}),
     "motion_blur": ("motion_blur", {"length": 15.0, "angle": 30.0}),

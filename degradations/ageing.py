@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from skimage.color import rgb2lab
 
@@ -66,19 +67,24 @@ class Vignette(Operation):
 class Grayscale(Operation):
     """Conversion to a one-channel image.
 
-    ``bt601``: luma 0.299 R + 0.587 G + 0.114 B, rounded (as OpenCV and Pillow). ``lab``: CIE L*
-    (scikit-image's ``rgb2lab``) scaled from [0, 100] to [0, 255], the lightness a Lab-space model
-    such as Pik-Fix takes as its input. The public Pik-Fix code does not say which conversion made
-    its synthetic inputs; presets use ``bt601``.
+    ``bt601``: luma 0.299 R + 0.587 G + 0.114 B, rounded (as OpenCV and Pillow). ``bgr2gray-on-rgb``:
+    what the public Pik-Fix code does (``datasets/OldPhotoDataset.py``: ``cv2.cvtColor(gt_image,
+    cv2.COLOR_BGR2GRAY)`` on an RGB array), i.e. 0.114 R + 0.587 G + 0.299 B with OpenCV's rounding.
+    ``lab``: CIE L* (scikit-image's ``rgb2lab``) scaled from [0, 100] to [0, 255], the lightness a
+    Lab-space model takes as its input.
     """
 
     name = "grayscale"
     description = "conversion to grayscale (BT.601 luma or Lab L*)"
-    params = (Param("method", "choice", "bt601", choices=("bt601", "lab"), doc="luma formula"),)
+    params = (
+        Param("method", "choice", "bt601", choices=("bt601", "bgr2gray-on-rgb", "lab"), doc="luma formula"),
+    )
 
     def _apply(self, image, method):
         if image.ndim == 2:
             return image.copy(), None
         if method == "lab":
             return to_uint8(rgb2lab(image)[..., 0] * 2.55), None
+        if method == "bgr2gray-on-rgb":
+            return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), None
         return bt601_gray(image), None

@@ -201,7 +201,9 @@ class Operation:
                 f"{self.name}: image of {image.shape[1]}x{image.shape[0]} is too small "
                 f"(needs at least {self.min_size} pixels per side)"
             )
-        out, mask = self._apply(image, **params)
+        # a record made before a parameter existed replays with that parameter's fixed default
+        defaults = {p.name: p.default for p in self.params if not isinstance(p.default, list | dict)}
+        out, mask = self._apply(image, **{**defaults, **params})
         return out, mask
 
     def _apply(self, image: np.ndarray, **params: Any) -> tuple[np.ndarray, np.ndarray | None]:
@@ -231,6 +233,12 @@ def get_operation(name: str) -> type[Operation]:
 def to_uint8(values: np.ndarray) -> np.ndarray:
     """Round and clip float values to uint8."""
     return np.clip(np.rint(values), 0, 255).astype(np.uint8)
+
+
+def changed_mask(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """A uint8 mask, 255 exactly where ``after`` differs from ``before`` (in any channel)."""
+    changed = before != after
+    return (changed if changed.ndim == 2 else changed.any(axis=2)).astype(np.uint8) * 255
 
 
 def path_settings() -> frozenset[str]:

@@ -18,15 +18,36 @@ def _filter(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
+def imgaug_kernel_size(sigma: float) -> int:
+    """imgaug 0.4's kernel for ``GaussianBlur`` (``blur._compute_gaussian_blur_ksize``, made odd)."""
+    factor = 3.3 if sigma < 3.0 else 2.9 if sigma < 5.0 else 2.6
+    size = int(max(factor * sigma, 5))
+    return size + 1 if size % 2 == 0 else size
+
+
 @register
 class GaussianBlur(Operation):
-    """Gaussian blur (the paper: sigma ~ U(0, 3); Wan et al.: kernel 3/5/7, sigma ~ U(1, 5))."""
+    """Gaussian blur (the paper: sigma ~ U(0, 3) through imgaug; Wan et al.: kernel 3/5/7, sigma ~ U(1, 5)).
+
+    ``implementation=cv2`` is ``cv2.GaussianBlur`` on the uint8 image (OpenCV's fixed-point filter, reflect-101
+    border), as both imgaug (the Pik-Fix code) and Wan et al.'s ``blur_image_v2`` call it; ``float`` filters
+    in float32 and rounds. ``size_rule=imgaug`` takes imgaug's kernel size (odd of ``max(3.3 sigma, 5)`` below
+    sigma 3) and, as imgaug, leaves the image alone for sigma <= 0.001.
+    """
 
     name = "gaussian_blur"
     description = "Gaussian blur"
     params = (
         Param("sigma", "float", [0.1, 3.0], 0.0, 20.0, unit="px", doc="standard deviation"),
-        Param("kernel_size", "int", 0, 0, 99, unit="px", doc="odd kernel size; 0 = 2*ceil(3 sigma)+1"),
+        Param("kernel_size", "int", 0, 0, 99, unit="px", doc="odd kernel size; 0 = from size_rule"),
+        Param("size_rule", "choice", "3sigma", choices=("3sigma", "imgaug"), doc="3sigma: 2*ceil(3 sigma)+1"),
+        Param(
+            "implementation",
+            "choice",
+            "float",
+            choices=("float", "cv2"),
+            doc="float32 filter, or cv2 on uint8",
+        ),
     )
 
     def _check_settings(self):
@@ -37,10 +58,16 @@ class GaussianBlur(Operation):
                 f"{self.name}: kernel_size must be 0 or odd (use {{'choice': [3, 5, 7]}} for several)"
             )
 
-    def _apply(self, image, sigma, kernel_size):
-        if sigma <= 0:
+    def _apply(self, image, sigma, kernel_size, size_rule, implementation):
+        if sigma <= (1e-3 if size_rule == "imgaug" else 0):
             return image.copy(), None
-        size = kernel_size or 2 * math.ceil(3 * sigma) + 1
+        size = kernel_size or (
+            imgaug_kernel_size(sigma) if size_rule == "imgaug" else 2 * math.ceil(3 * sigma) + 1
+        )
+        if implementation == "cv2":
+            return cv2.GaussianBlur(
+                image, (size, size), sigma, sigmaY=sigma, borderType=cv2.BORDER_REFLECT_101
+            ), None
         kernel = cv2.getGaussianKernel(size, sigma, cv2.CV_32F)
         return _filter(image, kernel @ kernel.T), None
 

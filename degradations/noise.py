@@ -83,7 +83,11 @@ class SpeckleNoise(Operation):
 
 @register
 class SaltPepperNoise(Operation):
-    """Impulse noise: a fraction of pixels set to white (salt) or black (pepper)."""
+    """Impulse noise: a fraction of pixels set to white (salt) or black (pepper).
+
+    ``per_channel`` draws hit and salt for every channel value (a mask over H x W x C), as Wan et al.'s
+    ``synthesize_salt_pepper`` does: about three times the hits of a pixel mask, and coloured impulses.
+    """
 
     name = "salt_pepper"
     description = "impulse noise: random white and black pixels"
@@ -91,12 +95,14 @@ class SaltPepperNoise(Operation):
     params = (
         Param("amount", "float", [0.0, 0.01], 0.0, 1.0, unit="fraction of pixels", doc="share of pixels hit"),
         Param("salt_ratio", "float", [0.3, 0.8], 0.0, 1.0, doc="share of the hits that are white"),
+        Param("per_channel", "bool", False, doc="hit each channel value on its own (Wan et al.)"),
     )
 
-    def _apply(self, image, amount, salt_ratio, seed):
+    def _apply(self, image, amount, salt_ratio, per_channel, seed):
         rng = np.random.default_rng(seed)
-        hit = rng.random(image.shape[:2]) < amount
-        salt = rng.random(image.shape[:2]) < salt_ratio
+        shape = image.shape if per_channel else image.shape[:2]
+        hit = rng.random(shape) < amount
+        salt = rng.random(shape) < salt_ratio
         out = image.copy()
         out[hit & salt] = 255
         out[hit & ~salt] = 0

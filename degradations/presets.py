@@ -29,14 +29,17 @@ def _damage(texture_dir: str | None, crack_codes: list[int], dust_codes: list[in
 
 
 def _pikfix(severity: int | None, texture_dir: str | None) -> dict[str, Any]:
+    # datasets/OldPhotoDataset.py grays first (cv2 BGR2GRAY on RGB); customized_transform.py's RandomBlur
+    # (imgaug GaussianBlur sigma (0, 3) then AdditiveGaussianNoise scale (0, 0.05*255)) and CrackGenerator
+    # (crack code randint(1, 12), dust randint(1, 8)) then work on that one channel.
     return {
         "name": "pikfix",
-        "description": "Pik-Fix online training damage: blur, noise, cracks, dust, gray",
+        "description": "Pik-Fix online training damage: gray (as its code), blur, noise, cracks, dust",
         "steps": [
-            {"op": "gaussian_blur", "sigma": [0.0, 3.0]},
+            {"op": "grayscale", "method": "bgr2gray-on-rgb"},
+            {"op": "gaussian_blur", "sigma": [0.0, 3.0], "size_rule": "imgaug", "implementation": "cv2"},
             {"op": "gaussian_noise", "sigma": [0.0, 12.75]},
             *_damage(texture_dir, [1, 12], [1, 8]),
-            GRAY,
         ],
     }
 
@@ -47,7 +50,7 @@ def _pikfix_offline(severity: int | None, texture_dir: str | None) -> dict[str, 
         "description": "Pik-Fix offline data: 2x bicubic down-up, cracks, dust, torn corner, gray",
         "steps": [
             {"op": "resolution", "scale": 0.5, "down": "bicubic", "up": "bicubic"},
-            *_damage(texture_dir, [1, 12], [1, 8]),
+            *_damage(texture_dir, [1, 12], [1, 11]),  # utils/data_generation.py: dust randint(1, 11)
             {"op": "torn_corner", "area": [0.0, 0.05], "where": "corner"},
             GRAY,
         ],
@@ -66,12 +69,18 @@ def _wan2020(severity: int | None, texture_dir: str | None) -> dict[str, Any]:
                         "p": 0.7,
                         "kernel_size": {"choice": [3, 5, 7]},
                         "sigma": [1.0, 5.0],
+                        "implementation": "cv2",  # blur_image_v2: cv2.GaussianBlur on uint8
                     },
                     {
                         "one_of": [
                             {"op": "gaussian_noise", "sigma": [5.0, 50.0]},
                             {"op": "speckle_noise", "sigma": [5 / 255, 50 / 255]},
-                            {"op": "salt_pepper", "amount": [0.0, 0.01], "salt_ratio": [0.3, 0.8]},
+                            {
+                                "op": "salt_pepper",
+                                "amount": [0.0, 0.01],
+                                "salt_ratio": [0.3, 0.8],
+                                "per_channel": True,  # synthesize_salt_pepper: a mask over C x H x W
+                            },
                         ],
                         "p": 0.7,
                     },

@@ -13,7 +13,7 @@ import math
 import cv2
 import numpy as np
 
-from pikfix_bench.degradations.base import Operation, Param, register, to_uint8
+from pikfix_bench.degradations.base import Operation, Param, changed_mask, register, to_uint8
 
 
 def _blend(
@@ -94,7 +94,7 @@ class Cracks(Operation):
             out = np.maximum(image, to_uint8(crack if image.ndim == 2 else crack[..., None]))
         else:
             out = np.minimum(image, to_uint8(255 - crack if image.ndim == 2 else (255 - crack)[..., None]))
-        return out, layer
+        return out, changed_mask(image, out)  # a lighter-than-crack pixel is drawn over but not changed
 
 
 @register
@@ -215,6 +215,8 @@ class TornCorner(Operation):
         height, width = image.shape[:2]
         target = area * height * width
         layer = np.zeros((height, width), np.uint8)
+        if target < 1:  # nothing to tear (a polygon would still cover one pixel)
+            return image.copy(), layer
         for shrink in 0.85 ** np.arange(30):  # jaggedness can overshoot the area: shrink until under it
             layer[:] = 0
             polygon = self._polygon(

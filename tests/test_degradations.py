@@ -106,7 +106,9 @@ def test_noise_statistics_follow_the_parameters():
     flat = np.full((256, 256), 128, np.uint8)
     out, _ = get_operation("gaussian_noise")().apply(flat, {"sigma": 10.0, "gray": False, "seed": 1})
     assert out.astype(float).std() == pytest.approx(10.0, rel=0.05)
-    out, _ = get_operation("salt_pepper")().apply(flat, {"amount": 0.1, "salt_ratio": 0.25, "seed": 1})
+    out, _ = get_operation("salt_pepper")().apply(
+        flat, {"amount": 0.1, "salt_ratio": 0.25, "per_channel": False, "seed": 1}
+    )
     hits = out != 128
     assert hits.mean() == pytest.approx(0.1, abs=0.01)
     assert (out[hits] == 255).mean() == pytest.approx(0.25, abs=0.03)
@@ -221,10 +223,10 @@ def _read_gray(path):
 def test_texture_cracks_rule_without_rotation(texture_dir, photo):
     operation = get_operation("texture_cracks")(texture_dir=str(texture_dir))
     out, mask = operation.apply(
-        photo, {"texture_dir": str(texture_dir), "code": 3, "angle": 12.0, "region": 3}
+        photo, {"texture_dir": str(texture_dir), "code": 3, "angle": 12, "region": 0, "x_u": 0.0, "y_u": 0.99}
     )
-    texture = _read_gray(texture_dir / "texture03.jpg")
-    window = texture[60:120, 80:160]  # quadrant 3 = bottom right, half size
+    texture = _read_gray(texture_dir / "texture03.jpg")  # 160 x 120: region 0 is x in [40, 60], y in [30, 45]
+    window = texture[45:105, 40:120]
     layer = cv2.resize(window, (photo.shape[1], photo.shape[0]), interpolation=cv2.INTER_LINEAR)
     assert np.array_equal(out, np.maximum(photo, layer[..., None]))
     assert np.array_equal(mask > 0, (out != photo).any(axis=2))
@@ -233,13 +235,16 @@ def test_texture_cracks_rule_without_rotation(texture_dir, photo):
 def test_texture_cracks_code_12_rotates_and_zeroes_below_120(texture_dir):
     gray = np.zeros((60, 80), np.uint8)
     operation = get_operation("texture_cracks")(texture_dir=str(texture_dir))
-    out, _ = operation.apply(gray, {"texture_dir": str(texture_dir), "code": 12, "angle": 20.0, "region": 0})
+    params = {"texture_dir": str(texture_dir), "code": 12, "angle": 20, "region": 2, "x_u": 0.0, "y_u": 0.0}
+    out, _ = operation.apply(gray, params)
     texture = _read_gray(texture_dir / "texture12.jpg")
-    rotated = cv2.warpAffine(texture, cv2.getRotationMatrix2D((80, 60), 20.0, 1.0), (160, 120))
-    rotated[rotated < 120] = 0
-    expected = cv2.resize(rotated[:60, :80], (80, 60), interpolation=cv2.INTER_LINEAR)
+    texture[texture < 120] = 0  # before the rotation, as utils/texture_libs.py
+    rotated = cv2.warpAffine(texture, cv2.getRotationMatrix2D((80, 60), 20, 1.0), (160, 120))
+    expected = cv2.resize(
+        rotated[15:75, 20:100], (80, 60), interpolation=cv2.INTER_LINEAR
+    )  # region 2: x 20, y 15
     assert np.array_equal(out, expected)
-    assert np.all((out == 0) | (out >= 120))
+    assert np.any((out > 0) & (out < 120))  # the rotation softens the thresholded lines
 
 
 @pytest.mark.parametrize(("code", "threshold"), [(1, 100), (7, 100), (8, 50), (11, 50)])
@@ -247,13 +252,17 @@ def test_texture_dust_rule(texture_dir, photo, code, threshold):
     operation = get_operation("texture_dust")(texture_dir=str(texture_dir), code=code)
     params = operation.sample(np.random.default_rng(0), photo.shape)
     out, mask = operation.apply(photo, params)
-    value = min(3 * photo[photo.shape[0] // 2].mean(), 255)
-    spots = mask > 0
-    assert np.all(out[spots] == np.uint8(value)) and np.array_equal(out[~spots], photo[~spots])
+    value = np.uint8(min(3 * photo[photo.shape[0] // 2].mean(), 255))
+    changed = (out != photo).any(axis=2)
+    assert np.array_equal(mask > 0, changed) and np.array_equal(out[~changed], photo[~changed])
+    assert np.all(out[changed] == value)
     texture = _read_gray(texture_dir / f"dust{code:02d}.png")
-    # the spots are a crop of the thresholded texture
+    # the changed pixels are a crop of the thresholded texture, less those that already had the value
+    differs = (photo != value).any(axis=2)
     found = any(
-        np.array_equal(spots, texture[top : top + photo.shape[0], left : left + photo.shape[1]] > threshold)
+        np.array_equal(
+            changed, differs & (texture[top : top + photo.shape[0], left : left + photo.shape[1]] > threshold)
+        )
         for top in range(texture.shape[0] - photo.shape[0] + 1)
         for left in range(texture.shape[1] - photo.shape[1] + 1)
     )
@@ -263,11 +272,11 @@ def test_texture_dust_rule(texture_dir, photo, code, threshold):
 def test_texture_preset_uses_the_texture_rules(texture_dir, photo):
     result = degrade(photo, "pikfix", texture_dir=texture_dir, sample_id="t")
     assert [s["op"] for s in result.params] == [
+        "grayscale",
         "gaussian_blur",
         "gaussian_noise",
         "texture_cracks",
         "texture_dust",
-        "grayscale",
     ]
     assert np.array_equal(replay(photo, json.loads(json.dumps(result.record))).image, result.image)
 

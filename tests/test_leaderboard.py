@@ -259,7 +259,15 @@ def test_significance_is_computed_on_the_shared_samples_and_says_so(partial_runs
     partial, full = board.cell("partial", column, "psnr"), board.cell("full", column, "psnr")
     assert partial.rank == 1 and full.paired == 10 and full.p_value is not None
     assert "ranked anyway" in " ".join(board.notes)
-    make_run(partial_runs, "twin", "twin", {"psnr": board.runs[("full", column)].per_image["psnr"] + np.random.default_rng(5).normal(0, 0.5, 20)})
+    make_run(
+        partial_runs,
+        "twin",
+        "twin",
+        {
+            "psnr": board.runs[("full", column)].per_image["psnr"]
+            + np.random.default_rng(5).normal(0, 0.5, 20)
+        },
+    )
     board = build_leaderboard(find_runs([partial_runs]), ["psnr"])
     twin = board.cell("twin", column, "psnr")
     assert twin.not_significant and twin.paired == 20 and "†" in render(board, "md")

@@ -1,0 +1,135 @@
+"""Presets named after published code do what that code does (issue 14's "wrong today" rows).
+
+Pik-Fix: DerrickXuNu/Pik-Fix at 6c2f87c (``datasets/OldPhotoDataset.py``, ``datasets/customized_transform.py``,
+``utils/texture_libs.py``, ``utils/data_generation.py``); imgaug 0.4.0 (``augmenters/blur.py``);
+Wan et al.: microsoft/Bringing-Old-Photos-Back-to-Life at 33875ec (``Global/data/online_dataset_for_old_photos.py``).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data
+
+from pikfix_bench.degradations import Pipeline, build_pipeline, get_operation
+from pikfix_bench.degradations.texture import crack_window
+
+
+@pytest.fixture
+def texture_names(tmp_path):
+    """A folder with every texture name the rules may draw (contents unused)."""
+    for stem in [f"texture{n:02d}" for n in range(1, 13)] + [f"dust{n:02d}" for n in range(1, 12)]:
+        (tmp_path / f"{stem}.jpg").write_bytes(b"")
+    return str(tmp_path)
+
+
+def _pikfix_step(name: str) -> dict:
+    return next(step for step in build_pipeline("pikfix").spec["steps"] if step.get("op") == name)
+
+
+def test_pikfix_grays_first_with_cv2_bgr2gray_on_an_rgb_array():
+    photo = data.astronaut()
+    first = build_pipeline("pikfix").spec["steps"][0]
+    assert first == {"op": "grayscale", "method": "bgr2gray-on-rgb"}
+    gray, _ = get_operation("grayscale")(method="bgr2gray-on-rgb").apply(photo, {"method": "bgr2gray-on-rgb"})
+    red, green, blue = (photo[..., i].astype(float) for i in range(3))
+    np.testing.assert_allclose(gray, 0.114 * red + 0.587 * green + 0.299 * blue, atol=1.0)
+    assert np.abs(gray.astype(float) - (0.299 * red + 0.587 * green + 0.114 * blue)).mean() > 5  # not BT.601
+
+
+def test_pikfix_noise_is_added_to_the_gray_image_at_full_strength():
+    steps = [
+        {"op": "grayscale", "method": "bgr2gray-on-rgb"},
+        {**_pikfix_step("gaussian_blur"), "sigma": 0.0},
+        {**_pikfix_step("gaussian_noise"), "sigma": 10.0},
+    ]
+    flat = np.full((256, 256, 3), 128, np.uint8)
+    out, _, _ = Pipeline({"steps": steps}).run(flat, np.random.default_rng(0))
+    assert out.ndim == 2 and out.astype(float).std() == pytest.approx(10.0, rel=0.05)  # was 6.7
+
+
+@pytest.mark.parametrize("sigma", [0.0005, 0.4, 1.2, 2.5, 2.99])
+def test_pikfix_blur_is_imgaugs(sigma):
+    image = cv2.resize(data.camera(), (96, 80), interpolation=cv2.INTER_AREA)
+    step = {**_pikfix_step("gaussian_blur"), "sigma": sigma}
+    out, _, _ = Pipeline({"steps": [step]}).run(image, np.random.default_rng(0))
+    if sigma <= 1e-3:
+        np.testing.assert_array_equal(out, image)
+        return
+    size = int(max(3.3 * sigma, 5))
+    size += 1 - size % 2
+    expected = cv2.GaussianBlur(
+        image, (size, size), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REFLECT_101
+    )
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_crack_windows_lie_in_the_central_three_quarters_as_the_code_draws_them(texture_names):
+    height, width = 480, 640
+    corners = {
+        crack_window(height, width, region, u, v)
+        for region in range(4)
+        for u in (0, 0.5, 0.9999)
+        for v in (0, 0.9999)
+    }
+    xs, ys = zip(*corners, strict=True)
+    assert (min(xs), max(xs)) == (width // 8, width * 3 // 8) and (min(ys), max(ys)) == (
+        height // 8,
+        height * 3 // 8,
+    )
+    assert crack_window(height, width, 0, 0.0, 0.0) == (width // 4, height // 4)
+    sampled = get_operation("texture_cracks")(texture_dir=texture_names).sample(
+        np.random.default_rng(0), (64, 64)
+    )
+    assert isinstance(sampled["angle"], int) and -30 <= sampled["angle"] <= 30  # randint(-30, 30)
+
+
+def test_offline_dust_codes_and_wan_salt_and_pepper_settings(texture_names):
+    offline = build_pipeline("pikfix-offline").spec["steps"]
+    assert next(s for s in offline if s["op"] == "dust")["density"]  # procedural without textures
+    textured = build_pipeline("pikfix-offline", texture_dir=texture_names).spec["steps"]
+    assert next(s for s in textured if s["op"] == "texture_dust")["code"] == [1, 11]
+    wan = build_pipeline("wan2020").spec["steps"][0]["shuffle"]
+    noises = next(step for step in wan if "one_of" in step)["one_of"]
+    assert next(n for n in noises if n["op"] == "salt_pepper")["per_channel"] is True
+
+
+def test_wan_salt_and_pepper_hits_each_channel_on_its_own():
+    mid = np.full((300, 300, 3), 128, np.uint8)
+    params = {"amount": 0.01, "salt_ratio": 0.5, "per_channel": True, "seed": 3}
+    out, _ = get_operation("salt_pepper")().apply(mid, params)
+    hit = (out != 128).any(axis=2)
+    assert hit.mean() == pytest.approx(1 - 0.99**3, abs=0.003)  # 2.97 %, was 0.97 %
+    assert ((out != 128).sum(axis=2) == 1).mean() > 0.02  # coloured impulses: one channel hit
+
+
+def test_torn_corner_of_area_zero_tears_nothing():
+    image = np.full((64, 64), 100, np.uint8)
+    out, mask = get_operation("torn_corner")().apply(
+        image, {"area": 0.0, "where": "corner", "roughness": 0.4, "fill": 255.0, "seed": 1}
+    )
+    np.testing.assert_array_equal(out, image)
+    assert not mask.any()
+
+
+def test_lighten_cracks_mark_only_the_pixels_they_change():
+    white = np.full((64, 64), 255, np.uint8)
+    operation = get_operation("cracks")()
+    params = operation.sample(np.random.default_rng(2), white.shape)
+    out, mask = operation.apply(white, params)
+    np.testing.assert_array_equal(out, white)
+    assert not mask.any()  # a crack over white paper changes nothing
+
+
+def test_texture_dust_is_resized_after_thresholding_as_the_code_does(tmp_path):
+    dust = np.zeros((20, 20), np.uint8)
+    dust[8:12, 8:12] = 200
+    for code in range(1, 12):
+        cv2.imwrite(str(tmp_path / f"dust{code:02d}.png"), dust)
+    image = np.full((80, 80), 60, np.uint8)  # larger than the texture: resized, with soft fringes
+    out, mask = get_operation("texture_dust")(texture_dir=str(tmp_path), code=1).apply(
+        image, {"texture_dir": str(tmp_path), "code": 1, "seed": 0}
+    )
+    values = set(np.unique(out[mask > 0]).tolist())
+    assert 180 in values and len(values) > 2  # the spot's colour, 3 x 60, and its darker fringe
