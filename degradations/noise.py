@@ -16,6 +16,20 @@ def _field_shape(image: np.ndarray, gray: bool) -> tuple[int, ...]:
     return image.shape[:2] + ((1,) if image.ndim == 3 and gray else image.shape[2:])
 
 
+ROUNDING = Param(
+    "rounding",
+    "choice",
+    "round",
+    choices=("round", "truncate"),
+    doc="to uint8: round, or truncate (Wan et al.)",
+)
+
+
+def _quantise(values: np.ndarray, rounding: str) -> np.ndarray:
+    """Float values on 0..255 to uint8: rounded, or clipped and truncated as Wan et al.'s ``np_to_pil``."""
+    return to_uint8(values) if rounding == "round" else np.clip(values, 0, 255).astype(np.uint8)
+
+
 @register
 class GaussianNoise(Operation):
     """Additive white Gaussian noise."""
@@ -26,11 +40,12 @@ class GaussianNoise(Operation):
     params = (
         Param("sigma", "float", [5.0, 50.0], 0.0, 255.0, unit="0..255", doc="standard deviation"),
         Param("gray", "bool", False, doc="one noise plane for all channels (luminance noise)"),
+        ROUNDING,
     )
 
-    def _apply(self, image, sigma, gray, seed):
+    def _apply(self, image, sigma, gray, rounding, seed):
         noise = np.random.default_rng(seed).standard_normal(_field_shape(image, gray), dtype=np.float32)
-        return to_uint8(image + noise * np.float32(sigma)), None
+        return _quantise(image + noise * np.float32(sigma), rounding), None
 
 
 @register
@@ -74,11 +89,12 @@ class SpeckleNoise(Operation):
             unit="fraction of the pixel value",
             doc="standard deviation",
         ),
+        ROUNDING,
     )
 
-    def _apply(self, image, sigma, seed):
+    def _apply(self, image, sigma, rounding, seed):
         noise = np.random.default_rng(seed).standard_normal(image.shape, dtype=np.float32) * np.float32(sigma)
-        return to_uint8(image * (1.0 + noise)), None
+        return _quantise(image * (1.0 + noise), rounding), None
 
 
 @register

@@ -73,8 +73,9 @@ def _wan2020(severity: int | None, texture_dir: str | None) -> dict[str, Any]:
                     },
                     {
                         "one_of": [
-                            {"op": "gaussian_noise", "sigma": [5.0, 50.0]},
-                            {"op": "speckle_noise", "sigma": [5 / 255, 50 / 255]},
+                            # np_to_pil truncates: clip(x * 255).astype(np.uint8)
+                            {"op": "gaussian_noise", "sigma": [5.0, 50.0], "rounding": "truncate"},
+                            {"op": "speckle_noise", "sigma": [5 / 255, 50 / 255], "rounding": "truncate"},
                             {
                                 "op": "salt_pepper",
                                 "amount": [0.0, 0.01],
@@ -91,8 +92,9 @@ def _wan2020(severity: int | None, texture_dir: str | None) -> dict[str, Any]:
                         "scale_y": [0.5, 1.0],
                         "down": "bicubic",
                         "up": {"choice": ["nearest", "bilinear"]},
+                        "library": "pil",  # synthesize_low_resolution: PIL resize
                     },
-                    {"op": "jpeg", "p": 0.7, "quality": [40, 100]},
+                    {"op": "jpeg", "p": 0.7, "quality": [40, 100], "library": "pil"},  # convertToJpeg
                 ]
             },
             {**GRAY, "p": 0.1},

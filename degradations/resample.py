@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
+
 import cv2
+import numpy as np
+from PIL import Image
 
 from pikfix_bench.degradations.base import Operation, Param, register
 
@@ -13,11 +17,24 @@ INTERPOLATIONS = {
     "area": cv2.INTER_AREA,
     "lanczos": cv2.INTER_LANCZOS4,
 }
+PIL_FILTERS = {
+    "nearest": Image.NEAREST,
+    "bilinear": Image.BILINEAR,
+    "bicubic": Image.BICUBIC,
+    "area": Image.BOX,
+    "lanczos": Image.LANCZOS,
+}
+LIBRARIES = ("opencv", "pil")
 
 
 @register
 class Resolution(Operation):
-    """Down-sample then up-sample back to the original size (the paper's offline 2x down-up; Wan et al.)."""
+    """Down-sample then up-sample back to the original size (the paper's offline 2x down-up; Wan et al.).
+
+    ``library=pil`` resamples with Pillow, whose down-sampling filters are antialiased (their support grows
+    with the factor), as Wan et al.'s ``synthesize_low_resolution`` does; ``opencv`` does not antialias
+    except with ``area``.
+    """
 
     name = "resolution"
     description = "low resolution: down-sample, then up-sample back"
@@ -26,25 +43,37 @@ class Resolution(Operation):
         Param("scale_y", "float", -1.0, -1.0, 1.0, doc="factor of the height; -1 = same as scale"),
         Param("down", "choice", "area", choices=tuple(INTERPOLATIONS), doc="down-sampling interpolation"),
         Param("up", "choice", "bicubic", choices=tuple(INTERPOLATIONS), doc="up-sampling interpolation"),
+        Param("library", "choice", "opencv", choices=LIBRARIES, doc="opencv or pil (antialiased)"),
     )
 
-    def _apply(self, image, scale, scale_y, down, up):
+    def _apply(self, image, scale, scale_y, down, up, library):
         height, width = image.shape[:2]
         factor_y = scale if scale_y < 0 else scale_y
         small_size = (max(1, round(width * scale)), max(1, round(height * factor_y)))
+        if library == "pil":
+            small = Image.fromarray(image).resize(small_size, PIL_FILTERS[down])
+            return np.asarray(small.resize((width, height), PIL_FILTERS[up])).copy(), None
         small = cv2.resize(image, small_size, interpolation=INTERPOLATIONS[down])
         return cv2.resize(small, (width, height), interpolation=INTERPOLATIONS[up]).reshape(image.shape), None
 
 
 @register
 class Jpeg(Operation):
-    """JPEG compression at a quality (OpenCV's libjpeg, 4:2:0 chroma subsampling)."""
+    """JPEG compression at a quality (4:2:0 chroma subsampling): OpenCV's encoder, or Pillow's (Wan et al.)."""
 
     name = "jpeg"
     description = "JPEG compression"
-    params = (Param("quality", "int", [30, 90], 1, 100, doc="JPEG quality"),)
+    params = (
+        Param("quality", "int", [30, 90], 1, 100, doc="JPEG quality"),
+        Param("library", "choice", "opencv", choices=LIBRARIES, doc="encoder: opencv or pil"),
+    )
 
-    def _apply(self, image, quality):
+    def _apply(self, image, quality, library):
+        if library == "pil":
+            with io.BytesIO() as buffer:
+                Image.fromarray(image).save(buffer, format="JPEG", quality=int(quality))
+                buffer.seek(0)
+                return np.asarray(Image.open(buffer).convert("L" if image.ndim == 2 else "RGB")).copy(), None
         bgr = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
         ok, encoded = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
         if not ok:  # pragma: no cover - OpenCV only fails on invalid input, which check_image rules out

@@ -133,3 +133,27 @@ def test_texture_dust_is_resized_after_thresholding_as_the_code_does(tmp_path):
     )
     values = set(np.unique(out[mask > 0]).tolist())
     assert 180 in values and len(values) > 2  # the spot's colour, 3 x 60, and its darker fringe
+
+
+def test_wan_noise_truncates_and_resamples_and_encodes_with_pil():
+    flat = np.full((200, 200, 3), 100, np.uint8)
+    noisy, _ = get_operation("gaussian_noise")().apply(
+        flat, {"sigma": 10.0, "gray": False, "rounding": "truncate", "seed": 0}
+    )
+    assert noisy.astype(float).mean() == pytest.approx(
+        99.5, abs=0.1
+    )  # np_to_pil truncates: half a level darker
+    photo = data.astronaut()[:120, :160]
+    out, _ = get_operation("resolution")().apply(
+        photo, {"scale": 0.5, "scale_y": 0.75, "down": "bicubic", "up": "bilinear", "library": "pil"}
+    )
+    from PIL import Image
+
+    expected = Image.fromarray(photo).resize((80, 90), Image.BICUBIC).resize((160, 120), Image.BILINEAR)
+    np.testing.assert_array_equal(out, np.asarray(expected))
+    wan = build_pipeline("wan2020").spec["steps"][0]["shuffle"]
+    assert {step.get("op"): step.get("library") for step in wan if "op" in step} == {
+        "gaussian_blur": None,
+        "resolution": "pil",
+        "jpeg": "pil",
+    }

@@ -91,7 +91,8 @@ def test_degrade_with_pipeline_file(tmp_path):
     )
     assert result.exit_code == 0
     record = json.loads((tmp_path / "out" / "sub" / "coffee.json").read_text())
-    assert record["pipeline"] == "jpeg-only" and record["steps"][0]["params"] == {"quality": 10}
+    assert record["pipeline"] == "jpeg-only"
+    assert record["steps"][0]["params"] == {"quality": 10, "library": "opencv"}
     assert not (tmp_path / "out" / "sub" / "coffee.mask.png").exists()
 
 

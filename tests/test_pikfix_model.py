@@ -173,7 +173,9 @@ def trained(tmp_path_factory):
 def test_training_overfits_and_beats_the_gray_floor(trained):
     log = pd.read_csv(trained / "train" / "log.csv")
     assert list(log["epoch"]) == list(range(1, 13))
-    assert log["loss"].iloc[-3:].mean() < 0.9 * log["loss"].iloc[0]  # 0.85 before the sample set grayed as Pik-Fix does
+    assert (
+        log["loss"].iloc[-3:].mean() < 0.9 * log["loss"].iloc[0]
+    )  # 0.85 before the sample set grayed as Pik-Fix does
     runner = CliRunner()
     for model, options in (
         ("gray", []),
