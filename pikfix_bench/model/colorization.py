@@ -6,15 +6,19 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
-from pikfix_bench.model.blocks import DenseBlock
+from pikfix_bench.model.blocks import DenseBlock, Recomputed
 
 
 class SPHist(nn.Module):
     """Per-pixel soft assignment of a channel in [-1, 1] to K bins with learnable centres.
 
     ``h(i, j, k) = exp(-(D_ij - u_k)^2 / 2 sigma^2) / sum_k' exp(-(D_ij - u_k')^2 / 2 sigma^2)``:
-    every pixel's row sums to 1, and the spatial layout is kept.
+    every pixel's row sums to 1, and the spatial layout is kept. The network only ever needs pooled
+    histograms (:meth:`pooled`, :meth:`global_histogram`): those are computed with the full-resolution
+    ``N x K x H x W`` tensor recomputed in backward instead of kept (the same values, a fraction of the
+    memory).
     """
 
     def __init__(self, bins: int, sigma: float) -> None:
@@ -32,32 +36,74 @@ class SPHist(nn.Module):
         logits = -((channel - centres.view(1, -1, 1, 1)) ** 2) / (2 * self.sigma**2)
         return torch.softmax(logits, dim=1)
 
+    def _recomputed(self, function, *inputs: torch.Tensor):
+        if torch.is_grad_enabled():
+            return checkpoint(function, *inputs, use_reentrant=False)
+        return function(*inputs)
+
     def global_histogram(self, channel: torch.Tensor, fixed_centres: bool = False) -> torch.Tensor:
         """``N x K`` histogram of the whole image (mean of the per-pixel ones)."""
-        return self.forward(channel, fixed_centres).mean(dim=(2, 3))
+        return self._recomputed(
+            lambda x: at_least_float32(self.forward(x, fixed_centres)).mean(dim=(2, 3)), channel
+        )
+
+    def pooled(self, ab: torch.Tensor, grids: list[tuple[int, int]]) -> list[torch.Tensor]:
+        """The a and b histograms of ``ab`` (``N x 2 x H x W``) average-pooled to each grid: ``N x 2K x h x w``."""
+
+        def histograms(values: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            full = torch.cat([self.forward(values[:, :1]), self.forward(values[:, 1:])], 1)
+            return tuple(F.adaptive_avg_pool2d(full, grid) for grid in grids)
+
+        return list(self._recomputed(histograms, ab))
+
+
+def at_least_float32(tensor: torch.Tensor) -> torch.Tensor:
+    """``tensor`` in float32 when it is in a reduced precision (float64 stays float64)."""
+    return tensor if tensor.dtype in (torch.float32, torch.float64) else tensor.float()
+
+
+def pool_to_grids(values: torch.Tensor, grids: list[tuple[int, int]]) -> list[torch.Tensor]:
+    """``values`` average-pooled to each grid (the reference evidence that ``warp`` carries)."""
+    return [F.adaptive_avg_pool2d(values, grid) for grid in grids]
+
+
+def similarity_map(query: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
+    """Phi = the centred cosine correlation ``N x P x P'`` of normalised features ``N x C x P`` and ``N x C x P'``."""
+    return torch.einsum("ncu,ncv->nuv", query, key)
 
 
 def warp(
-    values: torch.Tensor,
-    phi: torch.Tensor | None,
+    pooled: torch.Tensor,
+    query: torch.Tensor | None,
+    key: torch.Tensor | None,
     grid_in: tuple[int, int],
-    grid_ref: tuple[int, int],
     temperature: float,
 ) -> torch.Tensor:
-    """Carry reference values (``N x C x H' x W'``) to the input grid with softmax(Phi / T) over reference
-    positions; with ``phi=None`` every input position takes the reference's average (no similarity)."""
-    pooled = F.adaptive_avg_pool2d(values, grid_ref).flatten(2)  # N x C x P'
-    if phi is None:
+    """Carry pooled reference values (``N x C x h' x w'``) to the input grid with softmax(Phi / T).
+
+    Phi = ``query^T key`` is never materialised: the warp is one ``scaled_dot_product_attention``
+    (scale 1/T) in float32, since T = 0.01 magnifies logit error 100x. With ``query=None`` every input
+    position takes the reference's average (no similarity).
+    """
+    count, channels = pooled.shape[:2]
+    values = pooled.flatten(2)  # N x C x P'
+    if query is None:
         return (
-            pooled.mean(dim=2, keepdim=True)
+            values.mean(dim=2, keepdim=True)
             .expand(-1, -1, grid_in[0] * grid_in[1])
-            .reshape(values.shape[0], values.shape[1], *grid_in)
+            .reshape(count, channels, *grid_in)
         )
-    attention = torch.softmax(phi / temperature, dim=2)  # N x P x P'
-    return torch.einsum("nuv,ncv->ncu", attention, pooled).reshape(values.shape[0], values.shape[1], *grid_in)
+    with torch.autocast(query.device.type, enabled=False):
+        carried = F.scaled_dot_product_attention(
+            at_least_float32(query).transpose(1, 2),  # N x P x C
+            at_least_float32(key).transpose(1, 2),  # N x P' x C
+            at_least_float32(values).transpose(1, 2),  # N x P' x C_values
+            scale=1.0 / temperature,
+        )  # N x P x C_values
+    return carried.transpose(1, 2).reshape(count, channels, *grid_in)
 
 
-class Fusion(nn.Module):
+class Fusion(Recomputed):
     """Combines deep features with warped colour evidence (residual)."""
 
     def __init__(self, channels: int, evidence: int) -> None:
@@ -68,7 +114,7 @@ class Fusion(nn.Module):
             nn.Conv2d(channels, channels, 3, padding=1),
         )
 
-    def forward(self, features: torch.Tensor, evidence: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def compute(self, features: torch.Tensor, evidence: torch.Tensor) -> torch.Tensor:  # noqa: D102
         evidence = F.interpolate(evidence, size=features.shape[-2:], mode="bilinear", align_corners=False)
         return features + self.body(torch.cat([features, evidence], 1))
 

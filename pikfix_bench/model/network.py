@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pikfix_bench.model.colorization import ColorizationUNet, SPHist, warp
+from pikfix_bench.model.colorization import ColorizationUNet, SPHist, pool_to_grids, similarity_map, warp
 from pikfix_bench.model.config import PikFixConfig
 from pikfix_bench.model.restoration import RestorationNet
 from pikfix_bench.model.similarity import SimilarityNet
@@ -27,7 +27,7 @@ class PikFixOutput:
 
     lightness: torch.Tensor  # N x 1 x H x W restored L'
     ab: torch.Tensor  # N x 2 x H x W predicted ab / 110
-    similarity: list[torch.Tensor]  # Phi_i, N x P_i x P'_i, finest first
+    similarity: list[torch.Tensor]  # Phi_i, N x P_i x P'_i, finest first (when asked for)
 
 
 class PikFix(nn.Module):
@@ -62,7 +62,11 @@ class PikFix(nn.Module):
         )
 
     def forward(
-        self, lightness: torch.Tensor, reference_lightness: torch.Tensor, reference_ab: torch.Tensor
+        self,
+        lightness: torch.Tensor,
+        reference_lightness: torch.Tensor,
+        reference_ab: torch.Tensor,
+        return_similarity: bool = False,
     ) -> PikFixOutput:
         """Restore, correlate with the reference, colourize.
 
@@ -72,21 +76,24 @@ class PikFix(nn.Module):
             ``N x 1 x H x W`` input L / 100 (H, W multiples of 32).
         reference_lightness, reference_ab : torch.Tensor
             ``N x 1 x H' x W'`` and ``N x 2 x H' x W'`` reference L / 100 and ab / 110.
+        return_similarity : bool
+            Also form the similarity maps Phi_i (``N x P x P'`` each; the warp never needs them).
         """
         config = self.config
         restored = self.restoration(lightness)
         size, reference_size = tuple(lightness.shape[-2:]), tuple(reference_lightness.shape[-2:])
-        maps = self.similarity(
+        scales = self.similarity(
             self.vgg(restored.clamp(0, 1)), self.vgg(reference_lightness), size, reference_size
         )
+        grids = [grid_ref for _, _, _, grid_ref in scales]
         if config.fusion.endswith("hist"):
-            values = torch.cat([self.sphist(reference_ab[:, :1]), self.sphist(reference_ab[:, 1:])], 1)
+            pooled = self.sphist.pooled(reference_ab, grids)
         else:
-            values = reference_ab
-        phis = [None if config.similarity == "none" else phi for phi, _, _ in maps]
+            pooled = pool_to_grids(reference_ab, grids)
+        use = config.similarity != "none"
         warped = [
-            warp(values, phi, grid_in, grid_ref, config.temperature)
-            for phi, (_, grid_in, grid_ref) in zip(phis, maps, strict=True)
+            warp(values, query if use else None, key if use else None, grid_in, config.temperature)
+            for values, (query, key, grid_in, _) in zip(pooled, scales, strict=True)
         ]
         if config.similarity == "single":  # one map, reused at every scale by pooling its result
             warped = [warped[0]] + [F.avg_pool2d(warped[0], 2**i) for i in range(1, 4)]
@@ -97,4 +104,5 @@ class PikFix(nn.Module):
             ab = self.colorization(restored, [warped[0]])
         else:
             ab = self.colorization(restored, warped[::-1])  # coarsest first
-        return PikFixOutput(restored, ab, [phi for phi, _, _ in maps])
+        similarity = [similarity_map(query, key) for query, key, _, _ in scales] if return_similarity else []
+        return PikFixOutput(restored, ab, similarity)

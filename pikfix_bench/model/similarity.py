@@ -6,7 +6,9 @@ into ``M_i``; the similarity map is the mean-centred cosine correlation
 
     Phi_i(u, v) = <M_I(u) - mean(M_I), M_R(v) - mean(M_R)> / (|M_I(u) - mean(M_I)| |M_R(v) - mean(M_R)|)
 
-between every input position u and every reference position v, so its values lie in [-1, 1].
+between every input position u and every reference position v, so its values lie in [-1, 1]. The net
+returns the two normalised factors; Phi itself is formed only when asked for
+(:func:`pikfix_bench.model.colorization.similarity_map`), the warp never needs it.
 Scales are 1/4, 1/8, 1/16 and 1/32 of the image; a grid with more than ``max_positions``
 positions is reduced to fit, which bounds memory on large images.
 """
@@ -33,17 +35,14 @@ def grid_size(height: int, width: int, divisor: int, max_positions: int) -> tupl
     return h, w
 
 
-def centred_cosine(input_features: torch.Tensor, reference_features: torch.Tensor) -> torch.Tensor:
-    """``N x (h w) x (h' w')`` mean-centred cosine correlation of two ``N x C x h x w`` feature maps."""
-    x = input_features.flatten(2)
-    y = reference_features.flatten(2)
-    x = F.normalize(x - x.mean(dim=2, keepdim=True), dim=1, eps=1e-6)
-    y = F.normalize(y - y.mean(dim=2, keepdim=True), dim=1, eps=1e-6)
-    return torch.einsum("ncu,ncv->nuv", x, y)
+def normalised_features(features: torch.Tensor) -> torch.Tensor:
+    """``N x C x h x w`` features, flattened, mean-centred over positions and unit-length per position."""
+    flat = features.flatten(2)
+    return F.normalize(flat - flat.mean(dim=2, keepdim=True), dim=1, eps=1e-6)
 
 
 class SimilarityNet(nn.Module):
-    """Similarity maps Phi_i between an input and a reference, from their VGG features."""
+    """Normalised input and reference features per scale, whose products are the similarity maps Phi_i."""
 
     def __init__(self, mode: str, channels: int, max_positions: int) -> None:
         super().__init__()
@@ -54,10 +53,10 @@ class SimilarityNet(nn.Module):
         self.fuse = nn.Conv2d(sum(CHANNELS), channels, 1)  # W
 
     def _fused(self, features: list[torch.Tensor], scale_index: int, size: tuple[int, int]) -> torch.Tensor:
+        # A_i scales each level after resizing (resizing is linear: the same values, no full-size copies)
         resized = [
-            F.interpolate(
-                f * self.coefficients[scale_index, level], size=size, mode="bilinear", align_corners=False
-            )
+            F.interpolate(f, size=size, mode="bilinear", align_corners=False)
+            * self.coefficients[scale_index, level]
             for level, f in enumerate(features)
         ]
         return self.fuse(torch.cat(resized, 1))
@@ -68,14 +67,16 @@ class SimilarityNet(nn.Module):
         reference_features: list[torch.Tensor],
         input_size: tuple[int, int],
         reference_size: tuple[int, int],
-    ) -> list[tuple[torch.Tensor, tuple, tuple]]:
-        """``(Phi_i, input grid, reference grid)`` per scale (finest first)."""
-        maps = []
+    ) -> list[tuple[torch.Tensor, torch.Tensor, tuple, tuple]]:
+        """``(query, key, input grid, reference grid)`` per scale (finest first): Phi_i = query^T key."""
+        scales = []
         for index, divisor in enumerate(self.scales):
             grid_in = grid_size(*input_size, divisor, self.max_positions)
             grid_ref = grid_size(*reference_size, divisor, self.max_positions)
-            phi = centred_cosine(
-                self._fused(input_features, index, grid_in), self._fused(reference_features, index, grid_ref)
-            )
-            maps.append((phi, grid_in, grid_ref))
-        return maps
+            with torch.autocast(self.fuse.weight.device.type, enabled=False):  # similarity in float32
+                query = normalised_features(self._fused([f.float() for f in input_features], index, grid_in))
+                key = normalised_features(
+                    self._fused([f.float() for f in reference_features], index, grid_ref)
+                )
+            scales.append((query, key, grid_in, grid_ref))
+        return scales

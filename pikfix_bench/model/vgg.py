@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from pikfix_bench.errors import PikfixError
+from pikfix_bench.model.blocks import Recomputed
 
 VGG_WEIGHTS = "vgg16_conv4.pth"
 VGG_SHA256 = "a0108b8f193381606a169f43adc259cec2c2de6b35b35816363c1c38d4ec7bff"
@@ -38,7 +39,7 @@ def _verified_state() -> dict[str, torch.Tensor]:
     return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
 
 
-class VGGFeatures(nn.Module):
+class VGGFeatures(Recomputed):
     """Frozen VGG16 features f1..f4 (relu1_2, relu2_2, relu3_3, relu4_3) of a lightness map.
 
     The input is lightness in ``[0, 1]`` (``N x 1 x H x W``), replicated to three channels and
@@ -61,7 +62,7 @@ class VGGFeatures(nn.Module):
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
-    def forward(self, lightness: torch.Tensor) -> list[torch.Tensor]:  # noqa: D102
+    def compute(self, lightness: torch.Tensor) -> list[torch.Tensor]:  # noqa: D102
         x = (lightness.expand(-1, 3, -1, -1) - self.mean) / self.std
         taps = []
         for index, layer in enumerate(self.features):
