@@ -28,7 +28,15 @@ class PikFixAdapter(ModelAdapter):
         size_multiple=32,
         devices=("cpu", "cuda"),
         requires_weights=True,
-        options={"weights": ModelOption("model.pth written by `pikfix-bench train`", "file", required=True)},
+        options={
+            "weights": ModelOption("model.pth written by `pikfix-bench train`", "file", required=True),
+            "precision": ModelOption(
+                "inference precision of the convolutions (whatever the training used)",
+                "choice",
+                "fp32",
+                choices=("fp32", "bf16", "fp16"),
+            ),
+        },
     )
 
     def load(self, device: str) -> None:  # noqa: D102
@@ -43,4 +51,4 @@ class PikFixAdapter(ModelAdapter):
     def predict(self, batch: Batch) -> list[np.ndarray]:  # noqa: D102
         from pikfix_bench.model.inference import colorize
 
-        return colorize(self.network, batch.inputs, batch.references, self.device)
+        return colorize(self.network, batch.inputs, batch.references, self.device, self.settings["precision"])

@@ -29,8 +29,33 @@ from pikfix_bench.model import PikFixConfig, train
 @click.option("--val-fraction", default=0.1, show_default=True, type=click.FloatRange(0.0, 0.9))
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--resume", is_flag=True, help="Continue from OUT/last.pth.")
+@click.option(
+    "--precision",
+    default="fp32",
+    show_default=True,
+    type=click.Choice(["fp32", "bf16", "fp16"]),
+    help="Convolutions in this precision (similarity, softmax, SPHist and losses stay fp32).",
+)
+@click.option(
+    "--checkpoint-activations", is_flag=True, help="Recompute block activations in backward (less memory)."
+)
+@click.option(
+    "--workers", type=click.IntRange(min=0), help="Data worker processes [default: CPU cores - 1, at most 8]."
+)
 def train_command(
-    dataset, out, config_file, epochs, batch_size, crop, device, val_fraction, seed, resume
+    dataset,
+    out,
+    config_file,
+    epochs,
+    batch_size,
+    crop,
+    device,
+    val_fraction,
+    seed,
+    resume,
+    precision,
+    checkpoint_activations,
+    workers,
 ) -> None:
     """Train Pik-Fix (Adam 1e-4, 0.99 decay per epoch, random crops); writes model.pth for `evaluate --model pikfix`."""
     config = PikFixConfig.from_yaml(config_file) if config_file else PikFixConfig()
@@ -45,6 +70,9 @@ def train_command(
         resume=resume,
         val_fraction=val_fraction,
         seed=seed,
+        precision=precision,
+        checkpoint_activations=checkpoint_activations,
+        workers=workers,
         progress=sys.stderr.isatty(),
     )
     for row in rows:

@@ -33,6 +33,7 @@ class SPHist(nn.Module):
         loss's histograms: a ruler the loss could move would let it fall without changing the colours).
         """
         centres = self.centres.detach() if fixed_centres else self.centres
+        channel = at_least_float32(channel)  # float32 also under autocast
         logits = -((channel - centres.view(1, -1, 1, 1)) ** 2) / (2 * self.sigma**2)
         return torch.softmax(logits, dim=1)
 

@@ -92,13 +92,19 @@ def pad_to_multiple(tensor: torch.Tensor, multiple: int = MULTIPLE) -> torch.Ten
 
 @torch.inference_mode()
 def colorize(
-    model: PikFix, inputs: list[np.ndarray], references: list[np.ndarray], device: str = "cpu"
+    model: PikFix,
+    inputs: list[np.ndarray],
+    references: list[np.ndarray],
+    device: str = "cpu",
+    precision: str = "fp32",
 ) -> list[np.ndarray]:
     """Restore and colourize uint8 grayscale inputs with uint8 RGB references; returns uint8 RGB images.
 
     Images of equal (input, reference) sizes run as one batch; any size works (padded to a multiple of 32
-    and cropped back).
+    and cropped back). ``precision`` bf16 or fp16 runs the convolutions in that precision (fp32 by
+    default, whatever the model was trained with).
     """
+    dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
     groups: dict[tuple, list[int]] = defaultdict(list)
     for index, (image, reference) in enumerate(zip(inputs, references, strict=True)):
         groups[(image.shape[:2], reference.shape[:2])].append(index)
@@ -109,13 +115,14 @@ def colorize(
             torch.cat(parts) for parts in zip(*(lab_tensors(references[i]) for i in indices), strict=True)
         )
         height, width = lightness.shape[-2:]
-        result = model(
-            pad_to_multiple(lightness).to(device),
-            pad_to_multiple(ref_l).to(device),
-            pad_to_multiple(ref_ab).to(device),
-        )
-        restored = result.lightness[..., :height, :width].clamp(0, 1).cpu().double().numpy() * 100.0
-        ab = result.ab[..., :height, :width].cpu().double().numpy() * 110.0
+        with torch.autocast(torch.device(device).type, dtype=dtype, enabled=dtype is not None):
+            result = model(
+                pad_to_multiple(lightness).to(device),
+                pad_to_multiple(ref_l).to(device),
+                pad_to_multiple(ref_ab).to(device),
+            )
+        restored = result.lightness[..., :height, :width].float().clamp(0, 1).cpu().double().numpy() * 100.0
+        ab = result.ab[..., :height, :width].float().cpu().double().numpy() * 110.0
         for row, index in enumerate(indices):
             outputs[index] = l_ab_to_rgb(restored[row, 0], ab[row].transpose(1, 2, 0))
     return outputs

@@ -65,7 +65,7 @@ class LossTerms:
     """The weighted terms of the generator objective and their total."""
 
     total: torch.Tensor
-    terms: dict[str, float]
+    terms: dict[str, torch.Tensor]  # detached, on the device: read them once per logging interval
 
 
 def generator_loss(
@@ -94,7 +94,7 @@ def generator_loss(
             fake_logits, torch.ones_like(fake_logits)
         )
     total = sum(parts.values())
-    return LossTerms(total, {name: float(value.detach()) for name, value in parts.items()})
+    return LossTerms(total, {name: value.detach() for name, value in parts.items()})
 
 
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:

@@ -9,6 +9,7 @@ loads) are written atomically after every epoch, and losses go to ``log.csv``.
 from __future__ import annotations
 
 import csv
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -24,14 +25,17 @@ from pikfix_bench.devices import resolve_device
 from pikfix_bench.errors import PikfixError
 from pikfix_bench.json_io import write_json
 from pikfix_bench.metrics import ImageScorer
+from pikfix_bench.model.blocks import recompute_activations
 from pikfix_bench.model.config import PikFixConfig
 from pikfix_bench.model.inference import colorize, lab_tensors, save_model, trainable_state
 from pikfix_bench.model.losses import PatchDiscriminator, discriminator_loss, generator_loss
 from pikfix_bench.model.network import MULTIPLE, PikFix
 from pikfix_bench.resize import resize_to
 
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 LOG_COLUMNS = [
     "epoch",
+    "precision",
     "loss",
     "l1_lightness",
     "perceptual",
@@ -86,6 +90,37 @@ def training_tensors(samples: list[Sample], crop: int, rng: np.random.Generator)
     return {name: torch.cat(values) for name, values in parts.items()}
 
 
+class TrainingBatches(torch.utils.data.Dataset):
+    """The batches of one epoch as training tensors, made where the DataLoader's workers run.
+
+    Batch ``i``'s crops come from a generator seeded by ``(seed, epoch, i)``, so an epoch gives the same
+    tensors whatever the number of workers.
+    """
+
+    def __init__(
+        self, dataset_path: Path, batches: list[list[str]], crop: int, seed: int, epoch: int
+    ) -> None:
+        self.dataset_path, self.batches, self.crop, self.seed, self.epoch = (
+            dataset_path,
+            batches,
+            crop,
+            seed,
+            epoch,
+        )
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        samples = Dataset(self.dataset_path).read(self.batches[index])
+        return training_tensors(samples, self.crop, np.random.default_rng([self.seed, self.epoch, index]))
+
+
+def default_workers() -> int:
+    """Data workers by default: the CPU cores less one for the training loop, at most 8."""
+    return max(0, min(8, (os.cpu_count() or 1) - 1))
+
+
 @dataclass
 class TrainingState:
     """What a resumed run continues from."""
@@ -95,30 +130,45 @@ class TrainingState:
     discriminator: PatchDiscriminator | None
     optimizers: dict[str, torch.optim.Optimizer]
     schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler]
+    precision: str = "fp32"
+    scaler: torch.amp.GradScaler | None = None
 
 
-def new_state(config: PikFixConfig, device: str) -> TrainingState:
-    """A fresh model, discriminator and optimisers on ``device``."""
+def new_state(
+    config: PikFixConfig, device: str, precision: str = "fp32", checkpoint_activations: bool = False
+) -> TrainingState:
+    """A fresh model, discriminator and optimisers on ``device`` (fused Adam on CUDA).
+
+    ``checkpoint_activations`` recomputes the dense blocks, RDBs, fusions and VGG passes in backward
+    instead of keeping their activations (the same values, less memory, about a third more compute).
+    """
+    if precision not in PRECISIONS:
+        raise PikfixError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     model = PikFix(config).to(device)
+    recompute_activations(model, checkpoint_activations)
     generator_params = [p for p in model.parameters() if p.requires_grad]
+    fused = {"fused": True} if device.startswith("cuda") else {}
     optimizers = {
-        "generator": torch.optim.Adam(generator_params, lr=config.lr, betas=(config.beta1, config.beta2))
+        "generator": torch.optim.Adam(
+            generator_params, lr=config.lr, betas=(config.beta1, config.beta2), **fused
+        )
     }
     discriminator = PatchDiscriminator().to(device) if config.adversarial else None
     if discriminator is not None:
         optimizers["discriminator"] = torch.optim.Adam(
-            discriminator.parameters(), lr=config.lr, betas=(config.beta1, config.beta2)
+            discriminator.parameters(), lr=config.lr, betas=(config.beta1, config.beta2), **fused
         )
     schedulers = {
         name: torch.optim.lr_scheduler.ExponentialLR(opt, gamma=config.lr_decay)
         for name, opt in optimizers.items()
     }
-    return TrainingState(0, model, discriminator, optimizers, schedulers)
+    scaler = torch.amp.GradScaler(device.split(":")[0]) if precision == "fp16" else None
+    return TrainingState(0, model, discriminator, optimizers, schedulers, precision, scaler)
 
 
 def train_step(
     state: TrainingState, config: PikFixConfig, batch: dict[str, torch.Tensor]
-) -> dict[str, float]:
+) -> dict[str, torch.Tensor]:
     """One optimisation step: the discriminator (when adversarial), then the generator.
 
     Parameters
@@ -132,36 +182,58 @@ def train_step(
 
     Returns
     -------
-    dict of str to float
-        Every loss term, the total ``loss`` and the ``discriminator`` loss.
+    dict of str to torch.Tensor
+        Every loss term, the total ``loss`` and the ``discriminator`` loss, detached and on the device
+        (no synchronisation: read them once per logging interval).
+
+    Notes
+    -----
+    Under ``state.precision`` bf16 or fp16 the networks' convolutions run in that precision (autocast);
+    the similarity, its softmax and SPHist run in float32 inside the model, and the losses are computed
+    in float32 from float32 copies of the outputs. fp16 scales the losses (``state.scaler``).
     """
-    result = state.model(batch["lightness"], batch["ref_lightness"], batch["ref_ab"])
+    device_type = batch["lightness"].device.type
+    dtype = PRECISIONS[state.precision]
+    reduced = torch.autocast(device_type, dtype=dtype, enabled=dtype is not None)
+    scaler = state.scaler
+    with reduced:
+        result = state.model(batch["lightness"], batch["ref_lightness"], batch["ref_ab"])
+    restored, ab = result.lightness.float(), result.ab.float()
     reference = torch.cat([batch["ref_lightness"], batch["ref_ab"]], 1)
-    fake_logits, d_loss = None, 0.0
+    fake_logits, d_loss = None, torch.zeros((), device=restored.device)
     if state.discriminator is not None:
-        real = state.discriminator(batch["target_lightness"], batch["target_ab"], reference)
-        fake = state.discriminator(result.lightness.detach(), result.ab.detach(), reference)
-        loss_d = discriminator_loss(real, fake)
+        with reduced:
+            real = state.discriminator(batch["target_lightness"], batch["target_ab"], reference)
+            fake = state.discriminator(restored.detach(), ab.detach(), reference)
+        loss_d = discriminator_loss(real.float(), fake.float())
         state.optimizers["discriminator"].zero_grad()
-        loss_d.backward()
-        state.optimizers["discriminator"].step()
-        d_loss = float(loss_d.detach())
-        fake_logits = state.discriminator(result.lightness, result.ab, reference)
+        (scaler.scale(loss_d) if scaler else loss_d).backward()
+        if scaler:
+            scaler.step(state.optimizers["discriminator"])
+        else:
+            state.optimizers["discriminator"].step()
+        d_loss = loss_d.detach()
+        with reduced:
+            fake_logits = state.discriminator(restored, ab, reference).float()
     terms = generator_loss(
         config,
         state.model.vgg,
         state.model.sphist,
-        result.lightness,
-        result.ab,
+        restored,
+        ab,
         batch["target_lightness"],
         batch["target_ab"],
         batch["ref_ab"],
         fake_logits,
     )
     state.optimizers["generator"].zero_grad()
-    terms.total.backward()
-    state.optimizers["generator"].step()
-    return {**terms.terms, "loss": float(terms.total.detach()), "discriminator": d_loss}
+    (scaler.scale(terms.total) if scaler else terms.total).backward()
+    if scaler:
+        scaler.step(state.optimizers["generator"])
+        scaler.update()
+    else:
+        state.optimizers["generator"].step()
+    return {**terms.terms, "loss": terms.total.detach(), "discriminator": d_loss}
 
 
 def _save_state(path: Path, state: TrainingState, extra: dict[str, Any]) -> None:
@@ -179,7 +251,14 @@ def _save_state(path: Path, state: TrainingState, extra: dict[str, Any]) -> None
     temporary.replace(path)
 
 
-def _load_state(path: Path, config: PikFixConfig, dataset_hash: str, device: str) -> TrainingState:
+def _load_state(
+    path: Path,
+    config: PikFixConfig,
+    dataset_hash: str,
+    device: str,
+    precision: str,
+    checkpoint_activations: bool,
+) -> TrainingState:
     payload = torch.load(
         path, map_location="cpu", weights_only=False
     )  # our own file: optimizer states hold plain objects
@@ -187,7 +266,7 @@ def _load_state(path: Path, config: PikFixConfig, dataset_hash: str, device: str
         raise PikfixError(f"--resume refused: {path} was trained with another config")
     if payload["dataset"]["content_hash"] != dataset_hash:
         raise PikfixError(f"--resume refused: {path} was trained on another dataset content")
-    state = new_state(config, device)
+    state = new_state(config, device, precision, checkpoint_activations)
     state.model.load_state_dict({**state.model.state_dict(), **payload["model"]})
     if state.discriminator is not None:
         state.discriminator.load_state_dict(payload["discriminator"])
@@ -222,6 +301,9 @@ def train(
     resume: bool = False,
     val_fraction: float = 0.1,
     seed: int = 0,
+    precision: str = "fp32",
+    checkpoint_activations: bool = False,
+    workers: int | None = None,
     progress: bool = True,
 ) -> list[dict[str, float]]:
     """Train Pik-Fix and write ``model.pth``, ``last.pth``, ``log.csv`` and ``config.json`` into ``out``.
@@ -244,6 +326,12 @@ def train(
         Share of samples held out for validation.
     seed : int
         Seed of the split, crops and initialisation.
+    precision : {"fp32", "bf16", "fp16"}
+        Precision of the convolutions (:func:`train_step`); recorded in the checkpoints and ``log.csv``.
+    checkpoint_activations : bool
+        Recompute block activations in backward (less memory, more compute; same values).
+    workers : int, optional
+        DataLoader worker processes making the batches (default: :func:`default_workers`; 0: this process).
     progress : bool
         Show progress bars.
 
@@ -260,10 +348,13 @@ def train(
         raise PikfixError(f"{out} already holds a training run; use --resume to continue it or another --out")
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
+    if device.startswith("cuda"):
+        torch.backends.cudnn.benchmark = True
+    options = (device, precision, checkpoint_activations)
     state = (
-        _load_state(out / "last.pth", config, dataset.content_hash, device)
+        _load_state(out / "last.pth", config, dataset.content_hash, *options)
         if resume and (out / "last.pth").exists()
-        else new_state(config, device)
+        else new_state(config, *options)
     )
     write_json(out / "config.json", config.to_dict())
     train_ids, val_ids = split_ids(dataset.ids, val_fraction, seed)
@@ -272,41 +363,80 @@ def train(
     extra = {
         "config": config.to_dict(),
         "dataset": {k: dataset.manifest[k] for k in ("name", "version", "content_hash")},
+        "precision": precision,
     }
-    new_log = not (out / "log.csv").exists()
+    workers = default_workers() if workers is None else workers
     rows = []
-    with open(out / "log.csv", "a", newline="") as log_file:
-        log = csv.DictWriter(log_file, fieldnames=LOG_COLUMNS)
-        if new_log:
-            log.writeheader()
+    with _LogFile(out / "log.csv") as log:
         for epoch in range(state.epoch + 1, epochs + 1):
             started = time.perf_counter()
-            rng = np.random.default_rng([seed, epoch])
-            order = [train_ids[i] for i in rng.permutation(len(train_ids))]
-            totals: dict[str, float] = {}
-            steps = 0
-            batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-            for ids in tqdm(
-                batches, desc=f"epoch {epoch}/{epochs}", unit="batch", disable=not progress, file=sys.stderr
-            ):
-                batch = {k: v.to(device) for k, v in training_tensors(dataset.read(ids), crop, rng).items()}
-                for name, value in train_step(state, config, batch).items():
-                    totals[name] = totals.get(name, 0.0) + value
-                steps += 1
+            order = [train_ids[i] for i in np.random.default_rng([seed, epoch]).permutation(len(train_ids))]
+            batches = TrainingBatches(
+                dataset.path,
+                [order[i : i + batch_size] for i in range(0, len(order), batch_size)],
+                crop,
+                seed,
+                epoch,
+            )
+            loader = torch.utils.data.DataLoader(
+                batches, batch_size=None, num_workers=workers, pin_memory=device.startswith("cuda")
+            )
+            bar = tqdm(
+                loader, desc=f"epoch {epoch}/{epochs}", unit="batch", disable=not progress, file=sys.stderr
+            )
+            totals = _run_epoch(state, config, bar, device)
             lr = state.optimizers["generator"].param_groups[0]["lr"]
             for scheduler in state.schedulers.values():
                 scheduler.step()
             state.epoch = epoch
             row = {
                 "epoch": epoch,
-                **{k: v / max(steps, 1) for k, v in totals.items()},
+                "precision": precision,
+                **totals,
                 **_validate(state.model, val_samples, device, scorer),
                 "lr": lr,
                 "seconds": time.perf_counter() - started,
             }
-            log.writerow(row)
-            log_file.flush()
+            log.write(row)
             rows.append(row)
             _save_state(out / "last.pth", state, extra)
             save_model(out / "model.pth", state.model, {**extra, "epoch": epoch})
     return rows
+
+
+def _run_epoch(state: TrainingState, config: PikFixConfig, batches, device: str) -> dict[str, float]:
+    """Train on every batch; the mean of each loss term, read from the device once, at the end."""
+    totals: dict[str, torch.Tensor] = {}
+    steps = 0
+    for batch in batches:
+        terms = train_step(state, config, {k: v.to(device, non_blocking=True) for k, v in batch.items()})
+        for name, value in terms.items():
+            totals[name] = totals[name] + value if name in totals else value.clone()
+        steps += 1
+    return {name: float(value) / max(steps, 1) for name, value in totals.items()}
+
+
+class _LogFile:
+    """``log.csv``, appended row by row and flushed (a resumed run keeps the header it was started with)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __enter__(self) -> _LogFile:
+        fields = LOG_COLUMNS
+        if self.path.is_file() and self.path.stat().st_size:
+            with open(self.path, newline="") as handle:
+                fields = next(csv.reader(handle))
+        self.handle = open(self.path, "a", newline="")
+        self.writer = csv.DictWriter(self.handle, fieldnames=fields, extrasaction="ignore")
+        if fields is LOG_COLUMNS:
+            self.writer.writeheader()
+        return self
+
+    def write(self, row: dict[str, Any]) -> None:
+        """Append one row and flush it."""
+        self.writer.writerow(row)
+        self.handle.flush()
+
+    def __exit__(self, *exc_info) -> None:
+        self.handle.close()
