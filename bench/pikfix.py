@@ -1,10 +1,15 @@
-"""Pik-Fix forward time and peak memory at 256, 512 and 1024 px, and a short CPU training run.
+"""Pik-Fix forward time and peak memory at 256, 512 and 1024 px, training peak memory, and a short CPU training run.
 
 Forward passes use the default configuration (randomly initialised: speed does not depend on the
 weights) in a fresh process per size, so that the peak resident memory is that size's; on a GPU the
 peak allocated memory is reported as well. The training run trains the default configuration for a
 few epochs on the bundled sample set and scores it beside the weight-free baselines on the same set
 (the model has seen 7 of the 8 images: a smoke-level number, not a benchmark result).
+
+The training memory section runs ``train --epochs 1 --batch-size 4 --crop 128`` on the sample set at
+256 px in a fresh process per setting (default, ``--checkpoint-activations``, ``--precision bf16``) and
+prints each one's peak resident memory (issue 16's CPU targets: at most 2.0 GB by default, 1.4 GB with
+``--checkpoint-activations``).
 
 Usage: ``python bench/pikfix.py [--sizes 256 512 1024] [--epochs 6] [--crop 128]``
 """
@@ -49,6 +54,22 @@ def forward(size: int, device: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+TRAIN_PEAK = """
+import resource, sys
+from pikfix_bench.cli import main
+try:
+    main(sys.argv[1:], standalone_mode=False)
+finally:
+    print("PEAK", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def train_peak_mib(*args: str) -> float:
+    """Peak resident MiB of one ``pikfix-bench train`` in a fresh process."""
+    done = subprocess.run([sys.executable, "-c", TRAIN_PEAK, "train", *args], capture_output=True, text=True)
+    return float(done.stdout.strip().splitlines()[-1].split()[1])
+
+
 def run(*args: str) -> None:
     """A pikfix-bench command in this interpreter's environment."""
     subprocess.run(
@@ -78,6 +99,17 @@ def main() -> None:
             print(f"{device:<6} {size:>5} {result['seconds']:>8.2f} {result['rss_mib']:>13.0f} {gpu:>13}")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
+        run("build-dataset", "sample", "--out", str(root / "big"), "--size", "256")
+        print("\ntraining peak RSS, train --epochs 1 --batch-size 4 --crop 128 (CPU, sample set at 256 px)")
+        for label, extra in (
+            ("default", []),
+            ("--checkpoint-activations", ["--checkpoint-activations"]),
+            ("--precision bf16", ["--precision", "bf16"]),
+        ):
+            base = ["--dataset", str(root / "big"), "--epochs", "1", "--batch-size", "4", "--crop", "128"]
+            out = ["--out", str(root / f"mem-{len(extra)}-{extra[-1] if extra else 'default'}")]
+            peak = train_peak_mib(*base, *out, "--device", "cpu", *extra)
+            print(f"  {label:<26} {peak:>7.0f} MiB")
         run("build-dataset", "sample", "--out", str(root / "ds"), "--size", str(args.crop))
         run(
             "train",
