@@ -22,10 +22,12 @@ from pikfix_bench.degradations.base import (
 )
 from pikfix_bench.degradations.pipeline import DegradationResult, Pipeline, degrade, replay, sample_generator
 from pikfix_bench.degradations.presets import PRESETS, build_pipeline
+from pikfix_bench.degradations.severity import SEVERITIES, severity_settings
 
 __all__ = [
     "OPERATIONS",
     "PRESETS",
+    "SEVERITIES",
     "DegradationError",
     "DegradationResult",
     "Operation",
@@ -38,5 +40,6 @@ __all__ = [
     "register",
     "replay",
     "sample_generator",
+    "severity_settings",
     "without_paths",
 ]

@@ -1,4 +1,4 @@
-"""A labelled picture of every operation, and of the ``oldphoto`` severities, on one image."""
+"""A labelled picture of every operation at severities 1, 3 and 5, and of the ``oldphoto`` severities, on one image."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import cv2
 import numpy as np
 
 from pikfix_bench.degradations.base import OPERATIONS
-from pikfix_bench.degradations.pipeline import degrade, sample_generator
+from pikfix_bench.degradations.pipeline import degrade
+from pikfix_bench.degradations.severity import SEVERITIES
 from pikfix_bench.resize import square_crop
 
 TILE = 256
@@ -46,7 +47,8 @@ def _grid(tiles: list[np.ndarray], columns: int) -> np.ndarray:
 
 
 def draw_gallery(image: np.ndarray, seed: int = 0, columns: int = 6) -> np.ndarray:
-    """Draw every (non-texture) operation with its default settings, then ``oldphoto`` severities 1..5.
+    """Draw every operation at severities 1, 3 and 5 (or its defaults when it has no strength), then
+    ``oldphoto`` severities 1..5. Texture operations need the authors' files and are left out.
 
     Parameters
     ----------
@@ -55,7 +57,7 @@ def draw_gallery(image: np.ndarray, seed: int = 0, columns: int = 6) -> np.ndarr
     seed : int
         Seed of the random draws.
     columns : int
-        Tiles per row.
+        Tiles per row (a multiple of 3 keeps each operation's strengths on one row).
 
     Returns
     -------
@@ -64,13 +66,17 @@ def draw_gallery(image: np.ndarray, seed: int = 0, columns: int = 6) -> np.ndarr
     """
     source = square_crop(image, TILE)
     tiles = [labelled_tile(source, "original")]
-    for name, cls in OPERATIONS.items():
+    for name in OPERATIONS:
         if name.startswith("texture_"):
             continue
-        operation = cls()
-        params = operation.sample(sample_generator(seed, name), source.shape)
-        out, _ = operation.apply(source, params)
-        tiles.append(labelled_tile(out, name, _summary(params)))
+        levels = (1, 3, 5) if name in SEVERITIES else (None,)
+        for level in levels:
+            step = {"op": name} if level is None else {"op": name, "severity": level}
+            result = degrade(source, {"name": name, "steps": [step]}, seed=seed, sample_id=name)
+            title = name if level is None else f"{name} s{level}"
+            tiles.append(
+                labelled_tile(result.image, title, _summary(result.record["steps"][0].get("params", {})))
+            )
     while len(tiles) % columns:
         tiles.append(np.full_like(tiles[0], 235))
     severities = [labelled_tile(source, "original")]

@@ -32,6 +32,7 @@ import numpy as np
 import yaml
 
 from pikfix_bench.degradations.base import DegradationError, Operation, check_image, get_operation
+from pikfix_bench.degradations.severity import severity_settings
 
 
 @dataclass
@@ -147,9 +148,11 @@ def _parse(spec: Any, where: str) -> _Node:
         )
     probability = _probability(spec, where)
     if kinds[0] == "op":
-        settings = {key: value for key, value in spec.items() if key not in ("op", "p")}
+        settings = {key: value for key, value in spec.items() if key not in ("op", "p", "severity")}
         operation = get_operation(spec["op"])
         try:
+            if "severity" in spec:  # the severity row, then the step's own settings
+                settings = {**severity_settings(operation.name, spec["severity"]), **settings}
             return _OpNode(operation(**settings), probability)
         except DegradationError as exc:
             raise DegradationError(f"{where}: {exc}") from None

@@ -14,6 +14,7 @@ from typing import Any
 
 from pikfix_bench.degradations.base import DegradationError
 from pikfix_bench.degradations.pipeline import Pipeline
+from pikfix_bench.degradations.severity import SEVERITIES
 
 GRAY = {"op": "grayscale", "method": "bt601"}
 
@@ -111,23 +112,29 @@ def _around(value: float, spread: float = 0.15) -> list[float]:
     return [round(value * (1 - spread), 6), round(value * (1 + spread), 6)]
 
 
-# Per-severity strength of each kind of damage in the oldphoto suite (index 0 = severity 1).
+def _column(operation: str, setting: str) -> tuple:
+    """One setting of an operation's severity table, severities 1..5."""
+    return tuple(row[setting] for row in SEVERITIES[operation][1])
+
+
+# Per-severity strength of each kind of damage in the oldphoto suite (index 0 = severity 1); the single
+# operations' tables (degradations/severity.py) hold the same levels.
 OLDPHOTO_LEVELS = {
-    "fade_black": (6, 14, 24, 36, 50),
-    "fade_white": (250, 242, 232, 220, 205),
-    "sepia": (0.1, 0.25, 0.4, 0.55, 0.7),
-    "vignette": (0.1, 0.18, 0.26, 0.35, 0.45),
+    "fade_black": _column("fade", "black"),
+    "fade_white": _column("fade", "white"),
+    "sepia": _column("sepia", "amount"),
+    "vignette": _column("vignette", "strength"),
     "blur_sigma": (0.3, 0.6, 0.9, 1.3, 1.8),
     "scale": (0.9, 0.8, 0.65, 0.5, 0.4),
-    "cracks": (1, 1, 2, 3, 4),
+    "cracks": _column("cracks", "count"),
     "crack_p": (0.3, 0.5, 0.7, 0.85, 1.0),
-    "scratches": (1, 2, 3, 5, 8),
-    "dust_density": (10.0, 25.0, 50.0, 90.0, 150.0),
+    "scratches": _column("scratches", "count"),
+    "dust_density": _column("dust", "density"),
     "fold_p": (0.0, 0.1, 0.2, 0.3, 0.4),
     "torn_p": (0.1, 0.2, 0.3, 0.4, 0.5),
-    "torn_area": (0.005, 0.01, 0.02, 0.03, 0.04),
+    "torn_area": _column("torn_corner", "area"),
     "noise_sigma": (2.0, 4.0, 7.0, 11.0, 16.0),
-    "grain": (2.0, 4.0, 6.0, 8.0, 11.0),
+    "grain": _column("film_grain", "strength"),
     "jpeg": (90, 80, 65, 50, 35),
 }
 

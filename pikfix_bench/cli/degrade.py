@@ -9,7 +9,15 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from pikfix_bench.degradations import OPERATIONS, PRESETS, Pipeline, build_pipeline, degrade
+from pikfix_bench.degradations import (
+    OPERATIONS,
+    PRESETS,
+    SEVERITIES,
+    Pipeline,
+    build_pipeline,
+    degrade,
+    get_operation,
+)
 from pikfix_bench.degradations.gallery import draw_gallery
 from pikfix_bench.errors import PikfixError
 from pikfix_bench.image_io import is_image_file, read_image, write_png
@@ -40,11 +48,22 @@ def collect_inputs(inputs: tuple[Path, ...]) -> list[tuple[str, Path]]:
 
 
 def pipeline_from_options(
-    preset: str | None, pipeline_file: Path | None, severity: int | None, texture_dir: Path | None
+    preset: str | None,
+    pipeline_file: Path | None,
+    severity: int | None,
+    texture_dir: Path | None,
+    operation: str | None = None,
 ) -> Pipeline:
-    """The pipeline chosen by ``--preset`` or ``--pipeline`` (exactly one)."""
-    if (preset is None) == (pipeline_file is None):
-        raise PikfixError("give exactly one of --preset NAME or --pipeline FILE")
+    """The pipeline chosen by ``--preset``, ``--pipeline`` or ``--op`` (exactly one)."""
+    if sum(choice is not None for choice in (preset, pipeline_file, operation)) != 1:
+        raise PikfixError("give exactly one of --preset NAME, --pipeline FILE or --op NAME")
+    if operation is not None:
+        if severity is None or texture_dir is not None:
+            raise PikfixError("--op takes --severity 1..5 (and no --texture-dir)")
+        get_operation(operation)  # an unknown name is refused with a "did you mean"
+        return Pipeline(
+            {"name": f"{operation}-s{severity}", "steps": [{"op": operation, "severity": severity}]}
+        )
     if pipeline_file is not None:
         if severity is not None or texture_dir is not None:
             raise PikfixError("--severity and --texture-dir apply to presets, not to --pipeline files")
@@ -57,19 +76,24 @@ def pipeline_from_options(
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output folder.")
 @click.option("--preset", type=click.Choice(list(PRESETS)), help="A shipped pipeline.")
 @click.option("--pipeline", "pipeline_file", type=click.Path(path_type=Path), help="A pipeline YAML file.")
-@click.option("--severity", type=click.IntRange(1, 5), help="Severity for presets that have them (oldphoto).")
+@click.option("--op", "operation", help="One operation at --severity k (see `degradations list`).")
+@click.option(
+    "--severity",
+    type=click.IntRange(1, 5),
+    help="Severity: of --op, or of presets that have them (oldphoto).",
+)
 @click.option("--seed", default=0, show_default=True, type=int, help="Global seed.")
 @click.option(
     "--texture-dir", type=click.Path(path_type=Path), help="Folder in the paper's texture2/ layout."
 )
-def degrade_command(inputs, out, preset, pipeline_file, severity, seed, texture_dir) -> None:
+def degrade_command(inputs, out, preset, pipeline_file, operation, severity, seed, texture_dir) -> None:
     """Degrade image files or folders reproducibly.
 
     Writes NAME.png (the damaged image), NAME.mask.png (255 = structural damage, when the pipeline draws
     any) and NAME.json (the record that re-applies the damage byte for byte). The damage of an image
     depends only on --seed and its name (relative path without suffix), not on the other inputs.
     """
-    pipeline = pipeline_from_options(preset, pipeline_file, severity, texture_dir)
+    pipeline = pipeline_from_options(preset, pipeline_file, severity, texture_dir, operation)
     samples = collect_inputs(inputs)
     failures = []
     for sample_id, path in tqdm(
@@ -101,7 +125,7 @@ def list_command() -> None:
     """Operations (with their parameters and ranges) and presets."""
     click.echo("OPERATIONS")
     for name, cls in OPERATIONS.items():
-        flags = " [mask]" if cls.structural else ""
+        flags = (" [mask]" if cls.structural else "") + (" [severity 1..5]" if name in SEVERITIES else "")
         click.echo(f"  {name:<16} {cls.description}{flags}")
         for param in cls.params:
             click.echo(
@@ -111,6 +135,11 @@ def list_command() -> None:
     click.echo("\nPRESETS")
     for preset in PRESETS.values():
         click.echo(f"  {preset.name:<16} {preset.description}\n  {'':<16} source: {preset.source}")
+    click.echo("\nSEVERITIES (--op NAME --severity k, or {op: NAME, severity: k} in a pipeline)")
+    for name, (source, rows) in SEVERITIES.items():
+        click.echo(f"  {name:<16} {source}")
+        for level, row in enumerate(rows, start=1):
+            click.echo(f"      {level}  " + ", ".join(f"{key}={value}" for key, value in row.items()))
 
 
 @degradations_group.command("gallery")
