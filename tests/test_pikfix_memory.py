@@ -10,24 +10,13 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from tiny_pikfix import tiny
 
-from pikfix_bench.model import PikFix, PikFixConfig
+from pikfix_bench.model import PikFix
 from pikfix_bench.model.blocks import recompute_activations
 from pikfix_bench.model.config import PikFixConfig as Config
 from pikfix_bench.model.losses import generator_loss
 from pikfix_bench.model.similarity import grid_size
-
-SMALL = {
-    "restoration_channels": 8,
-    "rdn_blocks": 1,
-    "rdn_growth": 8,
-    "rdn_layers": 2,
-    "similarity_channels": 16,
-    "bins": 16,
-    "unet_channels": 8,
-    "dense_growth": 8,
-    "dense_layers": 2,
-}
 
 
 def _batch(seed: int = 0):
@@ -100,7 +89,7 @@ def _assert_same(first, second) -> None:
 
 def _model() -> PikFix:
     torch.manual_seed(0)
-    model = PikFix(PikFixConfig(**SMALL, adversarial=False))
+    model = PikFix(tiny(adversarial=False))
     with torch.no_grad():  # SPHist centres off the uniform grid, so their gradient is not symmetric
         model.sphist.centres.add_(torch.linspace(-0.05, 0.05, model.sphist.centres.numel()) ** 2)
     return model

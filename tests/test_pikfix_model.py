@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import torch
 from click.testing import CliRunner
+from tiny_pikfix import TINY, tiny
 
 from pikfix_bench.cli import main
 from pikfix_bench.errors import PikfixError
@@ -16,22 +17,6 @@ from pikfix_bench.model import PikFix, PikFixConfig, colorize, load_model, save_
 from pikfix_bench.model.colorization import SPHist
 from pikfix_bench.model.losses import colour_histograms, emd_loss, generator_loss
 from pikfix_bench.model.similarity import grid_size
-
-TINY = {
-    "restoration_channels": 8,
-    "rdn_blocks": 1,
-    "rdn_growth": 8,
-    "rdn_layers": 2,
-    "similarity_channels": 16,
-    "bins": 16,
-    "unet_channels": 8,
-    "dense_growth": 8,
-    "dense_layers": 2,
-}
-
-
-def tiny(**overrides) -> PikFixConfig:
-    return PikFixConfig(**{**TINY, **overrides})
 
 
 def inputs(height=64, width=96, ref=(64, 64), batch=2):

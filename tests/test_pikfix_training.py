@@ -7,22 +7,13 @@ import pandas as pd
 import pytest
 import torch
 from click.testing import CliRunner
+from tiny_pikfix import tiny
 
 from pikfix_bench.cli import main
-from pikfix_bench.model import PikFixConfig, train
+from pikfix_bench.model import train
 from pikfix_bench.model.training import new_state, train_step, training_tensors
 
-TINY = PikFixConfig(
-    restoration_channels=8,
-    rdn_blocks=1,
-    rdn_growth=8,
-    rdn_layers=2,
-    similarity_channels=16,
-    bins=16,
-    unet_channels=8,
-    dense_growth=8,
-    dense_layers=2,
-)
+TINY = tiny()
 
 
 def _train(dataset, out, **options):
