@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import yaml
 
@@ -86,11 +87,8 @@ class _OpNode(_Node):
             steps.append({"op": self.operation.name, "applied": False})
             return image
         params = self.operation.sample(rng, image.shape)
-        image, mask = self.operation.apply(image, params)
         steps.append({"op": self.operation.name, "applied": True, "params": params})
-        if mask is not None:
-            masks.append(mask)
-        return image
+        return apply_step(self.operation, image, params, masks)
 
     def structural(self) -> bool:
         return self.operation.structural
@@ -175,28 +173,56 @@ def sample_generator(seed: int, sample_id: str) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed), *words]))
 
 
+def apply_step(operation, image: np.ndarray, params: dict[str, Any], masks: list[np.ndarray]) -> np.ndarray:
+    """Apply one operation; masks drawn before it follow a change of size (nearest neighbour)."""
+    out, mask = operation.apply(image, params)
+    if out.shape[:2] != image.shape[:2]:
+        size = (out.shape[1], out.shape[0])
+        masks[:] = [cv2.resize(m, size, interpolation=cv2.INTER_NEAREST) for m in masks]
+    if mask is not None:
+        masks.append(mask)
+    return out
+
+
+def _geometry(spec: Any, name: str) -> tuple[int, Pipeline | None]:
+    """``geometry: {source_scale: k, ground_truth: [steps]}``: the steps start from a source k times the
+    dataset's size, and the ground truth is that source through ``ground_truth`` (deterministic steps)."""
+    if spec is None:
+        return 1, None
+    if not isinstance(spec, dict) or set(spec) - {"source_scale", "ground_truth"}:
+        raise DegradationError(f"{name}: geometry takes source_scale and ground_truth")
+    scale = spec.get("source_scale", 1)
+    if isinstance(scale, bool) or not isinstance(scale, int) or not 1 <= scale <= 16:
+        raise DegradationError(f"{name}: geometry.source_scale must be a whole number 1..16, got {scale!r}")
+    steps = spec.get("ground_truth")
+    return scale, None if steps is None else Pipeline({"name": f"{name}.ground_truth", "steps": steps})
+
+
 class Pipeline:
     """A validated pipeline built from a spec (see the module docstring).
 
     Parameters
     ----------
     spec : dict
-        ``{"name": str (optional), "steps": [...]}``.
+        ``{"name": str (optional), "description": str (optional), "steps": [...], "geometry": {...} (optional)}``.
+        ``geometry`` (:attr:`source_scale`, :attr:`ground_truth`) tells dataset building that the steps
+        start from a source larger than the ground truth and end at its size (the Pik-Fix offline data).
     """
 
     def __init__(self, spec: dict[str, Any]) -> None:
         if not isinstance(spec, dict) or not isinstance(spec.get("steps"), list):
             raise DegradationError("a pipeline spec must be a mapping with a 'steps' list")
-        unknown = set(spec) - {"name", "description", "steps"}
+        unknown = set(spec) - {"name", "description", "steps", "geometry"}
         if unknown:
             raise DegradationError(
-                f"pipeline spec: unknown keys {sorted(unknown)} (allowed: name, description, steps)"
+                f"pipeline spec: unknown keys {sorted(unknown)} (allowed: name, description, steps, geometry)"
             )
         self.spec = copy.deepcopy(spec)
         self.name = str(spec.get("name", "custom"))
         self._steps = [
             _parse(step, f"{self.name}.steps[{index}]") for index, step in enumerate(spec["steps"])
         ]
+        self.source_scale, self.ground_truth = _geometry(spec.get("geometry"), self.name)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> Pipeline:
@@ -312,16 +338,14 @@ def replay(image: np.ndarray, record: dict[str, Any]) -> DegradationResult:
     DegradationResult
         Identical to the original result.
     """
-    masks = []
+    masks: list[np.ndarray] = []
     for step in record["steps"]:
         if not step["applied"]:
             continue
         cls = get_operation(step["op"])
         names = {param.name for param in cls.params}
         operation = cls(**{key: value for key, value in step["params"].items() if key in names})
-        image, mask = operation.apply(image, step["params"])
-        if mask is not None:
-            masks.append(mask)
+        image = apply_step(operation, image, step["params"], masks)
     if "spec" in record:
         structural = Pipeline(record["spec"]).structural
     else:  # a dataset's stored record (no spec): structural if any recorded step is

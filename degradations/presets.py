@@ -46,14 +46,25 @@ def _pikfix(severity: int | None, texture_dir: str | None) -> dict[str, Any]:
 
 
 def _pikfix_offline(severity: int | None, texture_dir: str | None) -> dict[str, Any]:
+    # utils/data_generation.py (origin_downgrade 4, downgrade 8, upgrade 2): the ground truth is the full
+    # image at 1/4 (INTER_CUBIC), the input the full image at 1/8 then x2 (INTER_CUBIC), damaged, grayed
+    # (its cv2.imread images are BGR: BT.601), both written by cv2.imwrite as JPEG (quality 95).
+    jpeg = {"op": "jpeg", "quality": 95}
     return {
         "name": "pikfix-offline",
-        "description": "Pik-Fix offline data: 2x bicubic down-up, cracks, dust, torn corner, gray",
+        "description": "Pik-Fix offline data: full image at 1/8 then x2 against a 1/4 ground truth, cracks, dust, "
+        "torn corner, gray, JPEG 95",
+        "geometry": {
+            "source_scale": 4,
+            "ground_truth": [{"op": "resize", "scale": 0.25, "interpolation": "bicubic"}, jpeg],
+        },
         "steps": [
-            {"op": "resolution", "scale": 0.5, "down": "bicubic", "up": "bicubic"},
-            *_damage(texture_dir, [1, 12], [1, 11]),  # utils/data_generation.py: dust randint(1, 11)
+            {"op": "resize", "scale": 0.125, "interpolation": "bicubic"},
+            {"op": "resize", "scale": 2.0, "interpolation": "bicubic"},
+            *_damage(texture_dir, [1, 12], [1, 11]),  # dust randint(1, 11)
             {"op": "torn_corner", "area": [0.0, 0.05], "where": "corner"},
             GRAY,
+            jpeg,
         ],
     }
 

@@ -58,6 +58,31 @@ class Resolution(Operation):
 
 
 @register
+class Resize(Operation):
+    """Change the image's size by a factor (``int(side * scale)``, as ``cv2.resize(img, (w // 8, h // 8))``).
+
+    The one operation that changes an image's size: pipelines that use it declare a ``geometry`` (the
+    Pik-Fix offline data: the full image at 1/8, then x2, against a ground truth at 1/4).
+    """
+
+    name = "resize"
+    description = "resize by a factor (changes the image's size)"
+    params = (
+        Param(
+            "scale", "float", 0.5, 0.01, 16.0, doc="factor of both sides (the new side is int(side * scale))"
+        ),
+        Param(
+            "interpolation", "choice", "bicubic", choices=tuple(INTERPOLATIONS), doc="OpenCV interpolation"
+        ),
+    )
+
+    def _apply(self, image, scale, interpolation):
+        height, width = image.shape[:2]
+        size = (max(1, int(width * scale + 1e-9)), max(1, int(height * scale + 1e-9)))
+        return cv2.resize(image, size, interpolation=INTERPOLATIONS[interpolation]), None
+
+
+@register
 class Jpeg(Operation):
     """JPEG compression at a quality (4:2:0 chroma subsampling): OpenCV's encoder, or Pillow's (Wan et al.)."""
 

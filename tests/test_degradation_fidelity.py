@@ -157,3 +157,47 @@ def test_wan_noise_truncates_and_resamples_and_encodes_with_pil():
         "resolution": "pil",
         "jpeg": "pil",
     }
+
+
+def _zone_plate(size: int) -> np.ndarray:
+    y, x = np.mgrid[:size, :size].astype(float) - size / 2
+    return np.clip(127.5 + 127.5 * np.cos(np.pi * (x**2 + y**2) / (2 * size)), 0, 255).astype(np.uint8)
+
+
+def test_pikfix_offline_resolution_chain_is_the_codes():
+    """utils/data_generation.py: GT = full / 4 (INTER_CUBIC), input = (full / 8) x 2 (INTER_CUBIC)."""
+    full = np.repeat(_zone_plate(512)[..., None], 3, axis=2)
+    pipeline = build_pipeline("pikfix-offline")
+    assert pipeline.source_scale == 4
+    resize_steps = [step for step in pipeline.spec["steps"] if step["op"] == "resize"]
+    out, _, _ = Pipeline({"steps": resize_steps}).run(full, np.random.default_rng(0))
+    expected = cv2.resize(
+        cv2.resize(full, (64, 64), interpolation=cv2.INTER_CUBIC), (128, 128), interpolation=cv2.INTER_CUBIC
+    )
+    np.testing.assert_array_equal(out, expected)
+    gt_steps = Pipeline({"steps": pipeline.spec["geometry"]["ground_truth"][:1]})
+    gt, _, _ = gt_steps.run(full, np.random.default_rng(0))
+    np.testing.assert_array_equal(gt, cv2.resize(full, (128, 128), interpolation=cv2.INTER_CUBIC))
+    psnr = 10 * np.log10(255**2 / np.mean((out.astype(float) - gt) ** 2))
+    assert psnr < 30  # their 1/8 x 2 chain aliases the zone plate; the old 2x down-up of the GT did not
+
+
+def test_a_pikfix_offline_dataset_pairs_a_quarter_size_gt_with_its_input(tmp_path):
+    from PIL import Image
+
+    from pikfix_bench.datasets import Recipe, build_dataset, open_dataset
+    from pikfix_bench.datasets.sources import folder_source
+
+    (tmp_path / "photos").mkdir()
+    Image.fromarray(data.astronaut()).save(tmp_path / "photos" / "astronaut.png")
+    recipe = Recipe("folder", build_pipeline("pikfix-offline").spec, seed=2, size=64)
+    build_dataset(folder_source(tmp_path / "photos"), recipe, tmp_path / "ds", name="off", progress=False)
+    (sample,) = list(open_dataset(tmp_path / "ds"))
+    assert sample.gt.shape == (64, 64, 3) and sample.input.shape == (64, 64)
+    from pikfix_bench.resize import square_crop
+
+    quarter = cv2.resize(square_crop(data.astronaut(), 256), (64, 64), interpolation=cv2.INTER_CUBIC)
+    encoded = cv2.imencode(".jpg", quarter[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])[
+        1
+    ]  # cv2.imwrite's default
+    np.testing.assert_array_equal(sample.gt, cv2.imdecode(encoded, cv2.IMREAD_COLOR)[..., ::-1])

@@ -44,8 +44,10 @@ def test_presets_reproducible_and_replayable(preset, gray, photo):
     if first.mask is None:
         assert replayed.mask is None
     else:
-        assert first.mask.shape == image.shape[:2] and np.array_equal(replayed.mask, first.mask)
-    assert first.image.shape[:2] == image.shape[:2]
+        assert first.mask.shape == first.image.shape[:2] and np.array_equal(replayed.mask, first.mask)
+    scale = build_pipeline(preset).source_scale  # pikfix-offline ends at 1/4 of its source
+    expected = tuple(int(side / 8) * 2 for side in image.shape[:2]) if scale > 1 else image.shape[:2]
+    assert first.image.shape[:2] == expected
 
 
 @pytest.mark.parametrize("preset", ["pikfix", "wan2020", "oldphoto"])
@@ -94,7 +96,7 @@ def test_structural_mask_is_exactly_the_changed_pixels_on_mid_gray(name, channel
         assert changed.any(), name
 
 
-@pytest.mark.parametrize("name", [n for n in PROCEDURAL if not OPERATIONS[n].structural])
+@pytest.mark.parametrize("name", [n for n in PROCEDURAL if not OPERATIONS[n].structural and n != "resize"])
 def test_pixel_operations_return_no_mask_and_keep_shape(name, photo):
     operation = get_operation(name)()
     out, mask = operation.apply(photo, operation.sample(np.random.default_rng(1), photo.shape))

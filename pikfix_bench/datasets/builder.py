@@ -27,7 +27,7 @@ import numpy as np
 from tqdm import tqdm
 
 from pikfix_bench import __version__
-from pikfix_bench.datasets.geometry import normalise, shifted_crop
+from pikfix_bench.datasets.geometry import normalise, shifted_crop, source_geometry
 from pikfix_bench.datasets.references import colour_descriptor, plan_references
 from pikfix_bench.datasets.sources import (
     SKIMAGE_PREFIX,
@@ -139,12 +139,21 @@ def build_sample(
         sources["old_photo"] = _source_record(item.old_photo, old)
         record: dict[str, Any] = {}
     else:
-        result = degrade(
-            gt,
-            _pipeline(json.dumps(recipe.pipeline, sort_keys=True)),
-            seed=recipe.seed,
-            sample_id=item.sample_id,
-        )
+        pipeline = _pipeline(json.dumps(recipe.pipeline, sort_keys=True))
+        source = gt
+        if (
+            pipeline.source_scale > 1
+        ):  # the steps start from a larger source; the ground truth is made from it
+            source = source_geometry(raw, recipe.size, pipeline.source_scale)
+            arrays["gt"] = gt = pipeline.ground_truth.run(
+                source, sample_generator(recipe.seed, item.sample_id)
+            )[0]
+        result = degrade(source, pipeline, seed=recipe.seed, sample_id=item.sample_id)
+        if result.image.shape[:2] != gt.shape[:2]:
+            raise PikfixError(
+                f"{item.gt}: pipeline {pipeline.name} made a {result.image.shape[1]}x{result.image.shape[0]} input "
+                f"for a {gt.shape[1]}x{gt.shape[0]} ground truth"
+            )
         arrays["input"] = result.image
         if result.mask is not None:
             arrays["mask"] = result.mask

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from pikfix_bench.errors import PikfixError
@@ -21,6 +22,28 @@ def normalise(image: np.ndarray, size: int) -> np.ndarray:
     )
     if height == 0 or width == 0:
         raise PikfixError(f"image of {image.shape[1]}x{image.shape[0]} is smaller than {PAPER_MULTIPLE} px")
+    return np.ascontiguousarray(image[:height, :width])
+
+
+OFFLINE_SHORT_SIDE = 896  # utils/data_generation.py: downgrade // upgrade * crop_size = 8 // 2 * 224
+
+
+def source_geometry(image: np.ndarray, size: int, scale: int) -> np.ndarray:
+    """The source of a pipeline whose steps start ``scale`` times larger than the ground truth.
+
+    ``size > 0``: short side to ``size * scale``, centre crop (the ground truth is then ``size``).
+    ``size == 0``: as the Pik-Fix offline generator, the native image upscaled (bilinear, height then width)
+    until both sides reach 896 px, then cropped top-left to a multiple of ``32 * scale`` (theirs: of 8) so that
+    the ground truth keeps the multiple of 32 the model needs.
+    """
+    if size > 0:
+        return square_crop(image, size * scale)
+    for axis in (0, 1):
+        if image.shape[axis] < OFFLINE_SHORT_SIDE:
+            factor = OFFLINE_SHORT_SIDE / image.shape[axis]
+            image = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_LINEAR)
+    unit = PAPER_MULTIPLE * scale
+    height, width = (image.shape[0] // unit) * unit, (image.shape[1] // unit) * unit
     return np.ascontiguousarray(image[:height, :width])
 
 
