@@ -8,6 +8,7 @@ an error row and the shard goes on (``strict`` stops at once); a model that cann
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -99,6 +100,12 @@ def loaded(plan: RunPlan, model: ModelAdapter | None = None) -> tuple[ModelAdapt
         load_model(model, plan.device)
         _LOADED[plan.cache_key] = (model, ImageScorer(get_profile(plan.profile), device=plan.device))
     return _LOADED[plan.cache_key]
+
+
+@functools.lru_cache(maxsize=4)
+def _dataset(path: str) -> Dataset:
+    """A dataset opened once per process (its manifest is read once, not once per shard)."""
+    return Dataset(path)
 
 
 def unload(plan: RunPlan) -> None:
@@ -198,7 +205,7 @@ def evaluate_shard(task: dict[str, Any]) -> dict[str, Any]:
     if isinstance(model, CommandAdapter):
         model.work_dir = RunDirectory(plan.run_dir).path / "work"
     runner = BatchRunner(model, scorer, plan)
-    dataset = Dataset(plan.dataset)
+    dataset = _dataset(plan.dataset)
     batches = task["batches"]
     rows, errors = [], []
     try:
