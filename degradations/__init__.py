@@ -20,7 +20,14 @@ from pikfix_bench.degradations.base import (
     register,
     without_paths,
 )
-from pikfix_bench.degradations.pipeline import DegradationResult, Pipeline, degrade, replay, sample_generator
+from pikfix_bench.degradations.pipeline import (
+    DegradationResult,
+    Pipeline,
+    degrade,
+    paired_ground_truth,
+    replay,
+    sample_generator,
+)
 from pikfix_bench.degradations.presets import PRESETS, build_pipeline
 from pikfix_bench.degradations.severity import SEVERITIES, severity_settings
 
@@ -36,6 +43,7 @@ __all__ = [
     "build_pipeline",
     "degrade",
     "get_operation",
+    "paired_ground_truth",
     "path_values",
     "register",
     "replay",

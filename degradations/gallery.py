@@ -67,7 +67,9 @@ def draw_gallery(image: np.ndarray, seed: int = 0, columns: int = 6) -> np.ndarr
     source = square_crop(image, TILE)
     tiles = [labelled_tile(source, "original")]
     for name in OPERATIONS:
-        if name.startswith("texture_") or name == "resize":  # textures need the authors' files; resize changes the size
+        if (
+            name.startswith("texture_") or name == "resize"
+        ):  # textures need the authors' files; resize changes the size
             continue
         levels = (1, 3, 5) if name in SEVERITIES else (None,)
         for level in levels:

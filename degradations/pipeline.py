@@ -80,6 +80,7 @@ class _Node:
 class _OpNode(_Node):
     operation: Operation
     probability: float = 1.0
+    ground_truth_too: bool = False  # the ground truth takes the step too, with the same draw
 
     def run(self, image, rng, steps, masks):
         applied = bool(rng.random() < self.probability)
@@ -87,7 +88,8 @@ class _OpNode(_Node):
             steps.append({"op": self.operation.name, "applied": False})
             return image
         params = self.operation.sample(rng, image.shape)
-        steps.append({"op": self.operation.name, "applied": True, "params": params})
+        step = {"op": self.operation.name, "applied": True, "params": params}
+        steps.append({**step, "ground_truth_too": True} if self.ground_truth_too else step)
         return apply_step(self.operation, image, params, masks)
 
     def structural(self) -> bool:
@@ -146,12 +148,19 @@ def _parse(spec: Any, where: str) -> _Node:
         )
     probability = _probability(spec, where)
     if kinds[0] == "op":
-        settings = {key: value for key, value in spec.items() if key not in ("op", "p", "severity")}
+        settings = {
+            key: value
+            for key, value in spec.items()
+            if key not in ("op", "p", "severity", "ground_truth_too")
+        }
         operation = get_operation(spec["op"])
+        paired = spec.get("ground_truth_too", False)
+        if not isinstance(paired, bool):
+            raise DegradationError(f"{where}: ground_truth_too must be true or false, got {paired!r}")
         try:
             if "severity" in spec:  # the severity row, then the step's own settings
                 settings = {**severity_settings(operation.name, spec["severity"]), **settings}
-            return _OpNode(operation(**settings), probability)
+            return _OpNode(operation(**settings), probability, paired)
         except DegradationError as exc:
             raise DegradationError(f"{where}: {exc}") from None
     extra = set(spec) - {kinds[0], "p"}
@@ -274,6 +283,19 @@ def _union(masks: list[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
     for mask in masks:
         union |= mask
     return union
+
+
+def paired_ground_truth(ground_truth: np.ndarray, record: dict[str, Any]) -> np.ndarray:
+    """The ground truth after the recorded steps marked ``ground_truth_too`` (Wan et al. gray both images
+    with p = 0.1), kept RGB: a gray result is replicated to three channels, as their ``convert("RGB")``."""
+    for step in record["steps"]:
+        if step.get("ground_truth_too") and step["applied"]:
+            cls = get_operation(step["op"])
+            names = {param.name for param in cls.params}
+            ground_truth, _ = cls(**{k: v for k, v in step["params"].items() if k in names}).apply(
+                ground_truth, step["params"]
+            )
+    return ground_truth if ground_truth.ndim == 3 else np.repeat(ground_truth[..., None], 3, axis=2)
 
 
 def degrade(

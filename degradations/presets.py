@@ -109,7 +109,8 @@ def _wan2020(severity: int | None, texture_dir: str | None) -> dict[str, Any]:
                     {"op": "jpeg", "p": 0.7, "quality": [40, 100], "library": "pil"},  # convertToJpeg
                 ]
             },
-            {**GRAY, "p": 0.1},
+            # PairOldPhotos.__getitem__: A and B both convert("L") then ("RGB") with p = 0.1
+            {**GRAY, "p": 0.1, "ground_truth_too": True},
         ],
     }
 

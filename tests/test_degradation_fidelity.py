@@ -201,3 +201,28 @@ def test_a_pikfix_offline_dataset_pairs_a_quarter_size_gt_with_its_input(tmp_pat
         1
     ]  # cv2.imwrite's default
     np.testing.assert_array_equal(sample.gt, cv2.imdecode(encoded, cv2.IMREAD_COLOR)[..., ::-1])
+
+
+def test_wan_grays_the_ground_truth_with_the_input(tmp_path):
+    """PairOldPhotos.__getitem__: with p = 0.1, A and B both convert("L") then ("RGB")."""
+    from PIL import Image
+
+    from pikfix_bench.datasets import Recipe, build_dataset, open_dataset
+    from pikfix_bench.datasets.sources import folder_source
+
+    gray_step = build_pipeline("wan2020").spec["steps"][-1]
+    assert gray_step == {"op": "grayscale", "method": "bt601", "p": 0.1, "ground_truth_too": True}
+    (tmp_path / "photos").mkdir()
+    for name in ("astronaut", "coffee"):
+        Image.fromarray(getattr(data, name)()).save(tmp_path / "photos" / f"{name}.png")
+    spec = {"steps": [{"op": "jpeg", "quality": 90}, {**gray_step, "p": 1.0}]}
+    build_dataset(
+        folder_source(tmp_path / "photos"),
+        Recipe("folder", spec, seed=0, size=48),
+        tmp_path / "ds",
+        name="w",
+        progress=False,
+    )
+    for sample in open_dataset(tmp_path / "ds"):
+        assert sample.gt.shape == (48, 48, 3) and (sample.gt == sample.gt[..., :1]).all()  # gray, kept RGB
+        assert sample.record["steps"][-1]["ground_truth_too"] is True

@@ -45,7 +45,14 @@ from pikfix_bench.datasets.store import (
     sample_meta,
     write_sample,
 )
-from pikfix_bench.degradations import Pipeline, degrade, get_operation, path_values, sample_generator
+from pikfix_bench.degradations import (
+    Pipeline,
+    degrade,
+    get_operation,
+    paired_ground_truth,
+    path_values,
+    sample_generator,
+)
 from pikfix_bench.errors import PikfixError
 from pikfix_bench.execution import Executor, given_or_local
 from pikfix_bench.hashing import array_sha256, file_sha256
@@ -155,6 +162,7 @@ def build_sample(
                 f"for a {gt.shape[1]}x{gt.shape[0]} ground truth"
             )
         arrays["input"] = result.image
+        arrays["gt"] = gt = paired_ground_truth(gt, result.record)
         if result.mask is not None:
             arrays["mask"] = result.mask
         record = {key: value for key, value in result.record.items() if key != "spec"}
