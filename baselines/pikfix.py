@@ -30,6 +30,13 @@ class PikFixAdapter(ModelAdapter):
         requires_weights=True,
         options={
             "weights": ModelOption("model.pth written by `pikfix-bench train`", "file", required=True),
+            "tile": ModelOption("tile side in px for large scans (0: whole images)", "int", 0, minimum=0),
+            "memory_budget": ModelOption(
+                "GiB the forward pass may use: sets the tile from a measured bytes-per-pixel figure",
+                "float",
+                0.0,
+                minimum=0,
+            ),
             "precision": ModelOption(
                 "inference precision of the convolutions (whatever the training used)",
                 "choice",
@@ -49,6 +56,11 @@ class PikFixAdapter(ModelAdapter):
             raise ModelError(str(exc)) from None
 
     def predict(self, batch: Batch) -> list[np.ndarray]:  # noqa: D102
-        from pikfix_bench.model.inference import colorize
+        from pikfix_bench.model.inference import colorize, tile_for_budget
 
-        return colorize(self.network, batch.inputs, batch.references, self.device, self.settings["precision"])
+        tile = self.settings["tile"]
+        if not tile and self.settings["memory_budget"]:
+            tile = tile_for_budget(self.settings["memory_budget"])
+        return colorize(
+            self.network, batch.inputs, batch.references, self.device, self.settings["precision"], tile
+        )
