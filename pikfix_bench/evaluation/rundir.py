@@ -61,11 +61,8 @@ class RunDirectory:
         write_json(self.path / RUN_FILE, run)
 
     def per_image(self) -> pd.DataFrame:
-        """The per-image table (empty when nothing was scored)."""
-        path = self.path / PER_IMAGE_FILE
-        if not path.is_file() or path.stat().st_size == 0:
-            return pd.DataFrame()
-        return pd.read_csv(path, dtype={"sample_id": str})
+        """The per-image rows that can be trusted (:meth:`scored_rows` with every metric of the header)."""
+        return self.scored_rows()[0]
 
     def scored_rows(
         self, metrics: Sequence[str] | None = None, known_ids: Collection[str] | None = None
