@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from pikfix_bench.baselines.base import ModelDescriptor, ModelError, ModelOption, register_model
+from pikfix_bench.baselines.base import ModelDescriptor, ModelError, ModelOption, Task, register_model
 from pikfix_bench.baselines.command import COMMON_OPTIONS, CommandAdapter
 
 TRACEBACK = "Traceback (most recent call last)"
@@ -20,12 +20,13 @@ TRACEBACK = "Traceback (most recent call last)"
 def _descriptor(
     name: str,
     description: str,
-    task,
+    task: Task,
     get_it: str,
-    devices=("cpu", "cuda"),
-    uses_reference=False,
-    options=None,
-):
+    devices: tuple[str, ...] = ("cpu", "cuda"),
+    uses_reference: bool = False,
+    options: dict[str, ModelOption] | None = None,
+) -> ModelDescriptor:
+    """A recipe's descriptor: RGB input, whole-dataset batches, the command options and ``repo``."""
     return ModelDescriptor(
         name,
         description,
