@@ -215,7 +215,9 @@ class ImageScorer:
             raise PikfixError(f"batch_size must be >= 1, got {batch_size}")
         self.batch_size = batch_size
         if "lpips" in self.metrics:
-            load_lpips_alex(str(self.device))  # a broken weights file fails here, not mid-run
+            load_lpips_alex(
+                str(torch.empty(0, device=self.device).device)
+            )  # fails here, not mid-run; "cuda" -> "cuda:0" as tensors report it
 
     def score(self, preds: Sequence[np.ndarray], gts: Sequence[np.ndarray]) -> list[dict[str, float]]:
         """Score image pairs; images of different sizes are batched separately.
