@@ -10,7 +10,6 @@ metric, and says why it dropped the others. See ``docs/formats.md``.
 from __future__ import annotations
 
 import csv
-import math
 from collections import Counter
 from collections.abc import Collection, Sequence
 from pathlib import Path
@@ -158,10 +157,6 @@ class RunDirectory:
         text = frame.sort_values("sample_id", kind="stable").to_csv(index=False)
         atomic_write(path, lambda tmp: tmp.write_text(text))
 
-    def read_summary(self) -> dict[str, Any]:
-        """The summary of a finished run."""
-        return read_json(self.path / SUMMARY_FILE)
-
     def write_summary(self, summary: dict[str, Any]) -> None:
         """Write ``summary.json`` atomically."""
         write_json(self.path / SUMMARY_FILE, summary)
@@ -187,8 +182,5 @@ def _parse_row(
         try:
             row[name] = float(row.get(name, ""))
         except ValueError:
-            if name == "seconds":
-                row[name] = math.nan
-                continue
             return {}, f"sample {sample_id}: {name} is {row.get(name)!r}, not a number"
     return row, ""

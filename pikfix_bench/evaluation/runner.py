@@ -226,6 +226,7 @@ def evaluate(
                 len(dataset) - len(todo),
                 progress,
                 model.descriptor.name,
+                model.device if here else None,  # loaded here; on Dask the shards report it
             )
     finally:
         unload(plan)
@@ -265,9 +266,15 @@ def _run_shards(
     done: int,
     progress: bool,
     name: str,
+    model_device: str | None,
 ) -> dict[str, Any]:
     """Run the shards, appending each one's rows and failures as it completes."""
-    outcome = {"model_seconds": 0.0, "metric_seconds": 0.0, "model_device": None, "wall": time.perf_counter()}
+    outcome = {
+        "model_seconds": 0.0,
+        "metric_seconds": 0.0,
+        "model_device": model_device,
+        "wall": time.perf_counter(),
+    }
     with tqdm(total=total, initial=done, desc=name, unit="img", disable=not progress, file=sys.stderr) as bar:
         for _, result in executor.run(evaluate_shard, tasks, resources=resources):
             run_dir.append_rows(PER_IMAGE_FILE, COLUMNS, result["rows"])
@@ -286,17 +293,13 @@ def _finish(
     """Validate and sort the rows, write ``summary.json``, and close ``run.json``."""
     run_dir.sort_errors()
     rows, problems = run_dir.scored_rows(tuple(METRICS), set(dataset.ids))
-    rows = rows.sort_values(
-        "sample_id", kind="stable", ignore_index=True
-    )  # the summary's bootstrap follows this order
-    run_dir.write_rows(rows)
     if problems:  # only this process wrote the file, so this is a bug, not a torn write
         raise PikfixError(f"{run_dir.path}: rows written by this run do not read back: {'; '.join(problems)}")
+    rows = rows.sort_values("sample_id", kind="stable", ignore_index=True)  # the bootstrap follows this order
+    run_dir.write_rows(rows)
     summary = summarize_rows(rows, len(run_dir.errors()), len(dataset))
     run_dir.write_summary(summary)
-    run["environment"]["model_device"] = outcome["model_device"] or run.get("environment", {}).get(
-        "model_device"
-    )
+    run["environment"]["model_device"] = outcome["model_device"]
     run.update(
         {
             "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
