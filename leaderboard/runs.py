@@ -70,11 +70,6 @@ class Run:
         """Samples in the run's dataset (runs of older versions: scored plus failed)."""
         return int(self.summary["samples"])
 
-    def coverage(self, metric: str) -> int:
-        """Samples with a value of ``metric`` (``inf`` counts; missing and failed ones do not)."""
-        values = self.summary["metrics"].get(metric)
-        return int(values["count"]) if values else 0
-
     @property
     def run_id(self) -> str:
         """The run directory's name, as a short id in tables."""

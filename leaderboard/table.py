@@ -65,7 +65,6 @@ class Leaderboard:
     runs: dict[tuple[str, ColumnKey], Run]
     samples: dict[ColumnKey, int]
     notes: list[str] = field(default_factory=list)
-    rank_partial: bool = False
 
     def heading(self, column: ColumnKey) -> str:
         """A column's label with its number of samples."""
@@ -199,7 +198,7 @@ def build_leaderboard(
             cells[(model, key, metric)] = Cell(
                 float(values["mean"]), ci, values["count"], values["inf_count"], run.run_id, samples[key]
             )
-    board = Leaderboard(columns, metrics, models, cells, chosen, samples, notes, rank_partial)
+    board = Leaderboard(columns, metrics, models, cells, chosen, samples, notes)
     if any(not cell.complete for cell in cells.values()):
         board.notes.append(
             "k/n: the run has a value for only k of the column's n samples (the others failed or are missing); "
