@@ -215,7 +215,7 @@ class ModelAdapter(ABC):
         return file_sha256(Path(weights)) if weights else None
 
     def describe(self) -> dict[str, Any]:
-        """Name, options, weights hash and device, as recorded in ``run.json``."""
+        """Name, options and weights hash, as recorded in ``run.json``."""
         return {
             "name": self.descriptor.name,
             "options": self.options,

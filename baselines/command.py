@@ -124,9 +124,12 @@ class CommandAdapter(ModelAdapter):
             if self.settings["keep_work"] == "0":
                 shutil.rmtree(work, ignore_errors=True)
 
-    def _export(self, batch: Batch, work: Path) -> dict[str, Path]:
+    def _file_names(self, batch: Batch) -> list[str]:
+        """The exported files' names: the sample ids, or ``s000000``... for recipes."""
+        return [f"s{index:06d}" for index in range(len(batch.ids))] if self.safe_names else batch.ids
+
+    def _export(self, batch: Batch, names: list[str], work: Path) -> dict[str, Path]:
         folders = {name: work / name for name in ("input", "ref", "output")}
-        names = [f"s{index:06d}" for index in range(len(batch.ids))] if self.safe_names else batch.ids
         lines = []
         for name, image, reference in zip(names, batch.inputs, batch.references, strict=True):
             write_png(folders["input"] / f"{name}.png", as_rgb(image))
@@ -151,7 +154,8 @@ class CommandAdapter(ModelAdapter):
         )
 
     def _run(self, batch: Batch, work: Path) -> list[np.ndarray | None]:
-        folders = self._export(batch, work)
+        names = self._file_names(batch)
+        folders = self._export(batch, names, work)
         command = self._command(folders, work)
         timeout = self.settings["timeout"]
         log_path = (
@@ -182,7 +186,6 @@ class CommandAdapter(ModelAdapter):
             raise ModelError(
                 f"{self.descriptor.name}: {failure} although the command exited 0 (log: {log_path})"
             )
-        names = [f"s{index:06d}" for index in range(len(batch.ids))] if self.safe_names else batch.ids
         results: list[np.ndarray | None] = []  # a missing output fails its sample alone
         for name in names:
             try:

@@ -16,7 +16,6 @@ from pikfix_bench.degradations import (
     Pipeline,
     build_pipeline,
     degrade,
-    get_operation,
 )
 from pikfix_bench.degradations.gallery import draw_gallery
 from pikfix_bench.errors import PikfixError
@@ -60,7 +59,6 @@ def pipeline_from_options(
     if operation is not None:
         if severity is None or texture_dir is not None:
             raise PikfixError("--op takes --severity 1..5 (and no --texture-dir)")
-        get_operation(operation)  # an unknown name is refused with a "did you mean"
         return Pipeline(
             {"name": f"{operation}-s{severity}", "steps": [{"op": operation, "severity": severity}]}
         )
