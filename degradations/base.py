@@ -248,30 +248,30 @@ def path_settings() -> frozenset[str]:
     )
 
 
-def without_paths(value: Any) -> Any:
+def without_paths(value: Any, names: frozenset[str] | None = None) -> Any:
     """A copy of a spec or record with every path setting's value replaced by ``"<path>"``.
 
     What a path holds enters a dataset's content hash by the files' sha256 (the recipe's ``files``),
-    so the same textures in another folder give the same hash.
+    so the same textures in another folder give the same hash. ``names`` defaults to :func:`path_settings`.
     """
-    names = path_settings()
+    names = path_settings() if names is None else names
     if isinstance(value, dict):
-        return {key: "<path>" if key in names else without_paths(item) for key, item in value.items()}
+        return {key: "<path>" if key in names else without_paths(item, names) for key, item in value.items()}
     if isinstance(value, list):
-        return [without_paths(item) for item in value]
+        return [without_paths(item, names) for item in value]
     return value
 
 
-def path_values(value: Any) -> set[str]:
-    """Every path a spec's settings name."""
-    names, found = path_settings(), set()
+def path_values(value: Any, names: frozenset[str] | None = None) -> set[str]:
+    """Every path a spec's settings name (``names`` defaults to :func:`path_settings`)."""
+    names, found = path_settings() if names is None else names, set()
     if isinstance(value, dict):
         for key, item in value.items():
             if key in names and isinstance(item, str):
                 found.add(item)
             else:
-                found |= path_values(item)
+                found |= path_values(item, names)
     elif isinstance(value, list):
         for item in value:
-            found |= path_values(item)
+            found |= path_values(item, names)
     return found

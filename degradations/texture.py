@@ -121,7 +121,7 @@ class TextureCracks(_TextureOperation):
         if code in ROTATED_CRACK_CODES:
             rotation = cv2.getRotationMatrix2D((width // 2, height // 2), angle, 1.0)
             texture = cv2.warpAffine(texture, rotation, (width, height))
-        left, top = crack_window(height, width, region, min(x_u, 0.999999), min(y_u, 0.999999))
+        left, top = crack_window(height, width, region, x_u, y_u)
         window = texture[top : top + height // 2, left : left + width // 2]
         layer = cv2.resize(window, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR)
         out = np.maximum(image, layer if image.ndim == 2 else layer[..., None])

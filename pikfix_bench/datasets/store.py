@@ -20,7 +20,7 @@ from urllib.parse import quote
 import h5py
 import numpy as np
 
-from pikfix_bench.degradations import without_paths
+from pikfix_bench.degradations.base import path_settings, without_paths
 from pikfix_bench.errors import PikfixError
 from pikfix_bench.hashing import array_sha256
 from pikfix_bench.json_io import read_json
@@ -50,9 +50,10 @@ def content_hash(recipe: dict[str, Any], samples: Iterable[dict[str, Any]]) -> s
     degradation record and reference: streamed, so it needs no more memory than one sample. Paths in
     the recipe and records (``texture_dir``) are left out: the files they name enter through the
     recipe's ``files`` digests."""
-    digest = hashlib.sha256(_canonical(without_paths(recipe)))
+    paths = path_settings()
+    digest = hashlib.sha256(_canonical(without_paths(recipe, paths)))
     for sample in samples:
-        view = without_paths({key: sample[key] for key in ("id", "arrays", "record", "reference")})
+        view = without_paths({key: sample[key] for key in ("id", "arrays", "record", "reference")}, paths)
         digest.update(b"\n" + _canonical(view))
     return digest.hexdigest()
 
