@@ -90,6 +90,9 @@ def pad_to_multiple(tensor: torch.Tensor, multiple: int = MULTIPLE) -> torch.Ten
     return torch.nn.functional.pad(tensor, (0, pad_w, 0, pad_h), mode=mode)
 
 
+# Precision names -> the autocast dtype of the convolutions (None: float32 throughout).
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
 # Peak inference memory per input pixel, measured on an H200 before the memory savers (10.4 GiB for one
 # 2048 x 2048 image, issue 16): a conservative figure for choosing a tile from a memory budget.
 BYTES_PER_PIXEL = 10.4 * 2**30 / 2048**2
@@ -177,7 +180,7 @@ def colorize(
     the tile and its receptive field ends at the tile's border, so results near the seams differ from an
     untiled pass (the blending hides the seams; an image no larger than ``tile`` is exactly untiled).
     """
-    dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+    dtype = PRECISIONS[precision]
     groups: dict[tuple, list[int]] = defaultdict(list)
     for index, (image, reference) in enumerate(zip(inputs, references, strict=True)):
         groups[(image.shape[:2], reference.shape[:2])].append(index)

@@ -27,12 +27,11 @@ from pikfix_bench.json_io import write_json
 from pikfix_bench.metrics import ImageScorer
 from pikfix_bench.model.blocks import recompute_activations
 from pikfix_bench.model.config import PikFixConfig
-from pikfix_bench.model.inference import colorize, lab_tensors, save_model, trainable_state
+from pikfix_bench.model.inference import PRECISIONS, colorize, lab_tensors, save_model, trainable_state
 from pikfix_bench.model.losses import PatchDiscriminator, discriminator_loss, generator_loss
 from pikfix_bench.model.network import MULTIPLE, PikFix
 from pikfix_bench.resize import resize_to
 
-PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 LOG_COLUMNS = [
     "epoch",
     "precision",
