@@ -14,7 +14,6 @@ from tiny_pikfix import tiny
 
 from pikfix_bench.model import PikFix
 from pikfix_bench.model.blocks import recompute_activations
-from pikfix_bench.model.config import PikFixConfig as Config
 from pikfix_bench.model.losses import generator_loss
 from pikfix_bench.model.similarity import grid_size
 
@@ -29,8 +28,8 @@ def _batch(seed: int = 0):
     return lightness, reference_l, reference_ab, target_l, target_ab
 
 
-def _reference_forward(model: PikFix, lightness, reference_l, reference_ab):
-    """The forward pass before the memory savers, from the model's own layers."""
+def _reference_forward(model: PikFix, lightness, reference_l, reference_ab, phis: list | None = None):
+    """The forward pass before the memory savers, from the model's own layers (``phis`` collects Phi_i)."""
     config, sim = model.config, model.similarity
     restored = model.restoration(lightness)
     size, reference_size = tuple(lightness.shape[-2:]), tuple(reference_l.shape[-2:])
@@ -55,6 +54,8 @@ def _reference_forward(model: PikFix, lightness, reference_l, reference_ab):
         grid_in = grid_size(*size, divisor, sim.max_positions)
         grid_ref = grid_size(*reference_size, divisor, sim.max_positions)
         phi = centred_cosine(fused(features_in, index, grid_in), fused(features_ref, index, grid_ref))
+        if phis is not None:
+            phis.append(phi)
         pooled = F.adaptive_avg_pool2d(values, grid_ref).flatten(2)
         attention = torch.softmax(phi / config.temperature, dim=2)
         warped.append(torch.einsum("nuv,ncv->ncu", attention, pooled).reshape(values.shape[0], -1, *grid_in))
@@ -125,7 +126,10 @@ def test_recomputing_activations_changes_no_value():
 def test_the_similarity_map_is_still_available_and_the_same():
     model = _model()
     lightness, reference_l, reference_ab, *_ = _batch()
+    old: list[torch.Tensor] = []
     with torch.no_grad():
         out = model(lightness, reference_l, reference_ab, return_similarity=True)
+        _reference_forward(model, lightness, reference_l, reference_ab, old)
     assert len(out.similarity) == 4 and out.similarity[0].shape == (2, 16 * 24, 16 * 16)
-    assert Config().temperature == 0.01
+    for new, before in zip(out.similarity, old, strict=True):
+        torch.testing.assert_close(new, before, rtol=0, atol=1e-5)
