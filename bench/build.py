@@ -28,7 +28,7 @@ from pikfix_bench.datasets import Recipe, build_dataset
 from pikfix_bench.datasets.sources import folder_source
 from pikfix_bench.degradations import build_pipeline
 source, out, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
-recipe = Recipe("folder", build_pipeline("pikfix").spec)
+recipe = Recipe("folder", build_pipeline("pikfix-procedural").spec)
 start = time.perf_counter()
 result = build_dataset(folder_source(__import__("pathlib").Path(source)), recipe, out, name="bench", workers=workers,
                        progress=False)

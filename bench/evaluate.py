@@ -66,7 +66,7 @@ def main() -> None:
         make_images(Path(tmp) / "src", args.images)
         build_dataset(
             folder_source(Path(tmp) / "src"),
-            Recipe("folder", build_pipeline("pikfix").spec),
+            Recipe("folder", build_pipeline("pikfix-procedural").spec),
             Path(tmp) / "ds",
             name="bench",
             progress=False,

@@ -28,7 +28,7 @@ from pikfix_bench.execution import make_executor  # noqa: E402
 
 def timed_build(source: Path, out: Path, executor) -> tuple[float, object]:
     """Seconds and result of one build of the default recipe."""
-    recipe = Recipe("folder", build_pipeline("pikfix").spec)
+    recipe = Recipe("folder", build_pipeline("pikfix-procedural").spec)
     start = time.perf_counter()
     result = build_dataset(
         folder_source(source), recipe, out, name="scale", executor=executor, progress=False

@@ -9,7 +9,15 @@
 np.True_
 """
 
-from pikfix_bench.degradations import ageing, blur, noise, resample, structural, texture  # noqa: F401 - register
+from pikfix_bench.degradations import (  # noqa: F401 - register the operations
+    ageing,
+    blur,
+    noise,
+    paper,
+    resample,
+    structural,
+    texture,
+)
 from pikfix_bench.degradations.base import (
     OPERATIONS,
     DegradationError,

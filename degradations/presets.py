@@ -1,8 +1,9 @@
 """Named pipelines shipped with the toolkit, each citing where its numbers come from.
 
-See ``docs/degradations.md`` for the full table. Geometry (the paper's random 256
-crop, its 1/4-size ground truth, its 896-pixel upscaling) belongs to dataset
-building, not to these pipelines, which never change an image's size.
+See ``docs/degradations.md`` for the full table. A preset named after a system does what that system's
+public code does; where the system needs files that are not public (the Pik-Fix crack and dust
+textures), the preset needs them too, and its ``-procedural`` twin draws procedural damage instead, so
+that no table mixes the two unawares.
 """
 
 from __future__ import annotations
@@ -19,39 +20,58 @@ from pikfix_bench.degradations.severity import SEVERITIES
 GRAY = {"op": "grayscale", "method": "bt601"}
 
 
-def _damage(texture_dir: str | None, crack_codes: list[int], dust_codes: list[int]) -> list[dict[str, Any]]:
-    """Cracks then dust: the paper's texture rules when a texture folder is given, procedural otherwise."""
-    if texture_dir:
-        return [
-            {"op": "texture_cracks", "texture_dir": texture_dir, "code": crack_codes},
-            {"op": "texture_dust", "texture_dir": texture_dir, "code": dust_codes},
-        ]
-    return [{"op": "cracks", "count": [1, 2]}, {"op": "dust", "density": [20.0, 80.0]}]
+def _texture_damage(texture_dir: str, crack_codes: list[int], dust_codes: list[int]) -> list[dict[str, Any]]:
+    """Cracks then dust by the paper's texture rules (``utils/texture_libs.py``)."""
+    return [
+        {"op": "texture_cracks", "texture_dir": texture_dir, "code": crack_codes},
+        {"op": "texture_dust", "texture_dir": texture_dir, "code": dust_codes},
+    ]
 
 
-def _pikfix(severity: int | None, texture_dir: str | None) -> dict[str, Any]:
+# What stands in for the paper's crack and dust textures when they are not at hand: procedural cracks
+# (lighten-blended, as the paper blends its textures), dust and fibres, soft and scale-aware.
+PROCEDURAL_DAMAGE = [
+    {"op": "cracks", "count": [1, 3], "network": [0.0, 0.2], "flaking": [0.0, 0.05]},
+    {"op": "dust", "density": [20.0, 80.0]},
+    {"op": "fibres", "p": 0.5, "count": [1, 4]},
+]
+
+
+def _pikfix(damage: list[dict[str, Any]]) -> list[dict[str, Any]]:
     # datasets/OldPhotoDataset.py grays first (cv2 BGR2GRAY on RGB); customized_transform.py's RandomBlur
     # (imgaug GaussianBlur sigma (0, 3) then AdditiveGaussianNoise scale (0, 0.05*255)) and CrackGenerator
     # (crack code randint(1, 12), dust randint(1, 8)) then work on that one channel.
+    return [
+        {"op": "grayscale", "method": "bgr2gray-on-rgb"},
+        {"op": "gaussian_blur", "sigma": [0.0, 3.0], "size_rule": "imgaug", "implementation": "cv2"},
+        {"op": "gaussian_noise", "sigma": [0.0, 12.75]},
+        *damage,
+    ]
+
+
+def _pikfix_textures(severity: int | None, texture_dir: str | None) -> dict[str, Any]:
     return {
         "name": "pikfix",
-        "description": "Pik-Fix online training damage: gray (as its code), blur, noise, cracks, dust",
-        "steps": [
-            {"op": "grayscale", "method": "bgr2gray-on-rgb"},
-            {"op": "gaussian_blur", "sigma": [0.0, 3.0], "size_rule": "imgaug", "implementation": "cv2"},
-            {"op": "gaussian_noise", "sigma": [0.0, 12.75]},
-            *_damage(texture_dir, [1, 12], [1, 8]),
-        ],
+        "description": "Pik-Fix online training damage: gray (as its code), blur, noise, texture cracks and dust",
+        "steps": _pikfix(_texture_damage(_needs_textures("pikfix", texture_dir), [1, 12], [1, 8])),
     }
 
 
-def _pikfix_offline(severity: int | None, texture_dir: str | None) -> dict[str, Any]:
+def _pikfix_procedural(severity: int | None, texture_dir: str | None) -> dict[str, Any]:
+    return {
+        "name": "pikfix-procedural",
+        "description": "Pik-Fix online training damage with procedural cracks, dust and fibres for its textures",
+        "steps": _pikfix(PROCEDURAL_DAMAGE),
+    }
+
+
+def _offline(name: str, damage: list[dict[str, Any]]) -> dict[str, Any]:
     # utils/data_generation.py (origin_downgrade 4, downgrade 8, upgrade 2): the ground truth is the full
     # image at 1/4 (INTER_CUBIC), the input the full image at 1/8 then x2 (INTER_CUBIC), damaged, grayed
     # (its cv2.imread images are BGR: BT.601), both written by cv2.imwrite as JPEG (quality 95).
     jpeg = {"op": "jpeg", "quality": 95}
     return {
-        "name": "pikfix-offline",
+        "name": name,
         "description": "Pik-Fix offline data: full image at 1/8 then x2 against a 1/4 ground truth, cracks, dust, "
         "torn corner, gray, JPEG 95",
         "geometry": {
@@ -61,12 +81,31 @@ def _pikfix_offline(severity: int | None, texture_dir: str | None) -> dict[str, 
         "steps": [
             {"op": "resize", "scale": 0.125, "interpolation": "bicubic"},
             {"op": "resize", "scale": 2.0, "interpolation": "bicubic"},
-            *_damage(texture_dir, [1, 12], [1, 11]),  # dust randint(1, 11)
+            *damage,
             {"op": "torn_corner", "area": [0.0, 0.05], "where": "corner"},
             GRAY,
             jpeg,
         ],
     }
+
+
+def _pikfix_offline_textures(severity: int | None, texture_dir: str | None) -> dict[str, Any]:
+    texture_dir = _needs_textures("pikfix-offline", texture_dir)
+    return _offline("pikfix-offline", _texture_damage(texture_dir, [1, 12], [1, 11]))  # dust randint(1, 11)
+
+
+def _pikfix_offline_procedural(severity: int | None, texture_dir: str | None) -> dict[str, Any]:
+    return _offline("pikfix-offline-procedural", PROCEDURAL_DAMAGE)
+
+
+def _needs_textures(preset: str, texture_dir: str | None) -> str:
+    """The texture folder a texture-rule preset needs, or a clear error naming the procedural one."""
+    if not texture_dir:
+        raise DegradationError(
+            f"preset {preset} draws the paper's crack and dust textures and needs --texture-dir (the authors' "
+            f"texture2/ folder, not public); without them use {preset}-procedural"
+        )
+    return texture_dir
 
 
 def _wan2020(severity: int | None, texture_dir: str | None) -> dict[str, Any]:
@@ -139,7 +178,17 @@ OLDPHOTO_LEVELS = {
     "blur_sigma": (0.3, 0.6, 0.9, 1.3, 1.8),
     "scale": (0.9, 0.8, 0.65, 0.5, 0.4),
     "cracks": _column("cracks", "count"),
+    "crack_width": _column("cracks", "width"),
+    "crack_network": _column("cracks", "network"),
     "crack_p": (0.3, 0.5, 0.7, 0.85, 1.0),
+    "fibres": _column("fibres", "count"),
+    "foxing": _column("foxing", "count"),
+    "foxing_p": (0.1, 0.2, 0.3, 0.4, 0.5),
+    "stain_strength": _column("stains", "strength"),
+    "stain_p": (0.1, 0.15, 0.2, 0.3, 0.4),
+    "edge_depth": _column("worn_edges", "depth"),
+    "silvering": _column("silvering", "strength"),
+    "silvering_p": (0.0, 0.1, 0.2, 0.3, 0.4),
     "scratches": _column("scratches", "count"),
     "dust_density": _column("dust", "density"),
     "fold_p": (0.0, 0.1, 0.2, 0.3, 0.4),
@@ -169,9 +218,20 @@ def _oldphoto(severity: int | None, texture_dir: str | None) -> dict[str, Any]:
             {"op": "vignette", "strength": _around(v["vignette"])},
             {"op": "gaussian_blur", "sigma": _around(v["blur_sigma"])},
             {"op": "resolution", "scale": _around(v["scale"], 0.08), "down": "area", "up": "bicubic"},
-            {"op": "cracks", "p": v["crack_p"], "count": [1, v["cracks"]]},
+            {"op": "silvering", "p": v["silvering_p"], "strength": _around(v["silvering"])},
+            {"op": "stains", "p": v["stain_p"], "strength": _around(v["stain_strength"])},
+            {"op": "foxing", "p": v["foxing_p"], "count": [1, v["foxing"]]},
+            {
+                "op": "cracks",
+                "p": v["crack_p"],
+                "count": [1, v["cracks"]],
+                "width": _around(v["crack_width"]),
+                "network": [0.0, v["crack_network"]],
+            },
             {"op": "scratches", "count": [1, v["scratches"]]},
             {"op": "dust", "density": _around(v["dust_density"], 0.3)},
+            {"op": "fibres", "count": [0, v["fibres"]]},
+            {"op": "worn_edges", "depth": _around(v["edge_depth"], 0.5)},
             {"op": "fold", "p": v["fold_p"]},
             {"op": "torn_corner", "p": v["torn_p"], "area": [v["torn_area"] / 2, v["torn_area"]]},
             {"op": "gaussian_noise", "sigma": _around(v["noise_sigma"]), "gray": True},
@@ -199,17 +259,31 @@ PRESETS: dict[str, Preset] = {
     for preset in (
         Preset(
             "pikfix",
-            "Pik-Fix online training damage: blur, noise, cracks, dust, gray",
+            "Pik-Fix online training damage with the paper's textures (--texture-dir): gray, blur, noise, "
+            "cracks, dust",
             "Xu et al., Pik-Fix (WACV 2023), public training code",
-            _pikfix,
+            _pikfix_textures,
             takes_textures=True,
         ),
         Preset(
+            "pikfix-procedural",
+            "Pik-Fix online training damage, procedural cracks, dust and fibres in place of its textures",
+            "Xu et al., Pik-Fix (WACV 2023), public training code; damage: pikfix-bench",
+            _pikfix_procedural,
+        ),
+        Preset(
             "pikfix-offline",
-            "Pik-Fix offline data: 2x bicubic down-up, cracks, dust, torn corner, gray",
+            "Pik-Fix offline data with the paper's textures (--texture-dir): 1/8 then x2 against 1/4, cracks, "
+            "dust, torn corner, gray, JPEG 95",
             "Xu et al., Pik-Fix (WACV 2023), public data-preparation code",
-            _pikfix_offline,
+            _pikfix_offline_textures,
             takes_textures=True,
+        ),
+        Preset(
+            "pikfix-offline-procedural",
+            "Pik-Fix offline data, procedural cracks, dust and fibres in place of its textures",
+            "Xu et al., Pik-Fix (WACV 2023), public data-preparation code; damage: pikfix-bench",
+            _pikfix_offline_procedural,
         ),
         Preset(
             "wan2020",
@@ -265,6 +339,8 @@ def build_pipeline(
         raise DegradationError(f"preset {preset.name} has no severities (only: oldphoto)")
     if texture_dir is not None and not preset.takes_textures:
         raise DegradationError(
-            f"preset {preset.name} does not use a texture folder (only: pikfix, pikfix-offline)"
+            f"preset {preset.name} does not use a texture folder (only: "
+            + ", ".join(name for name, known in PRESETS.items() if known.takes_textures)
+            + ")"
         )
     return Pipeline(preset.build(severity, str(texture_dir) if texture_dir is not None else None))

@@ -44,10 +44,21 @@ SEVERITIES: dict[str, tuple[str, tuple[dict[str, Any], ...]]] = {
     "sepia": _rows(OLDPHOTO, amount=(0.1, 0.25, 0.4, 0.55, 0.7)),
     "vignette": _rows(OLDPHOTO, strength=(0.1, 0.18, 0.26, 0.35, 0.45)),
     "film_grain": _rows(OLDPHOTO, strength=(2.0, 4.0, 6.0, 8.0, 11.0)),
-    "cracks": _rows(OLDPHOTO, count=(1, 1, 2, 3, 4), width=(1, 1, 2, 2, 3)),
+    "cracks": _rows(
+        OLDPHOTO,
+        count=(1, 1, 2, 3, 4),
+        width=(0.8, 1.0, 1.3, 1.6, 2.0),
+        network=(0.0, 0.03, 0.08, 0.15, 0.25),
+        flaking=(0.0, 0.01, 0.02, 0.04, 0.06),
+    ),
     "scratches": _rows(OLDPHOTO, count=(1, 2, 3, 5, 8)),
     "dust": _rows(OLDPHOTO, density=(10.0, 25.0, 50.0, 90.0, 150.0)),
     "torn_corner": _rows(OLDPHOTO, area=(0.005, 0.01, 0.02, 0.03, 0.04)),
+    "fibres": _rows(OLDPHOTO, count=(1, 3, 5, 8, 12)),
+    "foxing": _rows(OLDPHOTO, count=(5, 15, 30, 60, 100)),
+    "stains": _rows(OLDPHOTO, count=(1, 1, 1, 2, 3), strength=(0.15, 0.25, 0.35, 0.45, 0.6)),
+    "worn_edges": _rows(OLDPHOTO, depth=(1.0, 2.0, 4.0, 7.0, 11.0), chips=(1, 3, 6, 10, 16)),
+    "silvering": _rows(OLDPHOTO, strength=(0.15, 0.3, 0.45, 0.6, 0.8)),
     "fold": _rows(TOOLKIT, width=(2.0, 3.0, 4.0, 5.0, 6.0), strength=(20.0, 35.0, 50.0, 65.0, 80.0)),
 }
 

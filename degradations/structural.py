@@ -2,8 +2,9 @@
 
 The Pik-Fix paper's crack and dust textures are not public, so these are drawn
 procedurally (and named as such: ``cracks``, not ``texture_cracks``). Every
-operation returns a mask (255 = damaged). On a mid-gray image the mask is
-exactly the set of pixels the operation changes.
+operation returns a soft mask (uint8 alpha, 0..255: how strongly the damage covers a pixel) that is
+non-zero exactly where the operation changed the image. Generators draw anti-aliased, sub-pixel
+alpha layers (:mod:`~pikfix_bench.degradations.strokes`) sized relative to the picture.
 """
 
 from __future__ import annotations
@@ -13,93 +14,135 @@ import math
 import cv2
 import numpy as np
 
-from pikfix_bench.degradations.base import Operation, Param, changed_mask, register, to_uint8
+from pikfix_bench.degradations.base import Operation, Param, register, to_uint8
+from pikfix_bench.degradations.strokes import (
+    Ink,
+    blend_towards,
+    picture_scale,
+    power_law,
+    smooth_profile,
+    soft_mask,
+    soften,
+    taper,
+)
 
 
-def _blend(
-    image: np.ndarray, layer: np.ndarray, value: np.ndarray | float, opacity: np.ndarray | float
-) -> np.ndarray:
-    """Paint ``value`` over ``image`` where ``layer`` is set, with ``opacity`` (scalars or per-pixel maps)."""
-    alpha = (layer > 0).astype(np.float32) * opacity
-    if image.ndim == 3:
-        alpha = alpha[..., None]
-        value = value[..., None] if isinstance(value, np.ndarray) else value
-    return to_uint8(image * (1 - alpha) + value * alpha)
-
-
-def _jagged_walk(rng: np.random.Generator, start, heading: float, steps: int, step: float):
+def _jagged_walk(rng: np.random.Generator, start, heading: float, steps: int, step: float) -> np.ndarray:
     """Points of a crack-like walk: a slowly drifting heading (N(0, 6) degrees a step), each step
     jittered around it by N(0, 30) degrees, so the path is jagged but keeps its course."""
-    points = [start]
-    x, y = start
-    for _ in range(steps):
-        heading += rng.normal(0.0, 6.0)
-        direction = math.radians(heading + rng.normal(0.0, 30.0))
-        x += step * math.cos(direction)
-        y += step * math.sin(direction)
-        points.append((x, y))
-    return points
+    headings = heading + np.cumsum(rng.normal(0.0, 6.0, steps))
+    directions = np.radians(headings + rng.normal(0.0, 30.0, steps))
+    moves = step * np.column_stack([np.cos(directions), np.sin(directions)])
+    return np.vstack([start, start + np.cumsum(moves, axis=0)])
+
+
+def _network(rng: np.random.Generator, ink: Ink, shape, share: float, width: float, scale: float) -> None:
+    """Craquelure: the edges of Voronoi cells over a disc covering ``share`` of the picture, each kept
+    with p = 0.7, bent at two points, fading towards the rim of the disc."""
+    height, width_px = shape[:2]
+    radius = math.sqrt(share * height * width_px / math.pi)
+    centre = np.array([rng.uniform(0, width_px), rng.uniform(0, height)])
+    cell = 30.0 * scale * rng.uniform(0.7, 1.4)
+    count = int(np.clip(math.pi * radius**2 / cell**2, 3, 400))
+    angle, distance = rng.uniform(0, 2 * math.pi, count), radius * np.sqrt(rng.random(count))
+    seeds = centre + distance[:, None] * np.column_stack([np.cos(angle), np.sin(angle)])
+    seeds = seeds[(seeds[:, 0] > 0) & (seeds[:, 0] < width_px) & (seeds[:, 1] > 0) & (seeds[:, 1] < height)]
+    if len(seeds) < 3:
+        return
+    subdivision = cv2.Subdiv2D((0, 0, width_px, height))
+    subdivision.insert([tuple(map(float, seed)) for seed in seeds])
+    facets, _ = subdivision.getVoronoiFacetList([])
+    ends = np.concatenate([np.stack([f, np.roll(f, -1, axis=0)], axis=1) for f in facets]).astype(float)
+    # each inner edge belongs to two cells: keep it once (its end points in a fixed order)
+    key = np.round(ends, 2)
+    swap = (key[:, 0, 0] > key[:, 1, 0]) | ((key[:, 0, 0] == key[:, 1, 0]) & (key[:, 0, 1] > key[:, 1, 1]))
+    key[swap] = key[swap][:, ::-1]
+    _, first = np.unique(key.reshape(len(key), 4), axis=0, return_index=True)
+    a, b = ends[np.sort(first), 0], ends[np.sort(first), 1]
+    fade = 1 - (np.linalg.norm((a + b) / 2 - centre, axis=1) / radius) ** 2
+    keep = (fade > 0) & (rng.random(len(a)) < 0.7)
+    a, b, fade = a[keep], b[keep], fade[keep]
+    normal = np.column_stack([a[:, 1] - b[:, 1], b[:, 0] - a[:, 0]])
+    bends = rng.normal(0, 0.08, (len(a), 2, 1)) * normal[:, None, :]
+    points = np.stack([a, a + (b - a) / 3 + bends[:, 0], a + 2 * (b - a) / 3 + bends[:, 1], b], axis=1)
+    ink.paths(
+        points, 0.6 * width * scale * rng.uniform(0.5, 1.0, len(a)), fade * rng.uniform(0.5, 0.9, len(a))
+    )
 
 
 @register
 class Cracks(Operation):
-    """Branching fracture networks, blended lighten-only as the paper blends its crack textures (or darken)."""
+    """Cracks in the emulsion: jagged fractures whose width and brightness vary along their length,
+    branching, with flakes of lost emulsion along them and an optional craquelure network, soft-edged;
+    blended lighten-only as the paper blends its crack textures (or darken).
+
+    Widths are pixels of a 512-pixel picture (scaled with the picture's short side), so the damage looks
+    the same at every resolution."""
 
     name = "cracks"
-    description = "procedural branching cracks (lighten blend as in Pik-Fix, or darken)"
+    description = (
+        "procedural cracks: jagged, branching, varying width, flakes, craquelure (lighten or darken)"
+    )
     structural = True
     uses_seed = True
     min_size = 16
     params = (
-        Param("count", "int", [1, 3], 1, 20, doc="number of main cracks"),
+        Param("count", "int", [1, 3], 0, 20, doc="number of main cracks"),
         Param(
-            "length", "float", [0.4, 1.0], 0.05, 2.0, unit="x image diagonal", doc="length of a main crack"
+            "length", "float", [0.3, 0.8], 0.05, 2.0, unit="x image diagonal", doc="length of a main crack"
         ),
-        Param("width", "int", [1, 2], 1, 8, unit="px", doc="width of a main crack (branches are thinner)"),
-        Param("branching", "float", [0.03, 0.08], 0.0, 0.5, doc="chance per step to fork"),
-        Param("brightness", "float", [200.0, 255.0], 0.0, 255.0, unit="0..255", doc="crack value"),
+        Param("width", "float", [0.8, 1.8], 0.2, 10.0, unit="px at 512", doc="width of a main crack"),
+        Param("branching", "float", [0.01, 0.04], 0.0, 0.5, doc="chance per step to fork"),
+        Param("network", "float", [0.0, 0.2], 0.0, 1.0, doc="share of the picture under a craquelure net"),
+        Param("flaking", "float", [0.0, 0.05], 0.0, 0.5, doc="chance per step of a flake of lost emulsion"),
+        Param("brightness", "float", [210.0, 250.0], 0.0, 255.0, unit="0..255", doc="crack value"),
         Param("mode", "choice", "lighten", choices=("lighten", "darken"), doc="lighten: max(image, crack)"),
     )
 
-    def _apply(self, image, count, length, width, branching, brightness, mode, seed):
+    def _apply(self, image, count, length, width, branching, network, flaking, brightness, mode, seed):
         rng = np.random.default_rng(seed)
         height, width_px = image.shape[:2]
+        scale = picture_scale(image.shape)
         diagonal = math.hypot(height, width_px)
-        step = max(2.0, diagonal / 120)
-        layer = np.zeros((height, width_px), np.uint8)
+        step = max(1.0, 3.0 * scale)
+        ink = Ink(image.shape)
         pending = []
         for _ in range(count):  # a main crack runs both ways from a point inside the picture
-            start = (rng.uniform(0.1, 0.9) * width_px, rng.uniform(0.1, 0.9) * height)
-            angle, steps = rng.uniform(0, 360), int(length * diagonal / step / 2)
-            pending += [(start, angle, steps, width, 0), (start, angle + 180, steps, width, 0)]
+            start = np.array([rng.uniform(0.1, 0.9) * width_px, rng.uniform(0.1, 0.9) * height])
+            angle, steps = rng.uniform(0, 360), max(2, int(length * diagonal / step / 2))
+            pending += [
+                (start, angle, steps, width * scale, 0),
+                (start, angle + 180, steps, width * scale, 0),
+            ]
         while pending:
-            start, angle, steps, thickness, depth = pending.pop()
+            start, angle, steps, stroke, depth = pending.pop()
             points = _jagged_walk(rng, start, angle, steps, step)
-            cv2.polylines(layer, [np.round(points).astype(np.int32)], False, 255, thickness, cv2.LINE_8)
+            widths = stroke * smooth_profile(rng, steps, steps // 8 + 2, 0.4, 1.3) * taper(steps)
+            ink.stroke(points, widths, smooth_profile(rng, steps, steps // 6 + 2, 0.55, 1.0))
+            flakes = np.flatnonzero(rng.random(steps) < flaking)
+            radii = stroke * rng.uniform(1.0, 3.0, len(flakes))
+            ink.spots(rng, points[flakes], radii, rng.uniform(0.7, 1.0, len(flakes)))
             if depth >= 2:
                 continue
-            for index in np.flatnonzero(rng.random(len(points)) < branching):
+            for index in np.flatnonzero(rng.random(steps) < branching):
                 turn = rng.choice([-1, 1]) * rng.uniform(30, 70)
                 pending.append(
-                    (
-                        points[index],
-                        angle + turn,
-                        max(2, (steps - index) // 3),
-                        max(1, thickness - 1),
-                        depth + 1,
-                    )
+                    (points[index], angle + turn, max(2, (steps - index) // 3), stroke * 0.6, depth + 1)
                 )
-        crack = np.where(layer > 0, np.float32(brightness), np.float32(0))
+        if network > 0:
+            _network(rng, ink, image.shape, network, width, scale)
+        alpha = soften(ink.draw(), 0.4 * scale)
         if mode == "lighten":
-            out = np.maximum(image, to_uint8(crack if image.ndim == 2 else crack[..., None]))
+            out = blend_towards(image, alpha, brightness, limit="lighten")
         else:
-            out = np.minimum(image, to_uint8(255 - crack if image.ndim == 2 else (255 - crack)[..., None]))
-        return out, changed_mask(image, out)  # a lighter-than-crack pixel is drawn over but not changed
+            out = blend_towards(image, alpha, 255 - brightness, limit="darken")
+        return out, soft_mask(image, out, alpha)
 
 
 @register
 class Scratches(Operation):
-    """Long, thin, nearly straight lines, bright or dark; ``vertical`` gives film-like scratches."""
+    """Long, thin, gently curved lines, bright or dark, fading in and out along their length;
+    ``vertical`` gives film-like scratches."""
 
     name = "scratches"
     description = "procedural long thin scratches (any direction, or vertical film scratches)"
@@ -109,7 +152,7 @@ class Scratches(Operation):
     params = (
         Param("count", "int", [1, 6], 1, 100, doc="number of scratches"),
         Param("length", "float", [0.3, 1.0], 0.05, 1.5, unit="x image diagonal", doc="scratch length"),
-        Param("width", "int", [1, 2], 1, 6, unit="px", doc="line width"),
+        Param("width", "float", [0.6, 2.0], 0.2, 12.0, unit="px at 512", doc="line width"),
         Param("direction", "choice", "any", choices=("any", "vertical"), doc="orientation"),
         Param("bright_share", "float", 0.7, 0.0, 1.0, doc="share of bright (vs dark) scratches"),
         Param("opacity", "float", [0.6, 1.0], 0.0, 1.0, doc="how strongly a scratch covers the picture"),
@@ -118,61 +161,69 @@ class Scratches(Operation):
     def _apply(self, image, count, length, width, direction, bright_share, opacity, seed):
         rng = np.random.default_rng(seed)
         height, width_px = image.shape[:2]
+        scale = picture_scale(image.shape)
         diagonal = math.hypot(height, width_px)
-        value = np.zeros((height, width_px), np.float32)
-        alpha = np.zeros((height, width_px), np.float32)
+        inks = {"bright": Ink(image.shape), "dark": Ink(image.shape)}
+        t = np.linspace(0, 1, 48)[:, None]
         for _ in range(count):
-            angle = rng.normal(90.0, 3.0) if direction == "vertical" else rng.uniform(0, 180)
+            angle = math.radians(rng.normal(90.0, 3.0) if direction == "vertical" else rng.uniform(0, 180))
             centre = np.array([rng.uniform(0, width_px), rng.uniform(0, height)])
-            half = (
-                0.5
-                * length
-                * diagonal
-                * np.array([math.cos(math.radians(angle)), math.sin(math.radians(angle))])
-            )
+            half = 0.5 * length * diagonal * np.array([math.cos(angle), math.sin(angle)])
             bend = rng.normal(0, 0.03) * np.array([-half[1], half[0]])
-            t = np.linspace(0, 1, 32)[:, None]
             curve = (
                 (1 - t) ** 2 * (centre - half) + 2 * t * (1 - t) * (centre + bend) + t**2 * (centre + half)
             )
-            polyline = [np.round(curve).astype(np.int32)]
-            shade = rng.uniform(225, 255) if rng.random() < bright_share else rng.uniform(0, 30)
-            cv2.polylines(value, polyline, False, float(shade), width, cv2.LINE_8)
-            cv2.polylines(alpha, polyline, False, float(opacity), width, cv2.LINE_8)
-        # A scratch that happens to match the picture (alpha * |value - pixel| < 1) is not drawn.
-        layer = (alpha > 0).astype(np.uint8) * 255
-        return _blend(image, layer, value, alpha), layer
+            widths = width * scale * smooth_profile(rng, 47, 6, 0.6, 1.2) * taper(47)
+            alphas = opacity * smooth_profile(rng, 47, 5, 0.3, 1.0)
+            inks["bright" if rng.random() < bright_share else "dark"].stroke(curve, widths, alphas)
+        bright, dark = (soften(ink.draw(), 0.4 * scale) for ink in inks.values())
+        out = blend_towards(blend_towards(image, bright, rng.uniform(225, 255)), dark, rng.uniform(0, 30))
+        return out, soft_mask(image, out, np.maximum(bright, dark))
 
 
 @register
 class Dust(Operation):
-    """Specks and spots of dust and mould: small irregular blobs, mostly bright as on scanned prints."""
+    """Dust, lint and spots as on scanned prints: irregular soft-edged blots whose sizes follow a power
+    law (many specks, few blotches), the larger ones clumped, mostly bright."""
 
     name = "dust"
-    description = "procedural dust and spots"
+    description = "procedural dust: soft irregular specks and blotches of many sizes"
     structural = True
     uses_seed = True
     min_size = 8
     params = (
-        Param("density", "float", [20.0, 120.0], 0.0, 2000.0, unit="spots per 256x256", doc="how many spots"),
-        Param("radius", "float", [0.5, 2.5], 0.5, 20.0, unit="px", doc="largest spot radius"),
+        Param(
+            "density", "float", [20.0, 120.0], 0.0, 2000.0, unit="spots per square picture", doc="how many"
+        ),
+        Param("radius", "float", [2.0, 6.0], 0.5, 40.0, unit="px at 512", doc="largest spot radius"),
         Param("bright_share", "float", 0.8, 0.0, 1.0, doc="share of bright (vs dark) spots"),
     )
 
     def _apply(self, image, density, radius, bright_share, seed):
         rng = np.random.default_rng(seed)
         height, width = image.shape[:2]
-        count = int(round(density * height * width / 65536))
-        value = np.zeros((height, width), np.float32)
-        layer = np.zeros((height, width), np.uint8)
-        for _ in range(count):
-            centre = (int(rng.integers(width)), int(rng.integers(height)))
-            axes = (int(rng.uniform(0, radius)), int(rng.uniform(0, radius)))
-            angle = rng.uniform(0, 180)
-            shade = rng.uniform(220, 255) if rng.random() < bright_share else rng.uniform(0, 40)
-            cv2.ellipse(value, centre, axes, angle, 0, 360, float(shade), -1)
-            cv2.ellipse(layer, centre, axes, angle, 0, 360, 255, -1)
-        return _blend(image, layer, value, 1.0), layer
+        scale = picture_scale(image.shape)
+        count = int(round(density * height * width / min(height, width) ** 2))
+        radii = power_law(rng, count, min(0.4, radius), radius) * scale
+        centres = rng.random((count, 2)) * (width, height)
+        bright = rng.random(count) < bright_share
+        opacity = rng.uniform(0.6, 1.0, count)
+        # a blotch (over 2 px at 512) is a clump: up to three smaller blots around it
+        parent = np.repeat(np.flatnonzero(radii > 2 * scale), 3)
+        parent = parent[rng.random(len(parent)) < 0.67]
+        angle = rng.uniform(0, 2 * math.pi, len(parent))
+        offset = (radii[parent] * rng.uniform(0.5, 1.2, len(parent)))[:, None]
+        centres = np.vstack(
+            [centres, centres[parent] + offset * np.column_stack([np.cos(angle), np.sin(angle)])]
+        )
+        radii = np.r_[radii, radii[parent] * rng.uniform(0.3, 0.6, len(parent))]
+        bright, opacity = np.r_[bright, bright[parent]], np.r_[opacity, opacity[parent]]
+        inks = {kind: Ink(image.shape) for kind in (True, False)}
+        for kind, ink in inks.items():
+            ink.spots(rng, centres[bright == kind], radii[bright == kind], opacity[bright == kind], 7, 0.3)
+        light, dark = (soften(inks[kind].draw(), 0.4 * scale) for kind in (True, False))
+        out = blend_towards(blend_towards(image, light, rng.uniform(220, 255)), dark, rng.uniform(0, 40))
+        return out, soft_mask(image, out, np.maximum(light, dark))
 
 
 def _jagged_polygon(rng: np.random.Generator, start, end, roughness: float, pieces: int = 14) -> np.ndarray:
@@ -214,18 +265,19 @@ class TornCorner(Operation):
     def _apply(self, image, area, where, roughness, fill, seed):
         height, width = image.shape[:2]
         target = area * height * width
-        layer = np.zeros((height, width), np.uint8)
         if target < 1:  # nothing to tear (a polygon would still cover one pixel)
-            return image.copy(), layer
+            return image.copy(), np.zeros((height, width), np.uint8)
         for shrink in 0.85 ** np.arange(30):  # jaggedness can overshoot the area: shrink until under it
-            layer[:] = 0
             polygon = self._polygon(
                 np.random.default_rng(seed), width, height, target * shrink, where, roughness
             )
-            cv2.fillPoly(layer, [np.round(polygon).astype(np.int32)], 255)
-            if np.count_nonzero(layer) <= target:
+            ink = Ink(image.shape)
+            ink.blots(polygon[None], [1.0])
+            alpha = ink.draw()
+            if alpha.sum(dtype=np.int64) <= 255 * target:
                 break
-        return _blend(image, layer, fill, 1.0), layer
+        out = blend_towards(image, alpha, fill)
+        return out, soft_mask(image, out, alpha)
 
     @staticmethod
     def _polygon(rng, width, height, target, where, roughness) -> np.ndarray:
@@ -266,13 +318,14 @@ class Fold(Operation):
     uses_seed = True
     min_size = 8
     params = (
-        Param("width", "float", [2.0, 6.0], 0.5, 50.0, unit="px", doc="half-width of the crease"),
+        Param("width", "float", [2.0, 6.0], 0.5, 50.0, unit="px at 512", doc="half-width of the crease"),
         Param("strength", "float", [30.0, 80.0], 0.0, 255.0, unit="0..255", doc="brightness of the ridge"),
     )
 
     def _apply(self, image, width, strength, seed):
         rng = np.random.default_rng(seed)
         height, width_px = image.shape[:2]
+        width = max(0.5, width * picture_scale(image.shape))
         angle = math.radians(rng.uniform(0, 180))
         point = (rng.uniform(0.2, 0.8) * width_px, rng.uniform(0.2, 0.8) * height)
         yy, xx = np.mgrid[:height, :width_px].astype(np.float32)
@@ -280,6 +333,6 @@ class Fold(Operation):
         ridge = strength * np.clip(1 - np.abs(distance) / width, 0, None)
         shadow = -0.4 * strength * ((distance < -width) & (distance > -3 * width))
         change = (ridge + shadow).astype(np.float32)
-        change[np.abs(change) < 1] = 0  # no invisible changes: the mask is exactly what changed
-        layer = (change != 0).astype(np.uint8) * 255
-        return to_uint8(image + (change if image.ndim == 2 else change[..., None])), layer
+        out = to_uint8(image + (change if image.ndim == 2 else change[..., None]))
+        alpha = to_uint8(255 * np.abs(change) / max(strength, 1e-6))
+        return out, soft_mask(image, out, alpha)

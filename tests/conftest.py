@@ -62,3 +62,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "cuda" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def texture_dir(tmp_path_factory) -> Path:
+    """A folder in the layout of the paper's texture2/ (crack textures 1..12, dust 1..11), drawn here."""
+    folder = tmp_path_factory.mktemp("texture2")
+    rng = np.random.default_rng(5)
+    for code in range(1, 13):
+        texture = np.zeros((120, 160), np.uint8)
+        for _ in range(6):
+            cv2.line(
+                texture,
+                tuple(int(v) for v in rng.integers(0, 160, 2)),
+                tuple(int(v) for v in rng.integers(0, 120, 2)),
+                int(rng.integers(60, 256)),
+                2,
+            )
+        cv2.imwrite(str(folder / f"texture{code:02d}.jpg"), texture)
+    for code in range(1, 12):
+        dust = (rng.random((200, 220)) * 255).astype(np.uint8)
+        cv2.imwrite(str(folder / f"dust{code:02d}.png"), dust)  # png keeps the exact values for the test
+    return folder

@@ -86,7 +86,10 @@ def test_folder_build_is_reproducible_across_workers_and_runs(folder, tmp_path):
             and sample.ref.shape == (64, 64, 3)
         )
         assert sample.mask.shape == (64, 64) and sample.input.dtype == np.uint8
-        assert sample.record["pipeline"] == "pikfix" and sample.record["sample_id"] == sample.sample_id
+        assert (
+            sample.record["pipeline"] == "pikfix-procedural"
+            and sample.record["sample_id"] == sample.sample_id
+        )
     assert verify_dataset(tmp_path / "a") == []
 
 
@@ -386,3 +389,23 @@ def test_unreadable_source_is_skipped_with_its_reason_under_nearest_references(f
         for entry in open_dataset(tmp_path / "n").manifest["skipped"]
     }
     assert "not an image" in reasons["broken.png"]
+
+
+def test_the_default_preset_follows_the_textures_given(folder, texture_dir, tmp_path):
+    """Without textures the default damage is pikfix-procedural; with --texture-dir, the paper's rules."""
+    build("folder", "--source", str(folder), "--out", str(tmp_path / "p"), "--size", "32")
+    build(
+        "folder",
+        "--source",
+        str(folder),
+        "--out",
+        str(tmp_path / "t"),
+        "--size",
+        "32",
+        "--texture-dir",
+        str(texture_dir),
+    )
+    procedural, textured = (next(iter(open_dataset(tmp_path / name))).record for name in ("p", "t"))
+    assert procedural["pipeline"] == "pikfix-procedural" and textured["pipeline"] == "pikfix"
+    assert [step["op"] for step in textured["steps"]][-2:] == ["texture_cracks", "texture_dust"]
+    assert not any(step["op"].startswith("texture_") for step in procedural["steps"])

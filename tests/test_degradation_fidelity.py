@@ -25,12 +25,24 @@ def texture_names(tmp_path):
 
 
 def _pikfix_step(name: str) -> dict:
-    return next(step for step in build_pipeline("pikfix").spec["steps"] if step.get("op") == name)
+    """A step of ``pikfix-procedural``, which shares every step but the damage with ``pikfix``."""
+    return next(step for step in build_pipeline("pikfix-procedural").spec["steps"] if step.get("op") == name)
+
+
+def test_the_procedural_twins_differ_from_the_texture_presets_only_in_the_damage(texture_names):
+    for preset in ("pikfix", "pikfix-offline"):
+        textured = build_pipeline(preset, texture_dir=texture_names).spec
+        procedural = build_pipeline(f"{preset}-procedural").spec
+        assert textured.get("geometry") == procedural.get("geometry")
+        kept = [step for step in textured["steps"] if not step["op"].startswith("texture_")]
+        assert kept == [
+            step for step in procedural["steps"] if step["op"] not in ("cracks", "dust", "fibres")
+        ]
 
 
 def test_pikfix_grays_first_with_cv2_bgr2gray_on_an_rgb_array():
     photo = data.astronaut()
-    first = build_pipeline("pikfix").spec["steps"][0]
+    first = build_pipeline("pikfix-procedural").spec["steps"][0]
     assert first == {"op": "grayscale", "method": "bgr2gray-on-rgb"}
     gray, _ = get_operation("grayscale")(method="bgr2gray-on-rgb").apply(photo, {"method": "bgr2gray-on-rgb"})
     red, green, blue = (photo[..., i].astype(float) for i in range(3))
@@ -86,8 +98,6 @@ def test_crack_windows_lie_in_the_central_three_quarters_as_the_code_draws_them(
 
 
 def test_offline_dust_codes_and_wan_salt_and_pepper_settings(texture_names):
-    offline = build_pipeline("pikfix-offline").spec["steps"]
-    assert next(s for s in offline if s["op"] == "dust")["density"]  # procedural without textures
     textured = build_pipeline("pikfix-offline", texture_dir=texture_names).spec["steps"]
     assert next(s for s in textured if s["op"] == "texture_dust")["code"] == [1, 11]
     wan = build_pipeline("wan2020").spec["steps"][0]["shuffle"]
@@ -167,7 +177,7 @@ def _zone_plate(size: int) -> np.ndarray:
 def test_pikfix_offline_resolution_chain_is_the_codes():
     """utils/data_generation.py: GT = full / 4 (INTER_CUBIC), input = (full / 8) x 2 (INTER_CUBIC)."""
     full = np.repeat(_zone_plate(512)[..., None], 3, axis=2)
-    pipeline = build_pipeline("pikfix-offline")
+    pipeline = build_pipeline("pikfix-offline-procedural")
     assert pipeline.source_scale == 4
     resize_steps = [step for step in pipeline.spec["steps"] if step["op"] == "resize"]
     out, _, _ = Pipeline({"steps": resize_steps}).run(full, np.random.default_rng(0))
@@ -190,7 +200,7 @@ def test_a_pikfix_offline_dataset_pairs_a_quarter_size_gt_with_its_input(tmp_pat
 
     (tmp_path / "photos").mkdir()
     Image.fromarray(data.astronaut()).save(tmp_path / "photos" / "astronaut.png")
-    recipe = Recipe("folder", build_pipeline("pikfix-offline").spec, seed=2, size=64)
+    recipe = Recipe("folder", build_pipeline("pikfix-offline-procedural").spec, seed=2, size=64)
     build_dataset(folder_source(tmp_path / "photos"), recipe, tmp_path / "ds", name="off", progress=False)
     (sample,) = list(open_dataset(tmp_path / "ds"))
     assert sample.gt.shape == (64, 64, 3) and sample.input.shape == (64, 64)

@@ -33,10 +33,11 @@ def photo() -> np.ndarray:
 
 @pytest.mark.parametrize("preset", list(PRESETS))
 @pytest.mark.parametrize("gray", [False, True])
-def test_presets_reproducible_and_replayable(preset, gray, photo):
+def test_presets_reproducible_and_replayable(preset, gray, photo, texture_dir):
     image = photo.mean(axis=2).astype(np.uint8) if gray else photo
-    first = degrade(image, preset, seed=7, sample_id="x")
-    again = degrade(image, preset, seed=7, sample_id="x")
+    textures = texture_dir if PRESETS[preset].takes_textures else None
+    first = degrade(image, preset, seed=7, sample_id="x", texture_dir=textures)
+    again = degrade(image, preset, seed=7, sample_id="x", texture_dir=textures)
     assert np.array_equal(first.image, again.image)
     record = json.loads(json.dumps(first.record))  # as stored on disk
     replayed = replay(image, record)
@@ -45,12 +46,12 @@ def test_presets_reproducible_and_replayable(preset, gray, photo):
         assert replayed.mask is None
     else:
         assert first.mask.shape == first.image.shape[:2] and np.array_equal(replayed.mask, first.mask)
-    scale = build_pipeline(preset).source_scale  # pikfix-offline ends at 1/4 of its source
+    scale = build_pipeline(preset, texture_dir=textures).source_scale  # pikfix-offline: 1/4 of its source
     expected = tuple(int(side / 8) * 2 for side in image.shape[:2]) if scale > 1 else image.shape[:2]
     assert first.image.shape[:2] == expected
 
 
-@pytest.mark.parametrize("preset", ["pikfix", "wan2020", "oldphoto"])
+@pytest.mark.parametrize("preset", ["pikfix-procedural", "wan2020", "oldphoto"])
 def test_different_ids_and_seeds_give_different_damage(preset, photo):
     base = degrade(photo, preset, seed=0, sample_id="a").image
     assert not np.array_equal(base, degrade(photo, preset, seed=0, sample_id="b").image)
@@ -84,16 +85,42 @@ def test_sampled_parameters_stay_in_their_ranges(name):
 
 @pytest.mark.parametrize("name", STRUCTURAL)
 @pytest.mark.parametrize("channels", [1, 3])
-def test_structural_mask_is_exactly_the_changed_pixels_on_mid_gray(name, channels):
-    shape = (97, 131) if channels == 1 else (97, 131, 3)
-    image = np.full(shape, 128, np.uint8)
+def test_structural_mask_is_exactly_the_changed_pixels(name, channels, photo):
+    image = photo if channels == 3 else cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY)
     operation = get_operation(name)()
     for sample in range(5):
         out, mask = operation.apply(image, operation.sample(np.random.default_rng(sample), image.shape))
         changed = out != image if channels == 1 else (out != image).any(axis=2)
-        assert mask.dtype == np.uint8 and set(np.unique(mask)) <= {0, 255}
+        assert mask.dtype == np.uint8 and mask.shape == image.shape[:2]
         assert np.array_equal(changed, mask > 0), name
         assert changed.any(), name
+
+
+@pytest.mark.parametrize("name", STRUCTURAL)
+def test_procedural_masks_are_soft(name):
+    """Anti-aliased, sub-pixel damage: its mask holds partial alpha, not just 0 and 255."""
+    image = np.full((256, 256), 128, np.uint8)
+    operation = get_operation(name)()
+    masks = [
+        operation.apply(image, operation.sample(np.random.default_rng(s), image.shape))[1] for s in range(3)
+    ]
+    partial = np.concatenate([mask[(mask > 0) & (mask < 255)] for mask in masks])
+    assert len(np.unique(partial)) >= 10, name
+
+
+@pytest.mark.parametrize("name", [n for n in STRUCTURAL if n not in ("resize",)])
+def test_procedural_damage_is_scale_aware(name):
+    """The same draw covers the same share of a 256- and a 1024-pixel picture (within 35 %)."""
+    operation = get_operation(name)()
+    shares = {}
+    for side in (256, 1024):
+        image = np.full((side, side), 128, np.uint8)
+        coverage = [
+            operation.apply(image, operation.sample(np.random.default_rng(s), image.shape))[1].mean() / 255
+            for s in range(4)
+        ]
+        shares[side] = np.mean(coverage)
+    assert shares[1024] == pytest.approx(shares[256], rel=0.35), (name, shares)
 
 
 @pytest.mark.parametrize("name", [n for n in PROCEDURAL if not OPERATIONS[n].structural and n != "resize"])
@@ -167,6 +194,18 @@ def test_pipeline_validation_errors(spec, message):
         Pipeline(spec)
 
 
+def test_texture_presets_need_the_textures_and_name_their_procedural_twin():
+    for preset in ("pikfix", "pikfix-offline"):
+        with pytest.raises(DegradationError, match=f"needs --texture-dir.*use {preset}-procedural"):
+            build_pipeline(preset)
+    with pytest.raises(DegradationError, match="does not use a texture folder"):
+        build_pipeline("pikfix-procedural", texture_dir="texture2")
+    assert not any(
+        step.get("op", "").startswith("texture_")
+        for step in build_pipeline("pikfix-procedural").spec["steps"]
+    )
+
+
 def test_preset_option_errors():
     with pytest.raises(DegradationError, match="severity must be 1..5"):
         build_pipeline("oldphoto", severity=6)
@@ -178,7 +217,7 @@ def test_preset_option_errors():
 
 def test_too_small_image_is_refused():
     with pytest.raises(DegradationError, match="too small"):
-        degrade(np.zeros((8, 8, 3), np.uint8), "pikfix")
+        degrade(np.zeros((8, 8, 3), np.uint8), "pikfix-procedural")
 
 
 def test_yaml_pipeline(tmp_path, photo):
@@ -195,27 +234,6 @@ def test_yaml_pipeline(tmp_path, photo):
 
 
 # --- the paper's texture rules, on textures generated here -------------------------------------
-
-
-@pytest.fixture(scope="module")
-def texture_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("texture2")
-    rng = np.random.default_rng(5)
-    for code in range(1, 13):
-        texture = np.zeros((120, 160), np.uint8)
-        for _ in range(6):
-            cv2.line(
-                texture,
-                tuple(int(v) for v in rng.integers(0, 160, 2)),
-                tuple(int(v) for v in rng.integers(0, 120, 2)),
-                int(rng.integers(60, 256)),
-                2,
-            )
-        cv2.imwrite(str(folder / f"texture{code:02d}.jpg"), texture)
-    for code in range(1, 12):
-        dust = (rng.random((200, 220)) * 255).astype(np.uint8)
-        cv2.imwrite(str(folder / f"dust{code:02d}.png"), dust)  # png keeps the exact values for the test
-    return folder
 
 
 def _read_gray(path):

@@ -28,7 +28,7 @@ def test_degrade_folder_writes_image_mask_and_replayable_record(tmp_path):
             "--out",
             str(tmp_path / "out"),
             "--preset",
-            "pikfix",
+            "pikfix-procedural",
             "--seed",
             "3",
         ],
@@ -36,7 +36,11 @@ def test_degrade_folder_writes_image_mask_and_replayable_record(tmp_path):
     assert result.exit_code == 0, result.output
     for name in ("astronaut", "coffee", "chelsea"):
         record = json.loads((tmp_path / "out" / "sub" / f"{name}.json").read_text())
-        assert record["sample_id"] == f"sub/{name}" and record["seed"] == 3 and record["pipeline"] == "pikfix"
+        assert (
+            record["sample_id"] == f"sub/{name}"
+            and record["seed"] == 3
+            and record["pipeline"] == "pikfix-procedural"
+        )
         image = read_image(tmp_path / "out" / "sub" / f"{name}.png", mode="L")
         mask = read_image(tmp_path / "out" / "sub" / f"{name}.mask.png", mode="L")
         again = replay(read_image(tmp_path / "in" / "sub" / f"{name}.png"), record)
@@ -121,12 +125,17 @@ def test_degrade_option_errors(tmp_path):
             "--out",
             str(tmp_path / "o"),
             "--preset",
-            "pikfix",
+            "pikfix-procedural",
             "--severity",
             "2",
         ],
     )
     assert severity.exit_code == 2 and "no severities" in severity.output
+    textures = runner.invoke(
+        main, ["degrade", str(tmp_path / "in"), "--out", str(tmp_path / "o"), "--preset", "pikfix"]
+    )
+    assert textures.exit_code == 2 and "needs --texture-dir" in textures.output
+    assert "use pikfix-procedural" in textures.output and "Traceback" not in textures.output
 
 
 def test_list_names_every_operation_and_preset():

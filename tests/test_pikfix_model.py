@@ -159,9 +159,11 @@ def trained(tmp_path_factory):
 def test_training_overfits_and_beats_the_gray_floor(trained):
     log = pd.read_csv(trained / "train" / "log.csv")
     assert list(log["epoch"]) == list(range(1, 13))
-    assert (
-        log["loss"].iloc[-3:].mean() < 0.9 * log["loss"].iloc[0]
-    )  # 0.85 before the sample set grayed as Pik-Fix does
+    # the colour terms and the validation PSNR show the fit; the total is mostly the perceptual term,
+    # which hardly moves at 64 px (it fell by 6-15 % depending on the sample set's damage)
+    for term in ("l1_ab", "emd"):
+        assert log[term].iloc[-3:].mean() < 0.7 * log[term].iloc[0], term
+    assert log["val_psnr"].iloc[-3:].mean() > log["val_psnr"].iloc[0] + 2
     runner = CliRunner()
     for model, options in (
         ("gray", []),

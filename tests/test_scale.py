@@ -38,7 +38,7 @@ def source(tmp_path_factory):
 
 
 def build(source, out, **options):
-    recipe = Recipe("folder", build_pipeline("pikfix").spec, seed=3, size=48)
+    recipe = Recipe("folder", build_pipeline("pikfix-procedural").spec, seed=3, size=48)
     return build_dataset(
         folder_source(source), recipe, out, name="scale", progress=False, shard_size=1, **options
     )

@@ -32,10 +32,10 @@ from pikfix_bench.errors import PikfixError
 from pikfix_bench.execution import make_executor
 
 KINDS = ("realold", "pascal", "div2k", "folder", "sample")
-DEFAULT_PRESET = {
-    "pascal": "pikfix",
-    "folder": "pikfix",
-    "sample": "pikfix",
+DEFAULT_PRESET = {  # with --texture-dir, "pikfix" (the paper's textures) instead of "pikfix-procedural"
+    "pascal": "pikfix-procedural",
+    "folder": "pikfix-procedural",
+    "sample": "pikfix-procedural",
     "div2k": "clean-gray",
     "realold": None,
 }
@@ -49,7 +49,8 @@ DEFAULT_SPLIT = {"pascal": "val", "div2k": "valid"}
 @click.option(
     "--preset",
     type=click.Choice(list(PRESETS)),
-    help="Degradation preset [default: pikfix; clean-gray for div2k; none for realold].",
+    help="Degradation preset [default: pikfix-procedural, or pikfix with --texture-dir; clean-gray for div2k; "
+    "none for realold].",
 )
 @click.option(
     "--pipeline", "pipeline_file", type=click.Path(path_type=Path), help="Degradation pipeline YAML."
@@ -120,9 +121,9 @@ def build_dataset_command(
             raise PikfixError("RealOld's damage is real: --preset and --pipeline do not apply")
         listing, spec, strategy = realold_source(source, pairs_csv), None, "pairs" if pairs_csv else "given"
     else:
-        pipeline = pipeline_from_options(
-            preset or (None if pipeline_file else DEFAULT_PRESET[kind]), pipeline_file, severity, texture_dir
-        )
+        if preset is None and pipeline_file is None:
+            preset = "pikfix" if texture_dir is not None else DEFAULT_PRESET[kind]
+        pipeline = pipeline_from_options(preset, pipeline_file, severity, texture_dir)
         spec, strategy = pipeline.spec, reference or "self-shifted"
         if strategy == "pairs" and pairs is None:
             raise PikfixError("--reference pairs needs --pairs CSV")
