@@ -278,10 +278,10 @@ class Pipeline:
 
 
 def _union(masks: list[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
-    """The union of the operations' masks (all zero when none drew damage)."""
+    """The union of the operations' soft masks: the largest alpha at each pixel (all zero when none drew)."""
     union = np.zeros(shape, np.uint8)
     for mask in masks:
-        union |= mask
+        np.maximum(union, mask, out=union)
     return union
 
 

@@ -309,3 +309,14 @@ def test_missing_texture_file_is_named(tmp_path):
 
 def test_param_describe_range():
     assert Param("q", "int", 5, 1, 100).describe_range() == "[1, 100]"
+
+
+def test_a_pipelines_mask_is_the_largest_alpha_of_its_steps(photo):
+    steps = [{"op": "cracks", "count": 3}, {"op": "dust", "density": 300.0}, {"op": "fibres", "count": 10}]
+    result = degrade(photo, {"name": "m", "steps": steps}, seed=1, sample_id="m")
+    image, expected = photo, np.zeros(photo.shape[:2], np.uint8)
+    for step in result.params:
+        image, mask = get_operation(step["op"])().apply(image, step["params"])
+        expected = np.maximum(expected, mask)
+    assert np.array_equal(result.mask, expected)
+    assert len(np.unique(result.mask)) > 20  # soft: not a union of bits
