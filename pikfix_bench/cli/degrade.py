@@ -87,8 +87,8 @@ def pipeline_from_options(
 def degrade_command(inputs, out, preset, pipeline_file, operation, severity, seed, texture_dir) -> None:
     """Degrade image files or folders reproducibly.
 
-    Writes NAME.png (the damaged image), NAME.mask.png (255 = structural damage, when the pipeline draws
-    any) and NAME.json (the record that re-applies the damage byte for byte). The damage of an image
+    Writes NAME.png (the damaged image), NAME.mask.png (the soft alpha, 0..255, of the structural damage,
+    when the pipeline draws any) and NAME.json (the record that re-applies the damage byte for byte). The damage of an image
     depends only on --seed and its name (relative path without suffix), not on the other inputs.
     """
     pipeline = pipeline_from_options(preset, pipeline_file, severity, texture_dir, operation)
