@@ -1,4 +1,6 @@
-"""A labelled picture of every operation at severities 1, 3 and 5, and of the ``oldphoto`` severities, on one image."""
+"""Pictures to judge the damage by eye: a gallery of every operation at severities 1, 3 and 5 (and the
+``oldphoto`` severities) on small tiles, and a page of whole presets at full size beside the clean picture
+and the mask."""
 
 from __future__ import annotations
 
@@ -86,3 +88,44 @@ def draw_gallery(image: np.ndarray, seed: int = 0, columns: int = 6) -> np.ndarr
         result = degrade(source, "oldphoto", seed=seed, severity=level, sample_id="gallery")
         severities.append(labelled_tile(result.image, f"oldphoto severity {level}"))
     return _grid(tiles + severities, columns)
+
+
+PAGE_ROWS = (("pikfix-procedural", None), ("oldphoto", 2), ("oldphoto", 4))
+
+
+def draw_page(
+    image: np.ndarray, rows: tuple[tuple[str, int | None], ...] = PAGE_ROWS, seed: int = 0, size: int = 768
+) -> np.ndarray:
+    """Presets at full size: each row shows the clean picture, the damaged one and the damage mask.
+
+    Nothing is resampled after the damage, so every crack, speck and fibre is seen pixel for pixel as a
+    model will see it.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        uint8 RGB source picture (centre-cropped and resized to ``size`` x ``size`` first).
+    rows : tuple of (str, int or None)
+        Preset names, each with a severity (``None`` for presets without one).
+    seed : int
+        Seed of the random draws.
+    size : int
+        Side of each picture in pixels.
+
+    Returns
+    -------
+    numpy.ndarray
+        uint8 RGB page.
+    """
+    source = square_crop(image, size)
+    tiles = []
+    for preset, severity in rows:
+        result = degrade(source, preset, seed=seed, severity=severity, sample_id=f"{preset}-{severity}")
+        name = preset if severity is None else f"{preset} severity {severity}"
+        mask = result.mask if result.mask is not None else np.zeros(source.shape[:2], np.uint8)
+        tiles += [
+            labelled_tile(source, "clean"),
+            labelled_tile(result.image, name),
+            labelled_tile(mask, f"{name}: mask (alpha)"),
+        ]
+    return _grid(tiles, 3)

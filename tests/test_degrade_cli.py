@@ -155,3 +155,19 @@ def test_gallery(tmp_path):
     procedural = sum(not name.startswith("texture_") for name in OPERATIONS)
     rows = -(-(procedural + 1) // 6) + 1
     assert gallery.shape[0] > rows * 256 and gallery.shape[1] > 6 * 256
+
+
+def test_page_shows_presets_at_full_size_beside_the_clean_picture_and_mask(tmp_path):
+    write_png(tmp_path / "a.png", data.astronaut())
+    args = ["degradations", "page", "--image", str(tmp_path / "a.png"), "--size", "200"]
+    result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "p.png"), "--preset", "oldphoto:3"])
+    assert result.exit_code == 0, result.output
+    page = read_image(tmp_path / "p.png")
+    assert page.shape[0] > 200 and page.shape[1] > 3 * 200
+    (damaged,) = [page[44:244, 212:412]]  # the second tile, below its label band
+    clean = page[44:244, 6:206]
+    assert not np.array_equal(damaged, clean)
+    bad = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "q.png"), "--preset", "oldphoto:x"])
+    assert bad.exit_code == 2 and "must be a number" in bad.output
+    unknown = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "q.png"), "--preset", "pikfx"])
+    assert unknown.exit_code == 2 and "unknown preset" in unknown.output

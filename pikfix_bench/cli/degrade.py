@@ -1,4 +1,4 @@
-"""``pikfix-bench degrade`` and ``pikfix-bench degradations list|gallery``."""
+"""``pikfix-bench degrade`` and ``pikfix-bench degradations list|gallery|page``."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from pikfix_bench.degradations import (
     build_pipeline,
     degrade,
 )
-from pikfix_bench.degradations.gallery import draw_gallery
+from pikfix_bench.degradations.gallery import PAGE_ROWS, draw_gallery, draw_page
 from pikfix_bench.errors import PikfixError
 from pikfix_bench.image_io import is_image_file, read_image, write_png
 from pikfix_bench.json_io import write_json
@@ -148,3 +148,32 @@ def gallery_command(image_path: Path, out: Path, seed: int) -> None:
     """Draw every operation and the oldphoto severities on one picture, in a labelled grid."""
     write_png(out, draw_gallery(read_image(image_path), seed=seed))
     click.echo(f"gallery written to {out}")
+
+
+@degradations_group.command("page")
+@click.option("--image", "image_path", required=True, type=click.Path(path_type=Path), help="Source picture.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="PNG to write.")
+@click.option(
+    "--preset",
+    "presets",
+    multiple=True,
+    metavar="NAME[:SEVERITY]",
+    help="A row (repeatable) [default: " + ", ".join(f"{p}:{s}" if s else p for p, s in PAGE_ROWS) + "].",
+)
+@click.option("--size", default=768, show_default=True, type=click.IntRange(64, 4096), help="Picture side.")
+@click.option("--seed", default=0, show_default=True, type=int)
+def page_command(image_path: Path, out: Path, presets: tuple[str, ...], size: int, seed: int) -> None:
+    """Draw presets at full size, each beside the clean picture and its mask, to judge the damage by eye."""
+    rows = tuple(_page_row(value) for value in presets) or PAGE_ROWS
+    write_png(out, draw_page(read_image(image_path), rows, seed=seed, size=size))
+    click.echo(f"page written to {out}")
+
+
+def _page_row(value: str) -> tuple[str, int | None]:
+    """``NAME`` or ``NAME:SEVERITY`` as a page row."""
+    name, _, severity = value.partition(":")
+    if not severity:
+        return name, None
+    if not severity.isdigit():
+        raise PikfixError(f"--preset {value}: the severity after ':' must be a number 1..5")
+    return name, int(severity)
