@@ -14,6 +14,7 @@ from pikfix_bench.degradations import (  # noqa: F401 - register the operations
     blur,
     noise,
     paper,
+    realesrgan,
     resample,
     structural,
     texture,

@@ -148,6 +148,7 @@ class Operation:
     structural: ClassVar[bool] = False  # returns a mask of damaged pixels
     uses_seed: ClassVar[bool] = False  # draws an integer seed for a random field
     min_size: ClassVar[int] = 1  # smallest height/width it accepts
+    changes_size: ClassVar[bool] = False  # its output may have another height and width than its input
 
     def __init__(self, **settings: Any) -> None:
         known = {param.name: param for param in self.params}
@@ -191,7 +192,7 @@ class Operation:
         Returns
         -------
         image : numpy.ndarray
-            The degraded uint8 image (same height and width).
+            The degraded uint8 image (same height and width unless :attr:`changes_size`).
         mask : numpy.ndarray or None
             ``uint8`` mask, 255 where structural damage was drawn; ``None`` for non-structural operations.
         """

@@ -69,18 +69,18 @@ def draw_gallery(image: np.ndarray, seed: int = 0, columns: int = 6) -> np.ndarr
     source = square_crop(image, TILE)
     tiles = [labelled_tile(source, "original")]
     for name in OPERATIONS:
-        if (
-            name.startswith("texture_") or name == "resize"
-        ):  # textures need the authors' files; resize changes the size
+        if name.startswith("texture_"):  # textures need the authors' files
             continue
         levels = (1, 3, 5) if name in SEVERITIES else (None,)
         for level in levels:
             step = {"op": name} if level is None else {"op": name, "severity": level}
             result = degrade(source, {"name": name, "steps": [step]}, seed=seed, sample_id=name)
             title = name if level is None else f"{name} s{level}"
-            tiles.append(
-                labelled_tile(result.image, title, _summary(result.record["steps"][0].get("params", {})))
-            )
+            shown = result.image  # a smaller output is shown pixel for pixel, enlarged (nearest)
+            if shown.shape[:2] != source.shape[:2]:
+                shown = cv2.resize(shown, (TILE, TILE), interpolation=cv2.INTER_NEAREST)
+                title += f" ({result.image.shape[1]}x{result.image.shape[0]})"
+            tiles.append(labelled_tile(shown, title, _summary(result.record["steps"][0].get("params", {}))))
     while len(tiles) % columns:
         tiles.append(np.full_like(tiles[0], 235))
     severities = [labelled_tile(source, "original")]

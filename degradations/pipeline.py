@@ -193,18 +193,46 @@ def apply_step(operation, image: np.ndarray, params: dict[str, Any], masks: list
     return out
 
 
-def _geometry(spec: Any, name: str) -> tuple[int, Pipeline | None]:
-    """``geometry: {source_scale: k, ground_truth: [steps]}``: the steps start from a source k times the
-    dataset's size, and the ground truth is that source through ``ground_truth`` (deterministic steps)."""
-    if spec is None:
-        return 1, None
-    if not isinstance(spec, dict) or set(spec) - {"source_scale", "ground_truth"}:
-        raise DegradationError(f"{name}: geometry takes source_scale and ground_truth")
-    scale = spec.get("source_scale", 1)
-    if isinstance(scale, bool) or not isinstance(scale, int) or not 1 <= scale <= 16:
-        raise DegradationError(f"{name}: geometry.source_scale must be a whole number 1..16, got {scale!r}")
-    steps = spec.get("ground_truth")
-    return scale, None if steps is None else Pipeline({"name": f"{name}.ground_truth", "steps": steps})
+@dataclass(frozen=True)
+class Geometry:
+    """How a pipeline's sizes relate to the dataset's (``geometry`` in a spec).
+
+    Attributes
+    ----------
+    source_scale : int
+        The steps start from a source this many times the dataset's size (Pik-Fix's offline data: 4).
+    ground_truth : Pipeline or None
+        Deterministic steps that make the ground truth from that source.
+    input_downscale : int
+        The steps end at the ground truth's size // this (Real-ESRGAN: 4; a super-resolution input).
+    """
+
+    source_scale: int = 1
+    ground_truth: Pipeline | None = None
+    input_downscale: int = 1
+
+    @classmethod
+    def parse(cls, spec: Any, name: str) -> Geometry:
+        """Validate ``{source_scale: k, ground_truth: [steps], input_downscale: d}`` (all optional)."""
+        if spec is None:
+            return cls()
+        keys = {"source_scale", "ground_truth", "input_downscale"}
+        if not isinstance(spec, dict) or set(spec) - keys:
+            raise DegradationError(f"{name}: geometry takes {', '.join(sorted(keys))}")
+        for key in ("source_scale", "input_downscale"):
+            value = spec.get(key, 1)
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 16:
+                raise DegradationError(f"{name}: geometry.{key} must be a whole number 1..16, got {value!r}")
+        steps = spec.get("ground_truth")
+        return cls(
+            spec.get("source_scale", 1),
+            None if steps is None else Pipeline({"name": f"{name}.ground_truth", "steps": steps}),
+            spec.get("input_downscale", 1),
+        )
+
+    def input_shape(self, ground_truth_shape: tuple[int, ...]) -> tuple[int, int]:
+        """Height and width the steps must end at for a ground truth of this shape."""
+        return ground_truth_shape[0] // self.input_downscale, ground_truth_shape[1] // self.input_downscale
 
 
 class Pipeline:
@@ -214,8 +242,8 @@ class Pipeline:
     ----------
     spec : dict
         ``{"name": str (optional), "description": str (optional), "steps": [...], "geometry": {...} (optional)}``.
-        ``geometry`` (:attr:`source_scale`, :attr:`ground_truth`) tells dataset building that the steps
-        start from a source larger than the ground truth and end at its size (the Pik-Fix offline data).
+        ``geometry`` (:class:`Geometry`) tells dataset building that the steps start from a source larger
+        than the ground truth (the Pik-Fix offline data), or end smaller than it (Real-ESRGAN).
     """
 
     def __init__(self, spec: dict[str, Any]) -> None:
@@ -231,7 +259,7 @@ class Pipeline:
         self._steps = [
             _parse(step, f"{self.name}.steps[{index}]") for index, step in enumerate(spec["steps"])
         ]
-        self.source_scale, self.ground_truth = _geometry(spec.get("geometry"), self.name)
+        self.geometry = Geometry.parse(spec.get("geometry"), self.name)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> Pipeline:

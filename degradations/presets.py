@@ -154,6 +154,15 @@ def _wan2020(severity: int | None, texture_dir: str | None) -> dict[str, Any]:
     }
 
 
+def _realesrgan(severity: int | None, texture_dir: str | None) -> dict[str, Any]:
+    return {
+        "name": "realesrgan",
+        "description": "Real-ESRGAN second-order degradation (x4 ranges); the input is the ground truth's size // 4",
+        "geometry": {"input_downscale": 4},
+        "steps": [{"op": "realesrgan", "scale": 4}],
+    }
+
+
 def _clean_gray(severity: int | None, texture_dir: str | None) -> dict[str, Any]:
     return {"name": "clean-gray", "description": "colourization only: grayscale, no damage", "steps": [GRAY]}
 
@@ -290,6 +299,12 @@ PRESETS: dict[str, Preset] = {
             "Wan et al.: blur, noise, resolution, JPEG in random order (p 0.7), gray (p 0.1)",
             "Wan et al., Bringing Old Photos Back to Life (CVPR 2020), public code",
             _wan2020,
+        ),
+        Preset(
+            "realesrgan",
+            "Real-ESRGAN's second-order degradation, a modern anchor: blur, resize, noise, JPEG twice, sinc; x4",
+            "Wang et al., Real-ESRGAN (ICCV-W 2021): basicsr 1.4.2, options/train_realesrnet_x4plus.yml",
+            _realesrgan,
         ),
         Preset(
             "clean-gray",

@@ -66,6 +66,7 @@ class Resize(Operation):
     """
 
     name = "resize"
+    changes_size = True
     description = "resize by a factor (changes the image's size)"
     params = (
         Param(
@@ -94,15 +95,20 @@ class Jpeg(Operation):
     )
 
     def _apply(self, image, quality, library):
-        if library == "pil":
-            with io.BytesIO() as buffer:
-                Image.fromarray(image).save(buffer, format="JPEG", quality=int(quality))
-                buffer.seek(0)
-                return np.asarray(Image.open(buffer).convert("L" if image.ndim == 2 else "RGB")).copy(), None
-        bgr = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-        ok, encoded = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
-        if not ok:  # pragma: no cover - OpenCV only fails on invalid input, which check_image rules out
-            raise RuntimeError("JPEG encoding failed")
-        if image.ndim == 2:
-            return cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE), None
-        return cv2.cvtColor(cv2.imdecode(encoded, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB), None
+        return jpeg_roundtrip(image, quality, library), None
+
+
+def jpeg_roundtrip(image: np.ndarray, quality: int, library: str = "opencv") -> np.ndarray:
+    """Encode a uint8 gray or RGB image as JPEG at ``quality`` (4:2:0) and decode it again."""
+    if library == "pil":
+        with io.BytesIO() as buffer:
+            Image.fromarray(image).save(buffer, format="JPEG", quality=int(quality))
+            buffer.seek(0)
+            return np.asarray(Image.open(buffer).convert("L" if image.ndim == 2 else "RGB")).copy()
+    bgr = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    ok, encoded = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:  # pragma: no cover - OpenCV only fails on invalid input, which check_image rules out
+        raise RuntimeError("JPEG encoding failed")
+    if image.ndim == 2:
+        return cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE)
+    return cv2.cvtColor(cv2.imdecode(encoded, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)

@@ -178,7 +178,7 @@ def test_pikfix_offline_resolution_chain_is_the_codes():
     """utils/data_generation.py: GT = full / 4 (INTER_CUBIC), input = (full / 8) x 2 (INTER_CUBIC)."""
     full = np.repeat(_zone_plate(512)[..., None], 3, axis=2)
     pipeline = build_pipeline("pikfix-offline-procedural")
-    assert pipeline.source_scale == 4
+    assert pipeline.geometry.source_scale == 4
     resize_steps = [step for step in pipeline.spec["steps"] if step["op"] == "resize"]
     out, _, _ = Pipeline({"steps": resize_steps}).run(full, np.random.default_rng(0))
     expected = cv2.resize(

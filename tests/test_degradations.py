@@ -46,8 +46,11 @@ def test_presets_reproducible_and_replayable(preset, gray, photo, texture_dir):
         assert replayed.mask is None
     else:
         assert first.mask.shape == first.image.shape[:2] and np.array_equal(replayed.mask, first.mask)
-    scale = build_pipeline(preset, texture_dir=textures).source_scale  # pikfix-offline: 1/4 of its source
-    expected = tuple(int(side / 8) * 2 for side in image.shape[:2]) if scale > 1 else image.shape[:2]
+    geometry = build_pipeline(preset, texture_dir=textures).geometry
+    if geometry.source_scale > 1:  # pikfix-offline: 1/4 of its source
+        expected = tuple(int(side / 8) * 2 for side in image.shape[:2])
+    else:  # realesrgan: 1/4 of the ground truth
+        expected = geometry.input_shape(image.shape)
     assert first.image.shape[:2] == expected
 
 
@@ -108,7 +111,7 @@ def test_procedural_masks_are_soft(name):
     assert len(np.unique(partial)) >= 10, name
 
 
-@pytest.mark.parametrize("name", [n for n in STRUCTURAL if n not in ("resize",)])
+@pytest.mark.parametrize("name", STRUCTURAL)
 def test_procedural_damage_is_scale_aware(name):
     """The same draw covers the same share of a 256- and a 1024-pixel picture (within 35 %)."""
     operation = get_operation(name)()
@@ -123,7 +126,9 @@ def test_procedural_damage_is_scale_aware(name):
     assert shares[1024] == pytest.approx(shares[256], rel=0.35), (name, shares)
 
 
-@pytest.mark.parametrize("name", [n for n in PROCEDURAL if not OPERATIONS[n].structural and n != "resize"])
+@pytest.mark.parametrize(
+    "name", [n for n in PROCEDURAL if not OPERATIONS[n].structural and not OPERATIONS[n].changes_size]
+)
 def test_pixel_operations_return_no_mask_and_keep_shape(name, photo):
     operation = get_operation(name)()
     out, mask = operation.apply(photo, operation.sample(np.random.default_rng(1), photo.shape))

@@ -13,6 +13,7 @@ from pikfix_bench.cli.options import executor_options
 from pikfix_bench.errors import PikfixError
 from pikfix_bench.evaluation import evaluate
 from pikfix_bench.evaluation.alignment import ALIGN_MODES
+from pikfix_bench.evaluation.rundir import RunDirectory
 from pikfix_bench.execution import make_executor
 from pikfix_bench.metrics import METRICS, PROFILES
 
@@ -119,6 +120,8 @@ def evaluate_command(
         )
     if result.failed:
         click.echo(f"  {result.failed} samples failed: see {result.path / 'errors.csv'}", err=True)
+        for message, count in _common_errors(result.path):
+            click.echo(f"    {count} x {message}", err=True)
         if not result.scored or not allow_failures:
             reason = (
                 "no sample was scored"
@@ -167,3 +170,10 @@ def list_command(as_json: bool) -> None:
         )
         for key, option in descriptors[row["name"]].options.items():
             click.echo(f"{'':<22}--model-opt {key}={option.metavar}  {option.help_text}")
+
+
+def _common_errors(run: Path, shown: int = 3) -> list[tuple[str, int]]:
+    """The most frequent failure messages of a run (sample ids left out, so alike failures group)."""
+    errors = RunDirectory(run).errors()
+    generic = errors["message"].astype(str).str.replace(r"^[^:]*: ", "", regex=True)
+    return list(generic.value_counts().head(shown).items())

@@ -147,19 +147,20 @@ def build_sample(
         record: dict[str, Any] = {}
     else:
         pipeline = _pipeline(json.dumps(recipe.pipeline, sort_keys=True))
-        source = gt
+        source, geometry = gt, pipeline.geometry
         if (
-            pipeline.source_scale > 1
+            geometry.source_scale > 1
         ):  # the steps start from a larger source; the ground truth is made from it
-            source = source_geometry(raw, recipe.size, pipeline.source_scale)
-            arrays["gt"] = gt = pipeline.ground_truth.run(
+            source = source_geometry(raw, recipe.size, geometry.source_scale)
+            arrays["gt"] = gt = geometry.ground_truth.run(
                 source, sample_generator(recipe.seed, item.sample_id)
             )[0]
         result = degrade(source, pipeline, seed=recipe.seed, sample_id=item.sample_id)
-        if result.image.shape[:2] != gt.shape[:2]:
+        expected = geometry.input_shape(gt.shape)
+        if result.image.shape[:2] != expected:
             raise PikfixError(
                 f"{item.gt}: pipeline {pipeline.name} made a {result.image.shape[1]}x{result.image.shape[0]} input "
-                f"for a {gt.shape[1]}x{gt.shape[0]} ground truth"
+                f"where a {gt.shape[1]}x{gt.shape[0]} ground truth needs {expected[1]}x{expected[0]}"
             )
         arrays["input"] = result.image
         arrays["gt"] = gt = paired_ground_truth(gt, result.record)
