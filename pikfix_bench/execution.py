@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import multiprocessing
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
@@ -39,12 +40,26 @@ def _indexed(call: tuple[Callable[[Any], Any], int, Any]) -> tuple[int, Any]:
     return index, function(task)
 
 
+def _single_threaded() -> None:
+    """Pool initializer: one compute thread per worker process.
+
+    The workers share the cores, and a forked child must not enter the OpenMP thread pool it inherited
+    from a parent that already ran torch (it would wait forever for threads that were not copied);
+    with one thread torch runs its loops inline."""
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+
+
 class LocalExecutor:
     """A process pool on this machine (in-process for one worker)."""
 
     def __init__(self, workers: int = 1) -> None:
         self.workers = max(1, workers)
-        self._pool = multiprocessing.get_context("fork").Pool(self.workers) if self.workers > 1 else None
+        self._pool = (
+            multiprocessing.get_context("fork").Pool(self.workers, initializer=_single_threaded)
+            if self.workers > 1
+            else None
+        )
 
     def run(
         self, function: Callable[[Any], Any], tasks: list[Any], resources: dict[str, float] | None = None

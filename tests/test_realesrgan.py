@@ -144,6 +144,13 @@ def test_a_realesrgan_dataset_holds_a_quarter_size_input_and_evaluation_says_how
          "--preset", "realesrgan", "--size", "128"],
     )  # fmt: skip
     assert built.exit_code == 0, built.output
+    again = runner.invoke(
+        main,
+        ["build-dataset", "folder", "--source", str(tmp_path / "photos"), "--out", str(tmp_path / "ds2"),
+         "--preset", "realesrgan", "--size", "128", "--workers", "2"],
+    )  # fmt: skip
+    assert again.exit_code == 0, again.output
+    assert (tmp_path / "ds" / "samples.h5").read_bytes() == (tmp_path / "ds2" / "samples.h5").read_bytes()
     for sample in open_dataset(tmp_path / "ds"):
         assert sample.gt.shape == (128, 128, 3) and sample.input.shape == (32, 32, 3)
     args = ["evaluate", "--model", "gray", "--dataset", str(tmp_path / "ds")]
