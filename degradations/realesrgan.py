@@ -16,14 +16,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import cv2
 import numpy as np
-import torch
-import torch.nn.functional as F
 from scipy import special
 
-from pikfix_bench.degradations.base import Operation, Param, register, to_uint8
-from pikfix_bench.degradations.resample import jpeg_roundtrip
+from pikfix_bench.degradations.base import Operation, Param, register
 
 KERNEL_TYPES = ("iso", "aniso", "generalized_iso", "generalized_aniso", "plateau_iso", "plateau_aniso")
 RANGES: dict[str, Any] = {  # options/train_realesrnet_x4plus.yml
@@ -44,7 +40,6 @@ RANGES: dict[str, Any] = {  # options/train_realesrnet_x4plus.yml
     "second_blur_prob": 0.8,
 }
 PADDED_KERNEL = 21
-USM_RADIUS = 51  # USMSharp(radius=50): made odd
 
 
 def _grid(size: int) -> np.ndarray:
@@ -129,73 +124,6 @@ def _draw_noise(rng: np.random.Generator, stage: int) -> dict[str, Any]:
     return noise
 
 
-def filter2d(image: torch.Tensor, weights: np.ndarray) -> torch.Tensor:
-    """``basicsr.utils.img_process_util.filter2D``: reflect padding, then a per-channel ``conv2d``."""
-    size = weights.shape[-1]
-    padded = F.pad(image, (size // 2,) * 4, mode="reflect")
-    channels = image.shape[1]
-    weight = torch.as_tensor(weights, dtype=torch.float32).view(1, 1, size, size).repeat(channels, 1, 1, 1)
-    return F.conv2d(padded, weight, groups=channels)
-
-
-def usm_sharpen(image: torch.Tensor, weight: float = 0.5, threshold: float = 10) -> torch.Tensor:
-    """``USMSharp`` (radius 50 -> 51, sigma from OpenCV's rule): sharpen where the detail exceeds 10/255.
-
-    The residual is blurred by ``filter2D`` with the full 51 x 51 kernel, as there: which pixels pass the
-    threshold depends on its float rounding (a 1-D pass pair flips some and moves the result by up to
-    1e-4). The binary mask is then blurred by two 1-D passes over the same padding (within 1e-6 of the
-    2-D filter, at 1/25 of its cost)."""
-    gaussian = cv2.getGaussianKernel(USM_RADIUS, 0)
-    residual = image - filter2d(image, gaussian @ gaussian.T)
-    soft = _separable_blur((residual.abs() * 255 > threshold).float(), gaussian[:, 0])
-    sharp = torch.clip(image + weight * residual, 0, 1)
-    return soft * sharp + (1 - soft) * image
-
-
-def _separable_blur(image: torch.Tensor, taps: np.ndarray) -> torch.Tensor:
-    """``filter2D`` with the outer product of ``taps``, as a vertical then a horizontal 1-D pass."""
-    weights = torch.as_tensor(taps, dtype=torch.float32)
-    channels, size = image.shape[1], len(taps)
-    padded = F.pad(image, (size // 2,) * 4, mode="reflect")
-    down = F.conv2d(padded, weights.view(1, 1, -1, 1).repeat(channels, 1, 1, 1), groups=channels)
-    return F.conv2d(down, weights.view(1, 1, 1, -1).repeat(channels, 1, 1, 1), groups=channels)
-
-
-def _noise(image: torch.Tensor, spec: dict[str, Any], generator: torch.Generator) -> torch.Tensor:
-    """``random_add_gaussian_noise_pt`` / ``random_add_poisson_noise_pt`` with recorded settings, clipped."""
-    _, channels, height, width = image.shape
-    gray = spec["gray"] and channels == 3
-    if spec["kind"] == "gaussian":  # the gray field is drawn first, the colour field always
-        gray_field = torch.randn(height, width, generator=generator) * spec["sigma"] / 255 if gray else None
-        noise = torch.randn(image.shape, generator=generator) * spec["sigma"] / 255
-    else:
-        luma = image[:, :1] * 0.2989 + image[:, 1:2] * 0.587 + image[:, 2:3] * 0.114  # rgb_to_grayscale
-        gray_field = _poisson_field(luma, generator) * spec["scale"] if gray else None
-        noise = _poisson_field(image, generator) * spec["scale"]
-    if gray_field is not None:
-        noise = gray_field.expand_as(noise)
-    return torch.clamp(image + noise, 0, 1)
-
-
-def _poisson_field(image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Shot noise of an image quantised to 8 bits, with 2^ceil(log2(distinct values)) photon levels."""
-    rounded = torch.clamp((image * 255).round(), 0, 255) / 255
-    levels = 2 ** math.ceil(math.log2(len(torch.unique(rounded))))
-    return torch.poisson(rounded * levels, generator=generator) / levels - rounded
-
-
-def _jpeg(image: torch.Tensor, quality: float) -> torch.Tensor:
-    """A JPEG round trip of a clamped float image (OpenCV's codec; basicsr's DiffJPEG approximates it)."""
-    array = to_uint8(torch.clamp(image, 0, 1)[0].permute(1, 2, 0).numpy() * 255)
-    decoded = jpeg_roundtrip(array[..., 0] if array.shape[2] == 1 else array, round(quality))
-    decoded = decoded[..., None] if decoded.ndim == 2 else decoded
-    return torch.from_numpy(decoded).permute(2, 0, 1)[None].float() / 255
-
-
-def _resize(image: torch.Tensor, mode: str, **size: Any) -> torch.Tensor:
-    return F.interpolate(image, mode=mode, **size)
-
-
 @register
 class RealESRGAN(Operation):
     """The Real-ESRGAN second-order degradation; the output is the input's size // ``scale``.
@@ -239,24 +167,6 @@ class RealESRGAN(Operation):
         return params
 
     def _apply(self, image, scale, usm, seed, **drawn):
-        generator = torch.Generator().manual_seed(seed % 2**63)
-        tensor = torch.from_numpy(image.reshape(*image.shape[:2], -1)).permute(2, 0, 1)[None].float() / 255
-        height, width = image.shape[:2]
-        out = filter2d(usm_sharpen(tensor) if usm else tensor, kernel(drawn["kernel1"]))
-        out = _resize(out, drawn["resize1"]["mode"], scale_factor=drawn["resize1"]["factor"])
-        out = _jpeg(_noise(out, drawn["noise1"], generator), drawn["jpeg1"])
-        if drawn["blur2"]:
-            out = filter2d(out, kernel(drawn["kernel2"]))
-        factor = drawn["resize2"]["factor"]
-        size2 = (int(height / scale * factor), int(width / scale * factor))
-        out = _noise(_resize(out, drawn["resize2"]["mode"], size=size2), drawn["noise2"], generator)
-        final = (height // scale, width // scale)
-        sinc = kernel(drawn["final_sinc"]) if drawn["final_sinc"] else None
-        if drawn["jpeg_first"]:
-            out = _jpeg(out, drawn["jpeg2"])
-        out = _resize(out, drawn["final_mode"], size=final)
-        out = out if sinc is None else filter2d(out, sinc)
-        if not drawn["jpeg_first"]:
-            out = _jpeg(out, drawn["jpeg2"])
-        result = torch.clamp((out * 255).round(), 0, 255).to(torch.uint8)[0].permute(1, 2, 0).numpy()
-        return (result[..., 0] if image.ndim == 2 else result).copy(), None
+        from pikfix_bench.degradations.realesrgan_stages import degrade_image  # torch, only when used
+
+        return degrade_image(image, scale, usm, seed, drawn), None

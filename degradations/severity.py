@@ -5,8 +5,9 @@ win), and ``pikfix-bench degrade --op NAME --severity k`` applies one operation 
 Where ImageNet-C has the same corruption, its constants are used (Hendrycks & Dietterich 2019,
 ``imagecorruptions`` 1.1.2 ``corruptions.py``); the old-photo operations hold the levels the ``oldphoto``
 preset combines (:data:`pikfix_bench.degradations.presets.OLDPHOTO_LEVELS` reads them from here); the rest are this
-toolkit's, chosen to span "barely visible" to "dominant" on a 256-pixel photograph. ``grayscale``, ``resize``
-and the texture operations have no strength (a method, a size, a texture number) and no table.
+toolkit's, chosen to span "barely visible" to "dominant" on a 256-pixel photograph. ``grayscale``,
+``resize``, ``realesrgan`` and the texture operations have no strength (a method, a size, a published set
+of ranges, a texture number) and no table.
 """
 
 from __future__ import annotations

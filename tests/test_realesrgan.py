@@ -17,7 +17,8 @@ from skimage import data
 from pikfix_bench.cli import main
 from pikfix_bench.datasets import open_dataset
 from pikfix_bench.degradations import build_pipeline, degrade, get_operation, replay
-from pikfix_bench.degradations.realesrgan import KERNEL_TYPES, RANGES, filter2d, kernel, usm_sharpen
+from pikfix_bench.degradations.realesrgan import KERNEL_TYPES, RANGES, kernel
+from pikfix_bench.degradations.realesrgan_stages import filter2d, usm_sharpen
 
 GOLDEN = np.load(Path(__file__).parent / "data" / "realesrgan_basicsr.npz")
 KERNELS = [  # as in tools/realesrgan_goldens.py
