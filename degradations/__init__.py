@@ -12,6 +12,7 @@ np.True_
 from pikfix_bench.degradations import (  # noqa: F401 - register the operations
     ageing,
     blur,
+    holes,
     noise,
     paper,
     realesrgan,

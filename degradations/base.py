@@ -163,6 +163,11 @@ class Operation:
             param.validate(self.settings[param.name], self.name)
         self._check_settings()
 
+    @classmethod
+    def needs_files(cls) -> bool:
+        """Whether it reads files the user supplies (a ``path`` parameter: textures, masks)."""
+        return any(param.kind == "path" for param in cls.params)
+
     def _check_settings(self) -> None:
         """Extra checks across parameters (subclasses); raise :class:`DegradationError`."""
 

@@ -50,7 +50,7 @@ def _grid(tiles: list[np.ndarray], columns: int) -> np.ndarray:
 
 def draw_gallery(image: np.ndarray, seed: int = 0, columns: int = 6) -> np.ndarray:
     """Draw every operation at severities 1, 3 and 5 (or its defaults when it has no strength), then
-    ``oldphoto`` severities 1..5. Texture operations need the authors' files and are left out.
+    ``oldphoto`` severities 1..5. Operations that read the user's files (textures, masks) are left out.
 
     Parameters
     ----------
@@ -69,7 +69,7 @@ def draw_gallery(image: np.ndarray, seed: int = 0, columns: int = 6) -> np.ndarr
     source = square_crop(image, TILE)
     tiles = [labelled_tile(source, "original")]
     for name in OPERATIONS:
-        if name.startswith("texture_"):  # textures need the authors' files
+        if OPERATIONS[name].needs_files():  # the authors' textures, a mask set
             continue
         levels = (1, 3, 5) if name in SEVERITIES else (None,)
         for level in levels:

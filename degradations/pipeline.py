@@ -14,6 +14,7 @@ A pipeline is described by a plain dict (or a YAML file of the same shape)::
       - shuffle:                   # these, in a random order
           - {op: jpeg, quality: [40, 100]}
           - {op: resolution, scale: [0.5, 1.0]}
+      - preset: wan2020            # the steps of a preset that keeps the size (severity, texture_dir)
 
 Running a pipeline on an image with a generator gives a :class:`DegradationResult`
 whose ``record`` lists every operation in the order it was considered, whether it
@@ -129,6 +130,17 @@ class _ShuffleNode(_GroupNode):
         return image
 
 
+class _SequenceNode(_GroupNode):
+    """The steps of a preset, included in a pipeline file (``{preset: NAME}``)."""
+
+    def run(self, image, rng, steps, masks):
+        if rng.random() >= self.probability:
+            return image
+        for child in self.children:
+            image = child.run(image, rng, steps, masks)
+        return image
+
+
 def _probability(spec: dict, where: str) -> float:
     value = spec.get("p", 1.0)
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
@@ -141,12 +153,14 @@ def _parse(spec: Any, where: str) -> _Node:
         raise DegradationError(
             f"{where}: a step must be a mapping with 'op', 'one_of' or 'shuffle', got {spec!r}"
         )
-    kinds = [key for key in ("op", "one_of", "shuffle") if key in spec]
+    kinds = [key for key in ("op", "one_of", "shuffle", "preset") if key in spec]
     if len(kinds) != 1:
         raise DegradationError(
-            f"{where}: a step needs exactly one of 'op', 'one_of', 'shuffle' (got {sorted(spec)})"
+            f"{where}: a step needs exactly one of 'op', 'one_of', 'shuffle', 'preset' (got {sorted(spec)})"
         )
     probability = _probability(spec, where)
+    if kinds[0] == "preset":
+        return _SequenceNode(_preset_steps(spec, where), probability)
     if kinds[0] == "op":
         settings = {
             key: value
@@ -169,6 +183,28 @@ def _parse(spec: Any, where: str) -> _Node:
         raise DegradationError(f"{where}: '{kinds[0]}' takes a non-empty list of steps and optionally 'p'")
     nodes = [_parse(child, f"{where}.{kinds[0]}[{index}]") for index, child in enumerate(children)]
     return (_OneOfNode if kinds[0] == "one_of" else _ShuffleNode)(nodes, probability)
+
+
+def _preset_steps(spec: dict, where: str) -> list[_Node]:
+    """The steps of ``{preset: NAME, severity: k, texture_dir: DIR}`` (a preset that keeps the size)."""
+    from pikfix_bench.degradations.presets import build_pipeline  # presets are built from this module
+
+    extra = set(spec) - {"preset", "p", "severity", "texture_dir"}
+    if extra:
+        raise DegradationError(
+            f"{where}: a preset step takes severity, texture_dir and p, not {sorted(extra)}"
+        )
+    try:
+        included = build_pipeline(
+            spec["preset"], severity=spec.get("severity"), texture_dir=spec.get("texture_dir")
+        )
+    except DegradationError as exc:
+        raise DegradationError(f"{where}: {exc}") from None
+    if included.geometry != Geometry():
+        raise DegradationError(
+            f"{where}: preset {included.name} changes sizes (geometry); use it as the whole pipeline"
+        )
+    return included._steps
 
 
 def sample_generator(seed: int, sample_id: str) -> np.random.Generator:

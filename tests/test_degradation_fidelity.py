@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from skimage import data
 
-from pikfix_bench.degradations import Pipeline, build_pipeline, get_operation
+from pikfix_bench.degradations import DegradationError, Pipeline, build_pipeline, get_operation
 from pikfix_bench.degradations.texture import crack_window
 
 
@@ -236,3 +236,75 @@ def test_wan_grays_the_ground_truth_with_the_input(tmp_path):
     for sample in open_dataset(tmp_path / "ds"):
         assert sample.gt.shape == (48, 48, 3) and (sample.gt == sample.gt[..., :1]).all()  # gray, kept RGB
         assert sample.record["steps"][-1]["ground_truth_too"] is True
+
+
+@pytest.fixture
+def hole_masks(tmp_path):
+    """Three white-on-black hole masks (one with soft, non-binary edges) in a folder."""
+    rng = np.random.default_rng(4)
+    for index in range(3):
+        mask = np.zeros((64, 80), np.uint8)
+        for _ in range(4):
+            cv2.ellipse(mask, tuple(int(v) for v in rng.integers(0, 64, 2)), (9, 5), 30.0, 0, 360, 255, -1)
+        if index == 2:
+            mask = cv2.GaussianBlur(mask, (5, 5), 1.0)
+        cv2.imwrite(str(tmp_path / f"{index:05d}.png"), mask)
+    (tmp_path / "notes.txt").write_text("not a mask")
+    return tmp_path
+
+
+def test_wan_irregular_holes_paint_the_mask_white_and_truncate(hole_masks):
+    """irregular_hole_synthesize: (img * (1 - m/255) + m/255 * 255).astype(uint8), mask resized NEAREST."""
+    from PIL import Image
+
+    photo = np.ascontiguousarray(data.astronaut()[:120, :100])
+    operation = get_operation("irregular_holes")(mask_dir=str(hole_masks))
+    drawn = {operation.sample(np.random.default_rng(seed), photo.shape)["mask"] for seed in range(40)}
+    assert drawn == {"00000.png", "00001.png", "00002.png"}  # uniform over the images, by name
+    out, mask = operation.apply(photo, {"mask_dir": str(hole_masks), "mask": "00002.png"})
+    file = np.asarray(Image.open(hole_masks / "00002.png").convert("RGB").resize((100, 120), Image.NEAREST))
+    m = file.astype(np.float64) / 255
+    np.testing.assert_array_equal(out, (photo * (1 - m) + m * 255).astype(np.uint8))
+    assert np.array_equal(mask > 0, (out != photo).any(axis=2)) and 0 < mask[mask > 0].min() < 255
+
+
+def test_holes_follow_wans_order_in_a_pipeline_and_their_files_enter_the_hash(hole_masks, tmp_path):
+    from PIL import Image
+
+    from pikfix_bench.datasets import Recipe, build_dataset, open_dataset
+    from pikfix_bench.datasets.sources import folder_source
+
+    spec = build_pipeline("wan2020").spec
+    spec = {
+        **spec,
+        "name": "wan2020-holes",
+        "steps": [*spec["steps"], {"op": "irregular_holes", "mask_dir": str(hole_masks), "p": 0.5}],
+    }
+    (tmp_path / "photos").mkdir()
+    Image.fromarray(data.astronaut()).save(tmp_path / "photos" / "astronaut.png")
+    recipe = Recipe("folder", spec, seed=1, size=64)
+    build_dataset(folder_source(tmp_path / "photos"), recipe, tmp_path / "ds", name="h", progress=False)
+    dataset = open_dataset(tmp_path / "ds")
+    assert set(dataset.manifest["recipe"]["files"]) >= {"00000.png", "00001.png", "00002.png"}
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DegradationError, match="holds no images"):
+        get_operation("irregular_holes")(mask_dir=str(tmp_path / "empty"))
+
+
+def test_the_documented_wan_holes_pipeline_runs_the_preset_then_the_holes(hole_masks, tmp_path):
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parents[1] / "docs" / "degradations.md").read_text()
+    block = re.search(r"```yaml\nname: wan2020-holes\n.*?```", text, re.S).group(0)[len("```yaml\n") : -3]
+    (tmp_path / "holes.yaml").write_text(block.replace("/data/irregular_masks", str(hole_masks)))
+    pipeline = Pipeline.from_yaml(tmp_path / "holes.yaml")
+    photo = np.ascontiguousarray(data.astronaut()[:96, :96])
+    ops = [[step["op"] for step in pipeline.run(photo, np.random.default_rng(s))[2]] for s in range(20)]
+    wan = {"gaussian_blur", "gaussian_noise", "speckle_noise", "salt_pepper", "resolution", "jpeg"}
+    for sequence in ops:
+        assert set(sequence[:-2]) <= wan and sequence[-2:] == ["grayscale", "irregular_holes"]
+    with pytest.raises(DegradationError, match="changes sizes"):
+        Pipeline({"steps": [{"preset": "realesrgan"}]})
+    with pytest.raises(DegradationError, match="not \\['sigma'\\]"):
+        Pipeline({"steps": [{"preset": "wan2020", "sigma": 2}]})

@@ -22,7 +22,7 @@ from pikfix_bench.degradations import (
 from pikfix_bench.degradations.base import Param
 from pikfix_bench.degradations.pipeline import sample_generator
 
-PROCEDURAL = [name for name in OPERATIONS if not name.startswith("texture_")]
+PROCEDURAL = [name for name, cls in OPERATIONS.items() if not cls.needs_files()]
 STRUCTURAL = [name for name in PROCEDURAL if OPERATIONS[name].structural]
 
 

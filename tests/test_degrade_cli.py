@@ -152,7 +152,7 @@ def test_gallery(tmp_path):
     )
     assert result.exit_code == 0, result.output
     gallery = read_image(tmp_path / "g.png")
-    procedural = sum(not name.startswith("texture_") for name in OPERATIONS)
+    procedural = sum(not cls.needs_files() for cls in OPERATIONS.values())
     rows = -(-(procedural + 1) // 6) + 1
     assert gallery.shape[0] > rows * 256 and gallery.shape[1] > 6 * 256
 
