@@ -82,7 +82,7 @@ def _offline(name: str, damage: list[dict[str, Any]]) -> dict[str, Any]:
             {"op": "resize", "scale": 0.125, "interpolation": "bicubic"},
             {"op": "resize", "scale": 2.0, "interpolation": "bicubic"},
             *damage,
-            {"op": "torn_corner", "area": [0.0, 0.05], "where": "corner"},
+            {"op": "pikfix_tear", "threshold": 20},  # damage_generate(..., threash=20)
             GRAY,
             jpeg,
         ],

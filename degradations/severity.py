@@ -6,8 +6,8 @@ Where ImageNet-C has the same corruption, its constants are used (Hendrycks & Di
 ``imagecorruptions`` 1.1.2 ``corruptions.py``); the old-photo operations hold the levels the ``oldphoto``
 preset combines (:data:`pikfix_bench.degradations.presets.OLDPHOTO_LEVELS` reads them from here); the rest are this
 toolkit's, chosen to span "barely visible" to "dominant" on a 256-pixel photograph. ``grayscale``,
-``resize``, ``realesrgan``, ``irregular_holes`` and the texture operations have no strength (a method, a
-size, a published set of ranges, a file) and no table.
+``resize``, ``realesrgan``, ``pikfix_tear``, ``irregular_holes`` and the texture operations have no strength
+(a method, a size, a published rule, a file) and no table.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ alpha layers (:mod:`~pikfix_bench.degradations.strokes`) sized relative to the p
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import cv2
 import numpy as np
@@ -336,3 +337,99 @@ class Fold(Operation):
         out = to_uint8(image + (change if image.ndim == 2 else change[..., None]))
         alpha = to_uint8(255 * np.abs(change) / max(strength, 1e-6))
         return out, soft_mask(image, out, alpha)
+
+
+# Sides of a picture as Pik-Fix's damage_libs.seed_point numbers them: 1 left, 2 bottom, 3 right, 4 top.
+LEFT, BOTTOM, RIGHT, TOP = 1, 2, 3, 4
+
+
+def _edge_point(rng: np.random.Generator, side: int, height: int, width: int) -> list[int]:
+    """A point on a side, its free coordinate ``randint(1, size - 5)`` (inclusive), as ``seed_point``."""
+    if side in (LEFT, RIGHT):
+        return [0 if side == LEFT else width - 1, int(rng.integers(1, height - 4))]
+    return [int(rng.integers(1, width - 4)), height - 1 if side == BOTTOM else 0]
+
+
+def _tear_estimate(points, sides, height: int, width: int, threshold: int) -> float:
+    """``cal_area``: the triangle cut off at a corner (legs measured from the corner at 0 or the full size),
+    for opposite sides 0 when both points lie in the same end band (``size // threshold``) and the whole
+    picture otherwise (rejected)."""
+    (x1, y1), (x2, y2) = points
+    if set(sides) in ({LEFT, RIGHT}, {TOP, BOTTOM}):
+        along, size = ((y1, y2), height) if LEFT in sides else ((x1, x2), width)
+        band = size // threshold
+        same_end = max(along) <= band or min(along) >= size - band
+        return 0.0 if same_end else float(height * width)
+    legs = []
+    for (x, y), side in zip(points, sides, strict=True):
+        if side in (LEFT, RIGHT):
+            legs.append(y if TOP in sides else height - y)
+        else:
+            legs.append(x if LEFT in sides else width - x)
+    return legs[0] * legs[1] / 2
+
+
+def _tear_corners(points, sides, height: int, width: int, threshold: int) -> list[tuple[int, int]]:
+    """The picture corners that close the torn region (``mask_generate``), in its order."""
+    (x1, y1), (x2, y2) = points
+    if set(sides) == {LEFT, RIGHT}:
+        y = 0 if y1 <= height / threshold else height - 1
+        return [(width - 1, y), (0, y)] if x1 < x2 else [(0, y), (width - 1, y)]
+    if set(sides) == {TOP, BOTTOM}:
+        x = 0 if x1 <= width / threshold else width - 1
+        return [(x, height - 1), (x, 0)] if y1 < y2 else [(x, 0), (x, height - 1)]
+    x = 0 if LEFT in sides else width - 1
+    return [(x, 0 if TOP in sides else height - 1)]
+
+
+@register
+class PikfixTear(Operation):
+    """The torn-off region of Pik-Fix's offline data: ``utils/damage_libs.py::damage_generate``.
+
+    Two points on two different sides (``randint`` positions), redrawn until the estimated torn area is
+    under ``h * w // threshold`` (their generator passes 20); the region between them and the picture's
+    corner(s) is cut along a line whose inner points, a few random samples of the segment, are pulled
+    half-way towards the centroid of the region outside the picture's middle (the central 3/5 in each
+    direction); it is filled white (hard edges, as ``cv2.fillPoly``)."""
+
+    name = "pikfix_tear"
+    description = "Pik-Fix's torn region (damage_libs.damage_generate), filled white"
+    structural = True
+    min_size = 16
+    params = (
+        Param("threshold", "int", 20, 2, 100, doc="the estimated torn area stays under h * w // threshold"),
+    )
+
+    def sample(self, rng: np.random.Generator, shape: tuple[int, ...]) -> dict[str, Any]:
+        """Draw the sides and points as ``damage_generate`` does, then the cut's inner samples."""
+        params = super().sample(rng, shape)
+        height, width = shape[:2]
+        threshold, estimate = params["threshold"], float(height * width)
+        while estimate >= height * width // threshold:
+            first = int(rng.integers(1, 5))
+            second = first
+            while second == first:  # "very rare to see the damage only on one edge"
+                second = int(rng.integers(1, 5))
+            points = [_edge_point(rng, first, height, width), _edge_point(rng, second, height, width)]
+            estimate = _tear_estimate(points, (first, second), height, width, threshold)
+        count = abs(points[0][0] - points[1][0])  # hull_points: np.linspace(p1, p2, |x1 - x2|)
+        chosen = min(count, int(rng.integers(count // 5, count // 5 + 4)))
+        picks = sorted(int(value) for value in rng.integers(count, size=chosen)) if count else []
+        return {**params, "sides": [first, second], "points": points, "picks": picks}
+
+    def _apply(self, image, threshold, sides, points, picks):
+        height, width = image.shape[:2]
+        corners = _tear_corners(points, sides, height, width, threshold)
+        region = np.zeros((height, width), np.uint8)
+        cv2.fillPoly(region, [np.asarray([*points, *corners], np.int32)], 255)
+        region[height // 5 : 4 * height // 5, width // 5 : 4 * width // 5] = 0  # the middle is never torn
+        ys, xs = np.nonzero(region)
+        centroid = np.array([xs.mean(), ys.mean()]) if len(xs) else np.array([width / 2, height / 2])
+        line = np.linspace(points[0], points[1], abs(points[0][0] - points[1][0]))
+        inner = (centroid + line[picks]) // 2 if picks else np.zeros((0, 2))
+        outline = np.vstack([[points[0]], inner, [points[1]], corners]).astype(np.int32)
+        layer = np.zeros((height, width), np.uint8)
+        cv2.fillPoly(layer, [outline], 255)
+        out = image.copy()
+        out[layer > 0] = 255
+        return out, soft_mask(image, out, layer)

@@ -308,3 +308,24 @@ def test_the_documented_wan_holes_pipeline_runs_the_preset_then_the_holes(hole_m
         Pipeline({"steps": [{"preset": "realesrgan"}]})
     with pytest.raises(DegradationError, match="not \\['sigma'\\]"):
         Pipeline({"steps": [{"preset": "wan2020", "sigma": 2}]})
+
+
+def test_pikfix_tear_cuts_the_region_damage_generate_cuts():
+    """Goldens from utils/damage_libs.py::damage_generate itself (tools/pikfix_tear_goldens.py): with the
+    same draws, the same pixels are torn."""
+    from pathlib import Path
+
+    golden = np.load(Path(__file__).parent / "data" / "pikfix_tear.npz")
+    operation = get_operation("pikfix_tear")()
+    assert len(golden.files) == 13
+    for key in golden.files:
+        height, width, seed = (int(v) for v in key.replace("x", " ").replace("s", " ").split())
+        params = operation.sample(np.random.default_rng(seed), (height, width))
+        out, mask = operation.apply(np.zeros((height, width), np.uint8), params)
+        expected = np.unpackbits(golden[key])[: height * width].reshape(height, width).astype(bool)
+        np.testing.assert_array_equal(out == 255, expected, err_msg=key)
+        assert np.array_equal(mask > 0, expected) and expected.any()
+    assert build_pipeline("pikfix-offline-procedural").spec["steps"][5] == {
+        "op": "pikfix_tear",
+        "threshold": 20,
+    }

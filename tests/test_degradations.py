@@ -99,7 +99,7 @@ def test_structural_mask_is_exactly_the_changed_pixels(name, channels, photo):
         assert changed.any(), name
 
 
-@pytest.mark.parametrize("name", STRUCTURAL)
+@pytest.mark.parametrize("name", [n for n in STRUCTURAL if n != "pikfix_tear"])  # a replica of a hard fill
 def test_procedural_masks_are_soft(name):
     """Anti-aliased, sub-pixel damage: its mask holds partial alpha, not just 0 and 255."""
     image = np.full((256, 256), 128, np.uint8)

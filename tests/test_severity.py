@@ -14,7 +14,15 @@ from pikfix_bench.cli import main
 from pikfix_bench.degradations import OPERATIONS, SEVERITIES, DegradationError, Pipeline, degrade
 from pikfix_bench.degradations.presets import OLDPHOTO_LEVELS
 
-WITHOUT_STRENGTH = {"grayscale", "resize", "realesrgan", "irregular_holes", "texture_cracks", "texture_dust"}
+WITHOUT_STRENGTH = {
+    "grayscale",
+    "resize",
+    "realesrgan",
+    "irregular_holes",
+    "pikfix_tear",
+    "texture_cracks",
+    "texture_dust",
+}
 
 
 def test_every_operation_with_a_strength_has_five_valid_levels():
