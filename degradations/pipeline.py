@@ -241,29 +241,42 @@ class Geometry:
         Deterministic steps that make the ground truth from that source.
     input_downscale : int
         The steps end at the ground truth's size // this (Real-ESRGAN: 4; a super-resolution input).
+    crop_after_damage : bool
+        The steps damage the whole picture, and input and ground truth are cropped afterwards at one
+        random position (Pik-Fix's online training data: ``RandomCrop(256)`` after ``CrackGenerator``).
     """
 
     source_scale: int = 1
     ground_truth: Pipeline | None = None
     input_downscale: int = 1
+    crop_after_damage: bool = False
 
     @classmethod
     def parse(cls, spec: Any, name: str) -> Geometry:
-        """Validate ``{source_scale: k, ground_truth: [steps], input_downscale: d}`` (all optional)."""
+        """Validate ``{source_scale: k, ground_truth: [steps], input_downscale: d, crop_after_damage: b}``
+        (all optional)."""
         if spec is None:
             return cls()
-        keys = {"source_scale", "ground_truth", "input_downscale"}
+        keys = {"source_scale", "ground_truth", "input_downscale", "crop_after_damage"}
         if not isinstance(spec, dict) or set(spec) - keys:
             raise DegradationError(f"{name}: geometry takes {', '.join(sorted(keys))}")
         for key in ("source_scale", "input_downscale"):
             value = spec.get(key, 1)
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 16:
                 raise DegradationError(f"{name}: geometry.{key} must be a whole number 1..16, got {value!r}")
+        crop = spec.get("crop_after_damage", False)
+        if not isinstance(crop, bool):
+            raise DegradationError(f"{name}: geometry.crop_after_damage must be true or false, got {crop!r}")
+        if crop and (spec.get("source_scale", 1) != 1 or spec.get("input_downscale", 1) != 1):
+            raise DegradationError(
+                f"{name}: geometry.crop_after_damage keeps the size: no source_scale or input_downscale"
+            )
         steps = spec.get("ground_truth")
         return cls(
             spec.get("source_scale", 1),
             None if steps is None else Pipeline({"name": f"{name}.ground_truth", "steps": steps}),
             spec.get("input_downscale", 1),
+            crop,
         )
 
     def input_shape(self, ground_truth_shape: tuple[int, ...]) -> tuple[int, int]:

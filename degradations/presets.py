@@ -49,9 +49,15 @@ def _pikfix(damage: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+# utils/helper.py::create_dataset: Compose([RandomBlur(), CrackGenerator(), RandomCrop(256), ...]): the whole
+# picture is damaged, then input and ground truth are cut at one random position.
+CROP_AFTER_DAMAGE = {"crop_after_damage": True}
+
+
 def _pikfix_textures(severity: int | None, texture_dir: str | None) -> dict[str, Any]:
     return {
         "name": "pikfix",
+        "geometry": CROP_AFTER_DAMAGE,
         "description": "Pik-Fix online training damage: gray (as its code), blur, noise, texture cracks and dust",
         "steps": _pikfix(_texture_damage(_needs_textures("pikfix", texture_dir), [1, 12], [1, 8])),
     }
@@ -60,6 +66,7 @@ def _pikfix_textures(severity: int | None, texture_dir: str | None) -> dict[str,
 def _pikfix_procedural(severity: int | None, texture_dir: str | None) -> dict[str, Any]:
     return {
         "name": "pikfix-procedural",
+        "geometry": CROP_AFTER_DAMAGE,
         "description": "Pik-Fix online training damage with procedural cracks, dust and fibres for its textures",
         "steps": _pikfix(PROCEDURAL_DAMAGE),
     }

@@ -12,19 +12,23 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from pikfix_bench.datasets import Recipe, build_dataset, open_dataset
+from pikfix_bench.datasets import Recipe, build_dataset, open_dataset, replay_sample
+from pikfix_bench.datasets.sources import load_source_image
 from pikfix_bench.datasets.sources import folder_source
 from pikfix_bench.degradations import build_pipeline, replay
 
 
 def test_records_read_back_from_a_dataset_replay_byte_for_byte(dataset):
-    samples = list(open_dataset(dataset))
+    opened = open_dataset(dataset)
+    samples = list(opened)
     assert samples and all("spec" not in sample.record for sample in samples)
-    for sample in samples:
-        result = replay(sample.gt, sample.record)  # was KeyError: 'spec'
+    for sample, entry in zip(samples, opened.manifest["samples"], strict=True):
+        raw = load_source_image(entry["sources"]["gt"]["path"])  # the sample set's skimage: photographs
+        result = replay_sample(raw, sample, opened.manifest["recipe"])  # was KeyError: 'spec'
         np.testing.assert_array_equal(result.image, sample.input)
         if sample.mask is not None:
             np.testing.assert_array_equal(result.mask, sample.mask)
+    assert all(sample.crop is not None for sample in samples)  # pikfix-procedural: damage, then crop
     with h5py.File(dataset / "samples.h5", "r") as handle:  # the attribute the docs name
         group = handle["samples"][next(iter(handle["samples"]))]
         assert set(group.attrs) == {"meta"} and "record" in json.loads(group.attrs["meta"])

@@ -329,3 +329,29 @@ def test_pikfix_tear_cuts_the_region_damage_generate_cuts():
         "op": "pikfix_tear",
         "threshold": 20,
     }
+
+
+def test_pikfix_damages_the_whole_picture_then_crops_input_and_ground_truth_alike(tmp_path):
+    """utils/helper.py: Compose([RandomBlur(), CrackGenerator(), RandomCrop(256)]): the crop comes last,
+    at one position for input and ground truth, ``np.random.randint(0, side - 256)`` (never the last one);
+    a side under 256 is first scaled up to it (cv2.resize, aspect kept)."""
+    from PIL import Image
+
+    from pikfix_bench.datasets import Recipe, build_dataset, open_dataset
+    from pikfix_bench.datasets.geometry import crop_canvas, crop_window
+    from pikfix_bench.datasets.sources import folder_source
+
+    photo = np.ascontiguousarray(data.astronaut()[:150, :200])
+    (tmp_path / "photos").mkdir()
+    Image.fromarray(photo).save(tmp_path / "photos" / "a.png")
+    recipe = Recipe("folder", build_pipeline("pikfix-procedural").spec, seed=3, size=64)
+    build_dataset(folder_source(tmp_path / "photos"), recipe, tmp_path / "ds", name="c", progress=False)
+    (sample,) = list(open_dataset(tmp_path / "ds"))
+    top, left = sample.crop["top"], sample.crop["left"]
+    np.testing.assert_array_equal(
+        sample.gt, photo[top : top + 64, left : left + 64]
+    )  # native scale, no resize
+    tops = {crop_window((70, 90), 64, np.random.default_rng(s))[0].start for s in range(300)}
+    assert tops == set(range(6))  # randint(0, 70 - 64): 0..5, never 6
+    assert crop_window((64, 90), 64, np.random.default_rng(0))[0] == slice(0, 64)
+    assert crop_canvas(np.zeros((40, 100), np.uint8), 64).shape == (64, 160)  # fx = fy = 64 / 40

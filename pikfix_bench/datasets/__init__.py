@@ -1,6 +1,6 @@
 """Building, reading and checking versioned benchmark datasets (see ``docs/datasets.md``)."""
 
-from pikfix_bench.datasets.builder import BuildResult, Recipe, build_dataset
+from pikfix_bench.datasets.builder import BuildResult, Recipe, build_dataset, replay_sample
 from pikfix_bench.datasets.export import export_dataset
 from pikfix_bench.datasets.store import Dataset, Sample, diff_datasets, open_dataset, verify_dataset
 
@@ -13,5 +13,6 @@ __all__ = [
     "diff_datasets",
     "export_dataset",
     "open_dataset",
+    "replay_sample",
     "verify_dataset",
 ]

@@ -27,7 +27,7 @@ import numpy as np
 from tqdm import tqdm
 
 from pikfix_bench import __version__
-from pikfix_bench.datasets.geometry import normalise, shifted_crop, source_geometry
+from pikfix_bench.datasets.geometry import crop_window, cut, damage_source, normalise, shifted_crop
 from pikfix_bench.datasets.references import colour_descriptor, plan_references
 from pikfix_bench.datasets.sources import (
     SKIMAGE_PREFIX,
@@ -41,16 +41,19 @@ from pikfix_bench.datasets.store import (
     LIBVER,
     MANIFEST_FILE,
     SAMPLES_FILE,
+    Sample,
     content_hash,
     sample_meta,
     write_sample,
 )
 from pikfix_bench.degradations import (
+    DegradationResult,
     Pipeline,
     degrade,
     get_operation,
     paired_ground_truth,
     path_values,
+    replay,
     sample_generator,
 )
 from pikfix_bench.errors import PikfixError
@@ -134,6 +137,7 @@ def build_sample(
     gt = normalise(raw, recipe.size)
     sources = {"gt": _source_record(item.gt, raw)}
     arrays: dict[str, np.ndarray] = {"gt": gt}
+    crop: dict[str, Any] | None = None  # where input and ground truth were cut from the damaged picture
     if recipe.kind == "realold":
         old = load_source_image(item.old_photo)
         if old.shape[:2] != raw.shape[:2]:
@@ -147,15 +151,22 @@ def build_sample(
         record: dict[str, Any] = {}
     else:
         pipeline = _pipeline(json.dumps(recipe.pipeline, sort_keys=True))
-        source, geometry = gt, pipeline.geometry
-        if (
-            geometry.source_scale > 1
-        ):  # the steps start from a larger source; the ground truth is made from it
-            source = source_geometry(raw, recipe.size, geometry.source_scale)
+        geometry = pipeline.geometry
+        source = damage_source(raw, recipe.size, geometry, normalised=gt)
+        if geometry.source_scale > 1:  # the ground truth is made from the larger source
             arrays["gt"] = gt = geometry.ground_truth.run(
                 source, sample_generator(recipe.seed, item.sample_id)
             )[0]
         result = degrade(source, pipeline, seed=recipe.seed, sample_id=item.sample_id)
+        if (
+            source.shape[:2] != gt.shape[:2] and geometry.crop_after_damage
+        ):  # cut input and ground truth alike
+            window = crop_window(
+                source.shape, recipe.size, sample_generator(recipe.seed, f"crop:{item.sample_id}")
+            )
+            crop = {"top": window[0].start, "left": window[1].start}
+            arrays["gt"] = gt = np.ascontiguousarray(source[window])
+            result = cut(result, window)
         expected = geometry.input_shape(gt.shape)
         if result.image.shape[:2] != expected:
             raise PikfixError(
@@ -182,8 +193,35 @@ def build_sample(
         "record": record,
         "reference": info,
         "sources": sources,
+        **({"crop": crop} if crop else {}),
     }
     return arrays, meta
+
+
+def replay_sample(raw: np.ndarray, sample: Sample, recipe: dict[str, Any]) -> DegradationResult:
+    """A synthetic sample's input and mask again, from its source picture and its stored record.
+
+    Parameters
+    ----------
+    raw : numpy.ndarray
+        The source picture, as read from the path its manifest entry names.
+    sample : Sample
+        The sample read back from the dataset (its ``record`` and ``crop``).
+    recipe : dict
+        The dataset's recipe (``Dataset.manifest["recipe"]``): the pipeline and the size.
+
+    Returns
+    -------
+    DegradationResult
+        Its ``image`` and ``mask`` equal the stored ``input`` and ``mask``, byte for byte.
+    """
+    geometry = _pipeline(json.dumps(recipe["pipeline"], sort_keys=True)).geometry
+    result = replay(damage_source(raw, recipe["size"], geometry), sample.record)
+    if sample.crop is None:
+        return result
+    height, width = sample.gt.shape[:2]
+    top, left = sample.crop["top"], sample.crop["left"]
+    return cut(result, (slice(top, top + height), slice(left, left + width)))
 
 
 def _descriptor_task(location: str) -> np.ndarray | str:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 
+from pikfix_bench.degradations import DegradationResult
+from pikfix_bench.degradations.pipeline import Geometry
 from pikfix_bench.errors import PikfixError
 from pikfix_bench.resize import resize_short_side, square_crop
 
@@ -45,6 +49,43 @@ def source_geometry(image: np.ndarray, size: int, scale: int) -> np.ndarray:
     unit = PAPER_MULTIPLE * scale
     height, width = (image.shape[0] // unit) * unit, (image.shape[1] // unit) * unit
     return np.ascontiguousarray(image[:height, :width])
+
+
+def damage_source(
+    raw: np.ndarray, size: int, geometry: Geometry, normalised: np.ndarray | None = None
+) -> np.ndarray:
+    """The picture a pipeline's steps start from: a larger source (:func:`source_geometry`), the whole
+    picture to crop after the damage (:func:`crop_canvas`), or else the normalised picture (``normalised``
+    when the caller has it already)."""
+    if geometry.source_scale > 1:
+        return source_geometry(raw, size, geometry.source_scale)
+    if geometry.crop_after_damage and size > 0:
+        return crop_canvas(raw, size)
+    return normalise(raw, size) if normalised is None else normalised
+
+
+def cut(result: DegradationResult, window: tuple[slice, slice]) -> DegradationResult:
+    """A degradation result cut to a window (image and mask alike)."""
+    image = np.ascontiguousarray(result.image[window])
+    mask = None if result.mask is None else np.ascontiguousarray(result.mask[window])
+    return replace(result, image=image, mask=mask)
+
+
+def crop_canvas(image: np.ndarray, size: int) -> np.ndarray:
+    """The whole picture to damage before a ``size`` crop, as Pik-Fix's ``RandomCrop`` prepares it: a side
+    under ``size`` is scaled up to it with the aspect kept (``cv2.resize``, bilinear: height, then width)."""
+    for axis in (0, 1):
+        if image.shape[axis] < size:
+            factor = size / image.shape[axis]
+            image = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_LINEAR)
+    return image
+
+
+def crop_window(shape: tuple[int, ...], size: int, rng: np.random.Generator) -> tuple[slice, slice]:
+    """``RandomCrop``'s window: ``0`` when the side equals ``size``, else ``np.random.randint(0, side -
+    size)`` (the last position is never drawn)."""
+    top, left = (0 if side == size else int(rng.integers(0, side - size)) for side in shape[:2])
+    return slice(top, top + size), slice(left, left + size)
 
 
 def shifted_crop(image: np.ndarray, size: int, rng: np.random.Generator) -> tuple[np.ndarray, dict]:

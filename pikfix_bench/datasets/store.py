@@ -126,7 +126,9 @@ def sample_meta(handle: h5py.File, key: str) -> dict[str, Any]:
 
 @dataclass
 class Sample:
-    """One sample read back from a dataset (uint8 arrays; ``mask`` and ``input_color`` may be ``None``)."""
+    """One sample read back from a dataset (uint8 arrays; ``mask`` and ``input_color`` may be ``None``;
+    ``crop``: where input and ground truth were cut from the damaged picture, for pipelines that crop after
+    the damage)."""
 
     sample_id: str
     input: np.ndarray
@@ -135,6 +137,7 @@ class Sample:
     mask: np.ndarray | None = None
     input_color: np.ndarray | None = None
     record: dict[str, Any] = field(default_factory=dict)
+    crop: dict[str, int] | None = None
 
 
 class Dataset:
@@ -189,6 +192,7 @@ class Dataset:
             arrays.get("mask"),
             arrays.get("input_color"),
             meta.get("record") or {},
+            meta.get("crop"),
         )
 
     @property
