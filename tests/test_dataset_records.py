@@ -13,9 +13,8 @@ from PIL import Image
 from skimage import data
 
 from pikfix_bench.datasets import Recipe, build_dataset, open_dataset, replay_sample
-from pikfix_bench.datasets.sources import load_source_image
-from pikfix_bench.datasets.sources import folder_source
-from pikfix_bench.degradations import build_pipeline, replay
+from pikfix_bench.datasets.sources import folder_source, load_source_image
+from pikfix_bench.degradations import build_pipeline
 
 
 def test_records_read_back_from_a_dataset_replay_byte_for_byte(dataset):

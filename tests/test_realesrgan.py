@@ -21,15 +21,8 @@ from pikfix_bench.degradations.realesrgan import KERNEL_TYPES, RANGES, kernel
 from pikfix_bench.degradations.realesrgan_stages import filter2d, usm_sharpen
 
 GOLDEN = np.load(Path(__file__).parent / "data" / "realesrgan_basicsr.npz")
-KERNELS = [  # as in tools/realesrgan_goldens.py
-    ("iso", 7, 1.3, 1.3, 0.0, None),
-    ("aniso", 21, 2.7, 0.6, 0.9, None),
-    ("generalized_iso", 13, 1.1, 1.1, 0.0, 0.6),
-    ("generalized_aniso", 15, 2.2, 0.9, -2.1, 3.1),
-    ("plateau_iso", 9, 0.8, 0.8, 0.0, 1.7),
-    ("plateau_aniso", 17, 2.5, 1.2, 0.4, 1.2),
-]
-SINCS = [(11, 2.4), (21, 0.8)]
+SPECS = json.loads(str(GOLDEN["specs"]))  # the settings tools/realesrgan_goldens.py gave basicsr
+KERNELS, SINCS = [tuple(kernel) for kernel in SPECS["kernels"]], [tuple(sinc) for sinc in SPECS["sincs"]]
 
 
 def _spec(kind, size, sigma_x, sigma_y, theta, beta):
