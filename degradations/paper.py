@@ -17,7 +17,7 @@ from pikfix_bench.color import BT601_LUMA
 from pikfix_bench.degradations.base import Operation, Param, register, to_uint8
 from pikfix_bench.degradations.strokes import (
     Ink,
-    blend_towards,
+    paint,
     picture_scale,
     power_law,
     smooth_profile,
@@ -92,8 +92,7 @@ class Fibres(Operation):
             alphas = opacity * smooth_profile(rng, steps, 4, 0.6, 1.0)
             inks["dark" if rng.random() < dark_share else "bright"].stroke(points, widths, alphas)
         dark, bright = (soften(ink.draw(), 0.35 * scale) for ink in inks.values())
-        out = blend_towards(blend_towards(image, dark, rng.uniform(10, 60)), bright, rng.uniform(215, 250))
-        return out, soft_mask(image, out, np.maximum(dark, bright))
+        return paint(image, [(dark, rng.uniform(10, 60)), (bright, rng.uniform(215, 250))])
 
 
 @register
@@ -229,8 +228,7 @@ class WornEdges(Operation):
                 width - box if flip_x else 0,
             )
         alpha_u8 = np.maximum(to_uint8(255 * alpha), soften(ink.draw(), 0.4 * scale))
-        out = blend_towards(image, alpha_u8, paper)
-        return out, soft_mask(image, out, alpha_u8)
+        return paint(image, [(alpha_u8, paper)])
 
 
 @register

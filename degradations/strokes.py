@@ -194,6 +194,16 @@ def blend_towards(
     return out
 
 
+def paint(image: np.ndarray, layers: list[tuple[np.ndarray, float]]) -> tuple[np.ndarray, np.ndarray]:
+    """Blend each ``(alpha layer, value)`` into the picture in turn (:func:`blend_towards`).
+
+    Returns the picture and its damage mask: the largest alpha where the picture changed."""
+    out = image
+    for alpha, value in layers:
+        out = blend_towards(out, alpha, value)
+    return out, soft_mask(image, out, np.maximum.reduce([alpha for alpha, _ in layers]))
+
+
 def soft_mask(before: np.ndarray, after: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """The damage mask: ``alpha`` where the image changed (at least 1), 0 where it did not."""
     changed = before != after

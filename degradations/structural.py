@@ -19,6 +19,7 @@ from pikfix_bench.degradations.base import Operation, Param, register, to_uint8
 from pikfix_bench.degradations.strokes import (
     Ink,
     blend_towards,
+    paint,
     picture_scale,
     power_law,
     smooth_profile,
@@ -178,8 +179,7 @@ class Scratches(Operation):
             alphas = opacity * smooth_profile(rng, 47, 5, 0.3, 1.0)
             inks["bright" if rng.random() < bright_share else "dark"].stroke(curve, widths, alphas)
         bright, dark = (soften(ink.draw(), 0.4 * scale) for ink in inks.values())
-        out = blend_towards(blend_towards(image, bright, rng.uniform(225, 255)), dark, rng.uniform(0, 30))
-        return out, soft_mask(image, out, np.maximum(bright, dark))
+        return paint(image, [(bright, rng.uniform(225, 255)), (dark, rng.uniform(0, 30))])
 
 
 @register
@@ -223,8 +223,7 @@ class Dust(Operation):
         for kind, ink in inks.items():
             ink.spots(rng, centres[bright == kind], radii[bright == kind], opacity[bright == kind], 7, 0.3)
         light, dark = (soften(inks[kind].draw(), 0.4 * scale) for kind in (True, False))
-        out = blend_towards(blend_towards(image, light, rng.uniform(220, 255)), dark, rng.uniform(0, 40))
-        return out, soft_mask(image, out, np.maximum(light, dark))
+        return paint(image, [(light, rng.uniform(220, 255)), (dark, rng.uniform(0, 40))])
 
 
 def _jagged_polygon(rng: np.random.Generator, start, end, roughness: float, pieces: int = 14) -> np.ndarray:
@@ -277,8 +276,7 @@ class TornCorner(Operation):
             alpha = ink.draw()
             if alpha.sum(dtype=np.int64) <= 255 * target:
                 break
-        out = blend_towards(image, alpha, fill)
-        return out, soft_mask(image, out, alpha)
+        return paint(image, [(alpha, fill)])
 
     @staticmethod
     def _polygon(rng, width, height, target, where, roughness) -> np.ndarray:
