@@ -29,3 +29,13 @@ def test_dataset_and_degrade_commands_do_not_import_torch():
         ).stdout.strip()
         == "False"
     )
+
+
+def test_training_and_scoring_import_lpips_only_to_score_lpips():
+    """lpips imports torchvision and torch._dynamo (~150 MiB resident): not before LPIPS is computed."""
+    code = (
+        "import sys, pikfix_bench.cli.train, pikfix_bench.model.training, pikfix_bench.metrics;"
+        "print('lpips' in sys.modules, 'torchvision' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False False"

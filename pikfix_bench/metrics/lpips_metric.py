@@ -18,12 +18,15 @@ import hashlib
 import io
 import warnings
 from importlib import resources
+from typing import TYPE_CHECKING
 
-import lpips
 import torch
 
 from pikfix_bench.errors import PikfixError
 from pikfix_bench.metrics.checks import check_batch
+
+if TYPE_CHECKING:  # the package imports torchvision (and torch._dynamo with it, ~150 MiB): only when used
+    import lpips
 
 ALEXNET_WEIGHTS = "alexnet_features.pth"
 ALEXNET_SHA256 = "1454cf628f565bb39c929b4ab19c33d8c662292055b946c48daaeb6ccaf8811d"
@@ -58,6 +61,8 @@ def load_lpips_alex(device: str = "cpu") -> lpips.LPIPS:
     lpips.LPIPS
         The module in eval mode, gradients off, on ``device`` (cached per device).
     """
+    import lpips
+
     with warnings.catch_warnings():
         # torchvision deprecation notices about ``pretrained=False`` inside lpips.
         warnings.simplefilter("ignore", UserWarning)
@@ -94,6 +99,8 @@ def lpips_distance(model: lpips.LPIPS, pred: torch.Tensor, target: torch.Tensor)
     scaling is one multiply-add, which is about 10% faster on a CPU. The tests hold it to the
     official forward (within 1e-5).
     """
+    import lpips
+
     check_batch("lpips", pred, target, channels=3)
     dtype = next(model.parameters()).dtype
     scale = 2.0 / 255.0 if pred.dtype == torch.uint8 else 2.0
