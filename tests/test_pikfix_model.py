@@ -261,3 +261,32 @@ def test_emd_cannot_be_lowered_by_moving_the_bin_centres():
     warped = sphist(ab[:, :1])  # the warp path still trains the centres
     warped.square().sum().backward()
     assert sphist.centres.grad is not None and sphist.centres.grad.abs().sum() > 0
+
+
+def test_the_public_correlation_preset_correlates_once_at_one_eighth_without_level_weights():
+    from pikfix_bench.model.config import CONFIG_PRESETS
+
+    config = PikFixConfig.load("public-correlation")
+    assert (config.similarity, config.similarity_scale, config.level_weights) == ("single", 8, False)
+    model = PikFix(tiny(**CONFIG_PRESETS["public-correlation"])).eval()
+    assert "similarity.coefficients" not in model.state_dict()  # no A_i: every level weighs 1
+    lightness, ref_l, ref_ab = (
+        torch.rand(1, 1, 64, 96),
+        torch.rand(1, 1, 64, 64),
+        torch.rand(1, 2, 64, 64) - 0.5,
+    )
+    with torch.no_grad():
+        out = model(lightness, ref_l, ref_ab, return_similarity=True)
+    assert out.ab.shape == (1, 2, 64, 96) and [phi.shape for phi in out.similarity] == [(1, 8 * 12, 8 * 8)]
+    default_single = PikFix(tiny(similarity="single")).eval()  # scale 4, as before the option existed
+    assert (
+        default_single.similarity.scales == (4,) and "similarity.coefficients" in default_single.state_dict()
+    )
+
+
+def test_train_takes_a_config_preset_by_name_and_refuses_unknown_ones(tmp_path):
+    refused = CliRunner().invoke(
+        main,
+        ["train", "--dataset", str(tmp_path), "--out", str(tmp_path / "o"), "--config", "public-corelation"],
+    )
+    assert refused.exit_code == 2 and "not a preset (public-correlation)" in refused.output

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from pikfix_bench.model import PikFixConfig, train
+from pikfix_bench.model.config import CONFIG_PRESETS
 
 
 @click.command("train")
@@ -18,7 +19,9 @@ from pikfix_bench.model import PikFixConfig, train
     "--out", required=True, type=click.Path(path_type=Path), help="Folder for checkpoints and logs."
 )
 @click.option(
-    "--config", "config_file", type=click.Path(path_type=Path), help="YAML of PikFixConfig overrides."
+    "--config",
+    "config_file",
+    help="YAML of PikFixConfig overrides, or a preset: " + ", ".join(CONFIG_PRESETS) + " (docs/pikfix.md).",
 )
 @click.option("--epochs", default=20, show_default=True, type=click.IntRange(min=1), help="Total epochs.")
 @click.option("--batch-size", default=4, show_default=True, type=click.IntRange(min=1))
@@ -58,7 +61,7 @@ def train_command(
     workers,
 ) -> None:
     """Train Pik-Fix (Adam 1e-4, 0.99 decay per epoch, random crops); writes model.pth for `evaluate --model pikfix`."""
-    config = PikFixConfig.from_yaml(config_file) if config_file else PikFixConfig()
+    config = PikFixConfig.load(config_file) if config_file else PikFixConfig()
     rows = train(
         dataset,
         out,

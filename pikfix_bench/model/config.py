@@ -26,6 +26,11 @@ class PikFixConfig:
         Similarity maps at four scales, at the finest only, or none (uniform warping; Table 5).
     similarity_channels : int
         Channels C of the fused features M_i (not in the talk).
+    similarity_scale : {4, 8, 16, 32}
+        With ``similarity: single``, the one scale's divisor (4: the talk's finest; 8: the public code's
+        ``WarpNet`` on inputs pooled by 8); its warped evidence is resized to every decoder scale.
+    level_weights : bool
+        Learnable weights A_i of the four VGG levels per scale (the talk); off: all ones (the public code).
     max_positions : int
         Most positions a similarity map may have per side (input and reference); larger grids are
         reduced, which bounds memory on big images (4096 = a 64 x 64 grid).
@@ -54,6 +59,8 @@ class PikFixConfig:
     rdn_layers: int = 4
     similarity: Literal["multi", "single", "none"] = "multi"
     similarity_channels: int = 64
+    similarity_scale: int = 4
+    level_weights: bool = True
     max_positions: int = 4096
     temperature: float = 0.01
     fusion: Literal["multi-hist", "single-hist", "multi-ab", "input-ab"] = "multi-hist"
@@ -84,6 +91,10 @@ class PikFixConfig:
                 raise PikfixError(
                     f"Pik-Fix config: {name}={getattr(self, name)!r} is not one of {list(allowed)}"
                 )
+        if self.similarity_scale not in (4, 8, 16, 32):
+            raise PikfixError(
+                f"Pik-Fix config: similarity_scale must be 4, 8, 16 or 32, got {self.similarity_scale}"
+            )
         if self.bins < 2 or self.max_positions < 16:
             raise PikfixError("Pik-Fix config: bins must be >= 2 and max_positions >= 16")
 
@@ -101,6 +112,17 @@ class PikFixConfig:
         return cls(**values)
 
     @classmethod
+    def load(cls, name_or_path: str | Path) -> PikFixConfig:
+        """A shipped preset by name (:data:`CONFIG_PRESETS`), or a YAML file of overrides."""
+        if str(name_or_path) in CONFIG_PRESETS:
+            return cls.from_dict(CONFIG_PRESETS[str(name_or_path)])
+        if not Path(name_or_path).is_file():
+            raise PikfixError(
+                f"--config {name_or_path}: no such file, and not a preset ({', '.join(CONFIG_PRESETS)})"
+            )
+        return cls.from_yaml(name_or_path)
+
+    @classmethod
     def from_yaml(cls, path: str | Path) -> PikFixConfig:
         """Read a YAML file of overrides."""
         try:
@@ -108,3 +130,11 @@ class PikFixConfig:
         except (OSError, yaml.YAMLError) as exc:
             raise PikfixError(f"{path}: cannot read the config ({exc})") from None
         return cls.from_dict(values)
+
+
+# Overrides of the talk's defaults that mimic a part of the authors' public code (DerrickXuNu/Pik-Fix at
+# 6c2f87c), for ablations; docs/pikfix.md lists what each changes and what stays the talk's.
+CONFIG_PRESETS: dict[str, dict[str, Any]] = {
+    # models/warpnet.py: one correlation of features average-pooled by 8, no per-level weights A_i
+    "public-correlation": {"similarity": "single", "similarity_scale": 8, "level_weights": False},
+}

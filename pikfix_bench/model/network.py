@@ -15,7 +15,7 @@ from torch import nn
 from pikfix_bench.model.colorization import ColorizationUNet, SPHist, pool_to_grids, similarity_map, warp
 from pikfix_bench.model.config import PikFixConfig
 from pikfix_bench.model.restoration import RestorationNet
-from pikfix_bench.model.similarity import SimilarityNet
+from pikfix_bench.model.similarity import SCALES, SimilarityNet
 from pikfix_bench.model.vgg import VGGFeatures
 
 MULTIPLE = 32
@@ -48,6 +48,8 @@ class PikFix(nn.Module):
             "single" if config.similarity == "single" else "multi",
             config.similarity_channels,
             config.max_positions,
+            config.similarity_scale,
+            config.level_weights,
         )
         self.sphist = SPHist(config.bins, config.sigma)
         evidence = 2 * config.bins if config.fusion.endswith("hist") else 2
@@ -95,8 +97,8 @@ class PikFix(nn.Module):
             warp(values, query if use else None, key if use else None, grid_in, config.temperature)
             for values, (query, key, grid_in, _) in zip(pooled, scales, strict=True)
         ]
-        if config.similarity == "single":  # one map, reused at every scale by pooling its result
-            warped = [warped[0]] + [F.avg_pool2d(warped[0], 2**i) for i in range(1, 4)]
+        if config.similarity == "single":  # one map, its result resized to every scale the decoder fuses
+            warped = [_rescaled(warped[0], config.similarity_scale / divisor) for divisor in SCALES]
         if config.fusion == "input-ab":
             full = F.interpolate(warped[0], size=size, mode="bilinear", align_corners=False)
             ab = self.colorization(torch.cat([restored, full], 1), [])
@@ -106,3 +108,10 @@ class PikFix(nn.Module):
             ab = self.colorization(restored, warped[::-1])  # coarsest first
         similarity = [similarity_map(query, key) for query, key, _, _ in scales] if return_similarity else []
         return PikFixOutput(restored, ab, similarity)
+
+
+def _rescaled(evidence: torch.Tensor, factor: float) -> torch.Tensor:
+    """Evidence at a scale ``factor`` times finer (> 1: bilinear up) or coarser (< 1: average-pooled)."""
+    if factor >= 1:
+        return evidence if factor == 1 else F.interpolate(evidence, scale_factor=factor, mode="bilinear")
+    return F.avg_pool2d(evidence, round(1 / factor))

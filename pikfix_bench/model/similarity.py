@@ -44,12 +44,18 @@ def normalised_features(features: torch.Tensor) -> torch.Tensor:
 class SimilarityNet(nn.Module):
     """Normalised input and reference features per scale, whose products are the similarity maps Phi_i."""
 
-    def __init__(self, mode: str, channels: int, max_positions: int) -> None:
+    def __init__(
+        self, mode: str, channels: int, max_positions: int, scale: int = 4, level_weights: bool = True
+    ) -> None:
         super().__init__()
         self.mode = mode
         self.max_positions = max_positions
-        self.scales = SCALES if mode == "multi" else SCALES[:1]
-        self.coefficients = nn.Parameter(torch.ones(len(self.scales), len(CHANNELS)))  # A_i
+        self.scales = SCALES if mode == "multi" else (scale,)
+        ones = torch.ones(len(self.scales), len(CHANNELS))
+        if level_weights:
+            self.coefficients = nn.Parameter(ones)  # A_i
+        else:  # the public code weighs every level alike
+            self.register_buffer("coefficients", ones, persistent=False)
         self.fuse = nn.Conv2d(sum(CHANNELS), channels, 1)  # W
 
     def _fused(self, features: list[torch.Tensor], scale_index: int, size: tuple[int, int]) -> torch.Tensor:
