@@ -34,3 +34,23 @@ def test_an_image_within_one_tile_is_exactly_untiled_and_larger_ones_run_in_tile
     tiled = colorize(model, [gray], [reference], tile=96)[0]
     assert tiled.shape == whole.shape and tiled.dtype == np.uint8
     assert np.abs(tiled.astype(int) - whole).mean() < 40  # not exact (per-tile similarity), same picture
+
+
+def test_the_reference_is_encoded_once_and_within_a_tiles_memory():
+    """Every tile reuses one encoding of the reference (it was re-encoded per tile: 25 VGG passes over a
+    3072-px reference for a 4096-px scan), and a reference larger than a tile is encoded at a tile's size."""
+    torch.manual_seed(0)
+    model = PikFix(tiny()).eval()
+    seen = []
+    encode = model.encode_reference
+    model.encode_reference = lambda ref_l, ref_ab: (
+        seen.append(tuple(ref_l.shape[-2:])) or encode(ref_l, ref_ab)
+    )
+    rng = np.random.default_rng(1)
+    gray = rng.integers(0, 256, (200, 260), dtype=np.uint8)
+    big_reference = rng.integers(0, 256, (256, 320, 3), dtype=np.uint8)
+    colorize(model, [gray], [big_reference], tile=96)
+    assert len(seen) == 1 and seen[0][0] * seen[0][1] <= 128 * 128  # 96 x 96 pixels, padded to 32
+    seen.clear()
+    colorize(model, [gray], [big_reference])  # untiled: the whole reference
+    assert seen == [(256, 320)]

@@ -8,13 +8,14 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from pikfix_bench import __version__
 from pikfix_bench.color import l_ab_to_rgb
 from pikfix_bench.color_torch import rgb_to_lab_torch
 from pikfix_bench.errors import PikfixError
 from pikfix_bench.model.config import PikFixConfig
-from pikfix_bench.model.network import MULTIPLE, PikFix
+from pikfix_bench.model.network import MULTIPLE, PikFix, ReferenceCode
 
 CHECKPOINT_FORMAT = "pikfix-bench/pikfix-model"
 CHECKPOINT_VERSION = 1
@@ -124,33 +125,41 @@ def _ramp(length: int, tile_length: int, start: int, overlap: int) -> torch.Tens
     return weight
 
 
-def _forward(model: PikFix, lightness, ref_l, ref_ab, device, dtype) -> tuple[torch.Tensor, torch.Tensor]:
-    """One padded forward pass; returns L' and ab on the CPU, cropped to the input (float64)."""
+def _forward(
+    model: PikFix, lightness, reference: ReferenceCode, device, dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One padded pass against an encoded reference; returns L' and ab on the CPU, cropped (float64)."""
     height, width = lightness.shape[-2:]
     with torch.autocast(torch.device(device).type, dtype=dtype, enabled=dtype is not None):
-        result = model(
-            pad_to_multiple(lightness).to(device),
-            pad_to_multiple(ref_l).to(device),
-            pad_to_multiple(ref_ab).to(device),
-        )
+        result = model.decode(pad_to_multiple(lightness).to(device), reference)
     crop = (..., slice(0, height), slice(0, width))
     return result.lightness[crop].float().cpu().double(), result.ab[crop].float().cpu().double()
 
 
+def _encode(model: PikFix, ref_l, ref_ab, device, dtype, tile: int) -> ReferenceCode:
+    """The reference encoded once for every tile; with tiling, a reference of more pixels than a tile is
+    first shrunk (area) to a tile's pixel count, so that it too stays within the tile's memory."""
+    height, width = ref_l.shape[-2:]
+    if tile and height * width > tile * tile:
+        factor = tile / (height * width) ** 0.5
+        size = (max(MULTIPLE, round(height * factor)), max(MULTIPLE, round(width * factor)))
+        ref_l, ref_ab = (F.interpolate(part, size=size, mode="area") for part in (ref_l, ref_ab))
+    with torch.autocast(torch.device(device).type, dtype=dtype, enabled=dtype is not None):
+        return model.encode_reference(pad_to_multiple(ref_l).to(device), pad_to_multiple(ref_ab).to(device))
+
+
 def _tiled_forward(
-    model, lightness, ref_l, ref_ab, device, dtype, tile: int
+    model, lightness, reference: ReferenceCode, device, dtype, tile: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The forward pass tile by tile (overlapping by :data:`TILE_OVERLAP`, linearly blended)."""
     height, width = lightness.shape[-2:]
-    if height <= tile and width <= tile:
-        return _forward(model, lightness, ref_l, ref_ab, device, dtype)
     restored = torch.zeros(lightness.shape, dtype=torch.float64)
     ab = torch.zeros((lightness.shape[0], 2, height, width), dtype=torch.float64)
     total = torch.zeros((height, width), dtype=torch.float64)
     for top in _starts(height, tile, TILE_OVERLAP):
         for left in _starts(width, tile, TILE_OVERLAP):
             window = (..., slice(top, top + tile), slice(left, left + tile))
-            part_l, part_ab = _forward(model, lightness[window], ref_l, ref_ab, device, dtype)
+            part_l, part_ab = _forward(model, lightness[window], reference, device, dtype)
             rows, cols = part_l.shape[-2:]
             weight = torch.outer(
                 _ramp(height, rows, top, TILE_OVERLAP), _ramp(width, cols, left, TILE_OVERLAP)
@@ -175,10 +184,11 @@ def colorize(
     Images of equal (input, reference) sizes run as one batch; any size works (padded to a multiple of 32
     and cropped back). ``precision`` bf16 or fp16 runs the convolutions in that precision (fp32 by
     default, whatever the model was trained with). ``tile`` > 0 bounds memory on large scans: inputs larger
-    than ``tile`` pixels a side run tile by tile against the whole reference, the tiles overlapping by
-    :data:`TILE_OVERLAP` pixels and blended linearly. Not exact: each tile's similarity is mean-centred over
-    the tile and its receptive field ends at the tile's border, so results near the seams differ from an
-    untiled pass (the blending hides the seams; an image no larger than ``tile`` is exactly untiled).
+    than ``tile`` pixels a side run tile by tile, the tiles overlapping by :data:`TILE_OVERLAP` pixels and
+    blended linearly, against the reference encoded once (shrunk, area, to a tile's pixel count when it is
+    larger). Not exact: each tile's similarity is mean-centred over the tile, its receptive field ends at
+    the tile's border, and a large reference is seen smaller, so results differ from an untiled pass (the
+    blending hides the seams; an image no larger than ``tile`` is exactly untiled).
     """
     dtype = PRECISIONS[precision]
     groups: dict[tuple, list[int]] = defaultdict(list)
@@ -190,10 +200,12 @@ def colorize(
         ref_l, ref_ab = (
             torch.cat(parts) for parts in zip(*(lab_tensors(references[i]) for i in indices), strict=True)
         )
-        if tile:
-            restored, ab = _tiled_forward(model, lightness, ref_l, ref_ab, device, dtype, tile)
+        tiled = bool(tile) and max(lightness.shape[-2:]) > tile  # an image no larger than a tile: untiled
+        reference = _encode(model, ref_l, ref_ab, device, dtype, tile if tiled else 0)
+        if tiled:
+            restored, ab = _tiled_forward(model, lightness, reference, device, dtype, tile)
         else:
-            restored, ab = _forward(model, lightness, ref_l, ref_ab, device, dtype)
+            restored, ab = _forward(model, lightness, reference, device, dtype)
         restored = restored.clamp(0, 1).numpy() * 100.0
         ab = ab.numpy() * 110.0
         for row, index in enumerate(indices):

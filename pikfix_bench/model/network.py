@@ -30,6 +30,15 @@ class PikFixOutput:
     similarity: list[torch.Tensor]  # Phi_i, N x P_i x P'_i, finest first (when asked for)
 
 
+@dataclass
+class ReferenceCode:
+    """An encoded reference (:meth:`PikFix.encode_reference`): per scale, finest first, the normalised
+    features K_i and the colour evidence (SPHist or ab) pooled to the scale's grid."""
+
+    keys: list[torch.Tensor]
+    evidence: list[torch.Tensor]
+
+
 class PikFix(nn.Module):
     """Restoration, similarity and colourization sub-networks, each selectable for the ablations."""
 
@@ -81,32 +90,50 @@ class PikFix(nn.Module):
         return_similarity : bool
             Also form the similarity maps Phi_i (``N x P x P'`` each; the warp never needs them).
         """
+        return self.decode(
+            lightness, self.encode_reference(reference_lightness, reference_ab), return_similarity
+        )
+
+    def encode_reference(
+        self, reference_lightness: torch.Tensor, reference_ab: torch.Tensor
+    ) -> ReferenceCode:
+        """What the reference contributes, whatever the input: the similarity keys and the colour evidence
+        pooled to each scale's grid (computed once for every tile of a large input)."""
+        size = tuple(reference_lightness.shape[-2:])
+        keys = self.similarity.encode(self.vgg(reference_lightness), size)
+        grids = [grid for _, grid in keys]
+        if self.config.fusion.endswith("hist"):
+            evidence = self.sphist.pooled(reference_ab, grids)
+        else:
+            evidence = pool_to_grids(reference_ab, grids)
+        return ReferenceCode([key for key, _ in keys], evidence)
+
+    def decode(
+        self, lightness: torch.Tensor, reference: ReferenceCode, return_similarity: bool = False
+    ) -> PikFixOutput:
+        """Restore ``lightness`` and colourize it with an encoded reference."""
         config = self.config
         restored = self.restoration(lightness)
-        size, reference_size = tuple(lightness.shape[-2:]), tuple(reference_lightness.shape[-2:])
-        scales = self.similarity(
-            self.vgg(restored.clamp(0, 1)), self.vgg(reference_lightness), size, reference_size
-        )
-        grids = [grid_ref for _, _, _, grid_ref in scales]
-        if config.fusion.endswith("hist"):
-            pooled = self.sphist.pooled(reference_ab, grids)
-        else:
-            pooled = pool_to_grids(reference_ab, grids)
+        queries = self.similarity.encode(self.vgg(restored.clamp(0, 1)), tuple(lightness.shape[-2:]))
         use = config.similarity != "none"
         warped = [
             warp(values, query if use else None, key if use else None, grid_in, config.temperature)
-            for values, (query, key, grid_in, _) in zip(pooled, scales, strict=True)
+            for values, (query, grid_in), key in zip(reference.evidence, queries, reference.keys, strict=True)
         ]
         if config.similarity == "single":  # one map, its result resized to every scale the decoder fuses
             warped = [_rescaled(warped[0], config.similarity_scale / divisor) for divisor in SCALES]
         if config.fusion == "input-ab":
-            full = F.interpolate(warped[0], size=size, mode="bilinear", align_corners=False)
+            full = F.interpolate(warped[0], size=lightness.shape[-2:], mode="bilinear", align_corners=False)
             ab = self.colorization(torch.cat([restored, full], 1), [])
         elif config.fusion == "single-hist":
             ab = self.colorization(restored, [warped[0]])
         else:
             ab = self.colorization(restored, warped[::-1])  # coarsest first
-        similarity = [similarity_map(query, key) for query, key, _, _ in scales] if return_similarity else []
+        similarity = (
+            [similarity_map(query, key) for (query, _), key in zip(queries, reference.keys, strict=True)]
+            if return_similarity
+            else []
+        )
         return PikFixOutput(restored, ab, similarity)
 
 

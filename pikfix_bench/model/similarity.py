@@ -67,22 +67,16 @@ class SimilarityNet(nn.Module):
         ]
         return self.fuse(torch.cat(resized, 1))
 
-    def forward(
-        self,
-        input_features: list[torch.Tensor],
-        reference_features: list[torch.Tensor],
-        input_size: tuple[int, int],
-        reference_size: tuple[int, int],
-    ) -> list[tuple[torch.Tensor, torch.Tensor, tuple, tuple]]:
-        """``(query, key, input grid, reference grid)`` per scale (finest first): Phi_i = query^T key."""
-        scales = []
+    def encode(
+        self, features: list[torch.Tensor], size: tuple[int, int]
+    ) -> list[tuple[torch.Tensor, tuple[int, int]]]:
+        """``(normalised fused features, grid)`` per scale (finest first) of one side, input or reference:
+        Phi_i = query^T key of the input's and the reference's."""
+        encoded = []
         for index, divisor in enumerate(self.scales):
-            grid_in = grid_size(*input_size, divisor, self.max_positions)
-            grid_ref = grid_size(*reference_size, divisor, self.max_positions)
+            grid = grid_size(*size, divisor, self.max_positions)
             with torch.autocast(self.fuse.weight.device.type, enabled=False):  # similarity in float32
-                query = normalised_features(self._fused([f.float() for f in input_features], index, grid_in))
-                key = normalised_features(
-                    self._fused([f.float() for f in reference_features], index, grid_ref)
+                encoded.append(
+                    (normalised_features(self._fused([f.float() for f in features], index, grid)), grid)
                 )
-            scales.append((query, key, grid_in, grid_ref))
-        return scales
+        return encoded
