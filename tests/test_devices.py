@@ -129,3 +129,12 @@ def test_installed_metadata_declares_torch_ranges_not_pins():
             torch.__version__.split("+")[0] if name == "torch" else "0.29.1"
         )
         assert not specifier.contains("3.0.0" if name == "torch" else "1.0.0")
+
+
+def test_freed_memory_is_handed_back_on_glibc():
+    import platform
+
+    from pikfix_bench.memory import release_free_memory
+
+    released = release_free_memory()
+    assert released is (platform.system() == "Linux" and platform.libc_ver()[0] == "glibc")
