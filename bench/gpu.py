@@ -11,7 +11,9 @@ Prints, in order:
    and Pik-Fix with random weights), with the device each model ran on;
 4. one Pik-Fix training step (generator + PatchGAN, the talk's losses) at batch 16, 256 x 256, fp32:
    images per second and peak GPU memory;
-5. the Pik-Fix forward pass at 256..2048 px: time and peak memory (``bench/pikfix.py``'s measurement).
+5. the Pik-Fix forward pass at 256..2048 px: time and peak memory (``bench/pikfix.py``'s measurement);
+6. a 4096 x 4096 scan through tiled inference (``memory_budget`` 4 GiB, a 3072-px reference encoded once):
+   time and peak memory (issue 16: "4096² runs").
 
 Usage: ``python bench/gpu.py [--device cuda] [--quick]``. ``--quick`` (smaller sizes, fewer repeats)
 with ``--device cpu`` checks the script itself on a machine without CUDA; its numbers mean nothing.
@@ -37,8 +39,8 @@ from pikfix_bench.datasets import open_dataset  # noqa: E402
 from pikfix_bench.devices import strict_fp32  # noqa: E402
 from pikfix_bench.evaluation import RunDirectory, evaluate  # noqa: E402
 from pikfix_bench.metrics import METRICS, PROFILES, ImageScorer  # noqa: E402
-from pikfix_bench.model import PikFix, PikFixConfig  # noqa: E402
-from pikfix_bench.model.inference import save_model  # noqa: E402
+from pikfix_bench.model import PikFix, PikFixConfig, colorize  # noqa: E402
+from pikfix_bench.model.inference import save_model, tile_for_budget  # noqa: E402
 from pikfix_bench.model.training import new_state, train_step, training_tensors  # noqa: E402
 
 PARITY = {"psnr": 1e-9, "ssim": 1e-9, "lpips": 1e-6, "ciede2000": 1e-5, "colorfulness": 1e-9}
@@ -175,8 +177,31 @@ def forward_sizes(device: str, sizes: list[int]) -> None:
         print(f"{size:>5} {result['seconds'] * 1000:>8.1f} {gpu:>13}")
 
 
+def large_scan(device: str, side: int, budget: float) -> None:
+    """Section 6: one ``side`` x ``side`` scan, tiled for a memory budget (random weights and pixels)."""
+    tile = tile_for_budget(budget)
+    print(
+        f"\n== Pik-Fix tiled inference, {side} x {side}, memory_budget {budget:g} GiB (tile {tile}), on {device}"
+    )
+    model = PikFix(PikFixConfig()).eval().to(device)
+    rng = np.random.default_rng(0)
+    gray = rng.integers(0, 256, (side, side), dtype=np.uint8)
+    reference = rng.integers(0, 256, (side * 3 // 4, side * 3 // 4, 3), dtype=np.uint8)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    started = time.perf_counter()
+    (out,) = colorize(model, [gray], [reference], device=device, tile=tile)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    peak = f"{torch.cuda.max_memory_allocated() / 2**30:.2f} GiB" if device.startswith("cuda") else "-"
+    print(
+        f"  {out.shape[1]} x {out.shape[0]} in {time.perf_counter() - started:.1f} s, peak GPU memory {peak}"
+    )
+
+
 def main() -> None:
-    """Run the five sections; exit 1 when a parity check fails."""
+    """Run the six sections; exit 1 when a parity check fails."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda")
     parser.add_argument(
@@ -196,6 +221,7 @@ def main() -> None:
             args.device, dataset, 2 if args.quick else 16, 64 if args.quick else 256, 1 if args.quick else 5
         )
     forward_sizes(args.device, [256] if args.quick else [256, 512, 1024, 2048])
+    large_scan(args.device, 512 if args.quick else 4096, 0.1 if args.quick else 4.0)
     print(f"\ntotal {time.perf_counter() - started:.0f} s; parity {'met' if ok else 'NOT met'}")
     sys.exit(0 if ok else 1)
 
