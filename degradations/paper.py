@@ -161,10 +161,9 @@ class Stains(Operation):
             tide = np.exp(-((shape / (0.02 + 4 * edge)) ** 2)) * inside
             _paste_max(alpha, inside * np.float32(rng.uniform(0.7, 1.0)), top, left)
             _paste_max(line, tide, top, left)
-        alpha_u8 = to_uint8(255 * alpha)
-        out = _tint(image, alpha_u8, TIDE, strength)
-        out = _tint(out, to_uint8(255 * line), np.full(3, 1 - rim, np.float32), 1.0)
-        return out, soft_mask(image, out, np.maximum(alpha_u8, to_uint8(255 * line)))
+        patch, tide_line = to_uint8(255 * alpha), to_uint8(255 * line)
+        out = _tint(_tint(image, patch, TIDE, strength), tide_line, np.full(3, 1 - rim, np.float32), 1.0)
+        return out, soft_mask(image, out, np.maximum(patch, tide_line))
 
 
 @register
