@@ -338,7 +338,7 @@ def test_pikfix_damages_the_whole_picture_then_crops_input_and_ground_truth_alik
     from PIL import Image
 
     from pikfix_bench.datasets import Recipe, build_dataset, open_dataset
-    from pikfix_bench.datasets.geometry import crop_canvas, crop_window
+    from pikfix_bench.datasets.geometry import crop_window, enlarged_to
     from pikfix_bench.datasets.sources import folder_source
 
     photo = np.ascontiguousarray(data.astronaut()[:150, :200])
@@ -354,4 +354,4 @@ def test_pikfix_damages_the_whole_picture_then_crops_input_and_ground_truth_alik
     tops = {crop_window((70, 90), 64, np.random.default_rng(s))[0].start for s in range(300)}
     assert tops == set(range(6))  # randint(0, 70 - 64): 0..5, never 6
     assert crop_window((64, 90), 64, np.random.default_rng(0))[0] == slice(0, 64)
-    assert crop_canvas(np.zeros((40, 100), np.uint8), 64).shape == (64, 160)  # fx = fy = 64 / 40
+    assert enlarged_to(np.zeros((40, 100), np.uint8), 64).shape == (64, 160)  # fx = fy = 64 / 40

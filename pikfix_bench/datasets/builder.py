@@ -134,11 +134,11 @@ def build_sample(
         warnings.simplefilter("ignore")  # alpha/16-bit notes: the manifest records the source hash instead
         raw = load_source_image(item.gt)
     check_colour(raw, item.gt)
-    gt = normalise(raw, recipe.size)
     sources = {"gt": _source_record(item.gt, raw)}
-    arrays: dict[str, np.ndarray] = {"gt": gt}
+    arrays: dict[str, np.ndarray] = {}
     crop: dict[str, Any] | None = None  # where input and ground truth were cut from the damaged picture
     if recipe.kind == "realold":
+        arrays["gt"] = normalise(raw, recipe.size)
         old = load_source_image(item.old_photo)
         if old.shape[:2] != raw.shape[:2]:
             raise PikfixError(
@@ -152,21 +152,17 @@ def build_sample(
     else:
         pipeline = _pipeline(json.dumps(recipe.pipeline, sort_keys=True))
         geometry = pipeline.geometry
-        source = damage_source(raw, recipe.size, geometry, normalised=gt)
-        if geometry.source_scale > 1:  # the ground truth is made from the larger source
-            arrays["gt"] = gt = geometry.ground_truth.run(
-                source, sample_generator(recipe.seed, item.sample_id)
-            )[0]
+        source = damage_source(raw, recipe.size, geometry)
         result = degrade(source, pipeline, seed=recipe.seed, sample_id=item.sample_id)
-        if (
-            source.shape[:2] != gt.shape[:2] and geometry.crop_after_damage
-        ):  # cut input and ground truth alike
+        gt = source
+        if geometry.source_scale > 1:  # the ground truth is made from the larger source
+            gt = geometry.ground_truth.run(source, sample_generator(recipe.seed, item.sample_id))[0]
+        elif geometry.crop_after_damage and recipe.size > 0:  # input and ground truth cut alike
             window = crop_window(
                 source.shape, recipe.size, sample_generator(recipe.seed, f"crop:{item.sample_id}")
             )
             crop = {"top": window[0].start, "left": window[1].start}
-            arrays["gt"] = gt = np.ascontiguousarray(source[window])
-            result = cut(result, window)
+            gt, result = np.ascontiguousarray(source[window]), cut(result, window)
         expected = geometry.input_shape(gt.shape)
         if result.image.shape[:2] != expected:
             raise PikfixError(

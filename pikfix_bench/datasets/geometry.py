@@ -42,26 +42,21 @@ def source_geometry(image: np.ndarray, size: int, scale: int) -> np.ndarray:
     """
     if size > 0:
         return square_crop(image, size * scale)
-    for axis in (0, 1):
-        if image.shape[axis] < OFFLINE_SHORT_SIDE:
-            factor = OFFLINE_SHORT_SIDE / image.shape[axis]
-            image = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_LINEAR)
+    image = enlarged_to(image, OFFLINE_SHORT_SIDE)
     unit = PAPER_MULTIPLE * scale
     height, width = (image.shape[0] // unit) * unit, (image.shape[1] // unit) * unit
     return np.ascontiguousarray(image[:height, :width])
 
 
-def damage_source(
-    raw: np.ndarray, size: int, geometry: Geometry, normalised: np.ndarray | None = None
-) -> np.ndarray:
+def damage_source(raw: np.ndarray, size: int, geometry: Geometry) -> np.ndarray:
     """The picture a pipeline's steps start from: a larger source (:func:`source_geometry`), the whole
-    picture to crop after the damage (:func:`crop_canvas`), or else the normalised picture (``normalised``
-    when the caller has it already)."""
+    picture to crop after the damage (at least ``size`` a side, as Pik-Fix's ``RandomCrop`` prepares it:
+    :func:`enlarged_to`), or else the normalised picture, which is then also the ground truth."""
     if geometry.source_scale > 1:
         return source_geometry(raw, size, geometry.source_scale)
     if geometry.crop_after_damage and size > 0:
-        return crop_canvas(raw, size)
-    return normalise(raw, size) if normalised is None else normalised
+        return enlarged_to(raw, size)
+    return normalise(raw, size)
 
 
 def cut(result: DegradationResult, window: tuple[slice, slice]) -> DegradationResult:
@@ -71,12 +66,12 @@ def cut(result: DegradationResult, window: tuple[slice, slice]) -> DegradationRe
     return replace(result, image=image, mask=mask)
 
 
-def crop_canvas(image: np.ndarray, size: int) -> np.ndarray:
-    """The whole picture to damage before a ``size`` crop, as Pik-Fix's ``RandomCrop`` prepares it: a side
-    under ``size`` is scaled up to it with the aspect kept (``cv2.resize``, bilinear: height, then width)."""
+def enlarged_to(image: np.ndarray, side: int) -> np.ndarray:
+    """The picture scaled up, aspect kept, until both sides reach ``side``: height first, then width
+    (``cv2.resize`` bilinear, ``fx = fy``), as Pik-Fix's ``RandomCrop`` and its offline generator do."""
     for axis in (0, 1):
-        if image.shape[axis] < size:
-            factor = size / image.shape[axis]
+        if image.shape[axis] < side:
+            factor = side / image.shape[axis]
             image = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_LINEAR)
     return image
 
