@@ -24,6 +24,7 @@ from pikfix_bench.degradations.strokes import (
     soft_mask,
     soften,
     taper,
+    walk,
 )
 
 RUST = np.array([0.86, 0.62, 0.42], np.float32)  # foxing: the colour a spot multiplies the picture by
@@ -81,13 +82,13 @@ class Fibres(Operation):
         inks = {"dark": Ink(image.shape), "bright": Ink(image.shape)}
         for _ in range(count):
             steps = max(3, int(length * math.hypot(height, width_px) / step))
-            turning = np.cumsum(rng.normal(0, curl, steps)) + np.cumsum(
-                np.full(steps, rng.normal(0, curl / 4))
+            # curvature: a random walk of the turn per step, plus a steady drift
+            turning = np.cumsum(rng.normal(0, curl, steps)) + rng.normal(0, curl / 4) * np.arange(
+                1, steps + 1
             )
-            heading = np.radians(rng.uniform(0, 360) + turning)
+            headings = rng.uniform(0, 360) + turning
             start = np.array([rng.uniform(0, width_px), rng.uniform(0, height)])
-            moves = step * np.column_stack([np.cos(heading), np.sin(heading)])
-            points = np.vstack([start, start + np.cumsum(moves, axis=0)])
+            points = walk(start, headings, step)
             widths = width * scale * smooth_profile(rng, steps, 4, 0.7, 1.1) * taper(steps, 0.3)
             alphas = opacity * smooth_profile(rng, steps, 4, 0.6, 1.0)
             inks["dark" if rng.random() < dark_share else "bright"].stroke(points, widths, alphas)

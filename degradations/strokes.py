@@ -43,6 +43,13 @@ def smooth_profile(rng: np.random.Generator, count: int, knots: int, low: float,
     return np.interp(np.linspace(0, knots - 1, count), np.arange(knots), values)
 
 
+def walk(start, headings: np.ndarray, step: float) -> np.ndarray:
+    """The points of a path from ``start`` taking one ``step`` (pixels) in each heading (degrees)."""
+    radians = np.radians(headings)
+    moves = step * np.column_stack([np.cos(radians), np.sin(radians)])
+    return np.vstack([start, start + np.cumsum(moves, axis=0)])
+
+
 def taper(count: int, ends: float = 0.15) -> np.ndarray:
     """1 along a stroke, falling smoothly to 0.2 over the first and last ``ends`` of its length."""
     t = np.linspace(0.0, 1.0, count)

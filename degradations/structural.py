@@ -26,6 +26,7 @@ from pikfix_bench.degradations.strokes import (
     soft_mask,
     soften,
     taper,
+    walk,
 )
 
 
@@ -33,9 +34,7 @@ def _jagged_walk(rng: np.random.Generator, start, heading: float, steps: int, st
     """Points of a crack-like walk: a slowly drifting heading (N(0, 6) degrees a step), each step
     jittered around it by N(0, 30) degrees, so the path is jagged but keeps its course."""
     headings = heading + np.cumsum(rng.normal(0.0, 6.0, steps))
-    directions = np.radians(headings + rng.normal(0.0, 30.0, steps))
-    moves = step * np.column_stack([np.cos(directions), np.sin(directions)])
-    return np.vstack([start, start + np.cumsum(moves, axis=0)])
+    return walk(start, headings + rng.normal(0.0, 30.0, steps), step)
 
 
 def _network(rng: np.random.Generator, ink: Ink, shape, share: float, width: float, scale: float) -> None:
