@@ -109,8 +109,11 @@ def _draw_kernel(rng: np.random.Generator, stage: int) -> dict[str, Any]:
 def _draw_resize(rng: np.random.Generator, stage: int) -> dict[str, Any]:
     direction = ("up", "down", "keep")[int(rng.choice(3, p=RANGES["resize_prob"][stage]))]
     low, high = RANGES["resize_range"][stage]
-    factor = {"up": lambda: rng.uniform(1, high), "down": lambda: rng.uniform(low, 1), "keep": lambda: 1.0}
-    return {"factor": float(factor[direction]()), "mode": str(rng.choice(["area", "bilinear", "bicubic"]))}
+    if direction == "keep":
+        factor = 1.0
+    else:
+        factor = float(rng.uniform(1, high) if direction == "up" else rng.uniform(low, 1))
+    return {"factor": factor, "mode": str(rng.choice(["area", "bilinear", "bicubic"]))}
 
 
 def _draw_noise(rng: np.random.Generator, stage: int) -> dict[str, Any]:
@@ -154,13 +157,10 @@ class RealESRGAN(Operation):
         if rng.uniform() < RANGES["final_sinc_prob"]:
             params["final_sinc"] = {"type": "sinc", "size": int(rng.choice(RANGES["kernel_sizes"]))}
             params["final_sinc"]["omega"] = float(rng.uniform(np.pi / 3, np.pi))
-        for stage in (0, 1):
-            if stage == 1:
-                params["blur2"] = bool(rng.uniform() < RANGES["second_blur_prob"])
-            params[f"resize{stage + 1}"] = _draw_resize(rng, stage)
-            params[f"noise{stage + 1}"] = _draw_noise(rng, stage)
-            if stage == 0:
-                params["jpeg1"] = float(rng.uniform(*RANGES["jpeg_range"][0]))
+        params["resize1"], params["noise1"] = _draw_resize(rng, 0), _draw_noise(rng, 0)
+        params["jpeg1"] = float(rng.uniform(*RANGES["jpeg_range"][0]))
+        params["blur2"] = bool(rng.uniform() < RANGES["second_blur_prob"])
+        params["resize2"], params["noise2"] = _draw_resize(rng, 1), _draw_noise(rng, 1)
         params["jpeg_first"] = bool(rng.uniform() >= 0.5)  # feed_data: uniform() < 0.5 -> resize+sinc first
         params["final_mode"] = str(rng.choice(["area", "bilinear", "bicubic"]))
         params["jpeg2"] = float(rng.uniform(*RANGES["jpeg_range"][1]))

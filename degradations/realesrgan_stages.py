@@ -23,22 +23,22 @@ USM_RADIUS = 51  # USMSharp(radius=50): made odd
 def degrade_image(image: np.ndarray, scale: int, usm: bool, seed: int, drawn: dict[str, Any]) -> np.ndarray:
     """Apply recorded draws (:meth:`RealESRGAN.sample`) to a uint8 gray or RGB image; the result is
     ``size // scale``."""
-    generator = torch.Generator().manual_seed(seed % 2**63)
+    generator = torch.Generator().manual_seed(seed)
     tensor = torch.from_numpy(image.reshape(*image.shape[:2], -1)).permute(2, 0, 1)[None].float() / 255
     height, width = image.shape[:2]
     out = filter2d(usm_sharpen(tensor) if usm else tensor, kernel(drawn["kernel1"]))
-    out = _resize(out, drawn["resize1"]["mode"], scale_factor=drawn["resize1"]["factor"])
+    out = F.interpolate(out, scale_factor=drawn["resize1"]["factor"], mode=drawn["resize1"]["mode"])
     out = _jpeg(_noise(out, drawn["noise1"], generator), drawn["jpeg1"])
     if drawn["blur2"]:
         out = filter2d(out, kernel(drawn["kernel2"]))
     factor = drawn["resize2"]["factor"]
     size2 = (int(height / scale * factor), int(width / scale * factor))
-    out = _noise(_resize(out, drawn["resize2"]["mode"], size=size2), drawn["noise2"], generator)
+    out = _noise(F.interpolate(out, size=size2, mode=drawn["resize2"]["mode"]), drawn["noise2"], generator)
     final = (height // scale, width // scale)
     sinc = kernel(drawn["final_sinc"]) if drawn["final_sinc"] else None
     if drawn["jpeg_first"]:
         out = _jpeg(out, drawn["jpeg2"])
-    out = _resize(out, drawn["final_mode"], size=final)
+    out = F.interpolate(out, size=final, mode=drawn["final_mode"])
     out = out if sinc is None else filter2d(out, sinc)
     if not drawn["jpeg_first"]:
         out = _jpeg(out, drawn["jpeg2"])
