@@ -107,7 +107,3 @@ def _jpeg(image: torch.Tensor, quality: float) -> torch.Tensor:
     decoded = jpeg_roundtrip(array[..., 0] if array.shape[2] == 1 else array, round(quality))
     decoded = decoded[..., None] if decoded.ndim == 2 else decoded
     return torch.from_numpy(decoded).permute(2, 0, 1)[None].float() / 255
-
-
-def _resize(image: torch.Tensor, mode: str, **size: Any) -> torch.Tensor:
-    return F.interpolate(image, mode=mode, **size)
