@@ -80,7 +80,7 @@ def _offline(name: str, damage: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "name": name,
         "description": "Pik-Fix offline data: full image at 1/8 then x2 against a 1/4 ground truth, cracks, dust, "
-        "torn corner, gray, JPEG 95",
+        "torn region (damage_generate), gray, JPEG 95",
         "geometry": {
             "source_scale": 4,
             "ground_truth": [{"op": "resize", "scale": 0.25, "interpolation": "bicubic"}, jpeg],
@@ -290,7 +290,7 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "pikfix-offline",
             "Pik-Fix offline data with the paper's textures (--texture-dir): 1/8 then x2 against 1/4, cracks, "
-            "dust, torn corner, gray, JPEG 95",
+            "dust, torn region, gray, JPEG 95",
             "Xu et al., Pik-Fix (WACV 2023), public data-preparation code",
             _pikfix_offline_textures,
             takes_textures=True,
