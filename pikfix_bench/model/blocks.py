@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
+import torch.nn.functional as F
 from torch import nn
+from torch.autograd.function import once_differentiable
 from torch.utils.checkpoint import checkpoint
 
 
@@ -32,41 +36,108 @@ def recompute_activations(model: nn.Module, enabled: bool = True) -> None:
             module.recompute = enabled
 
 
+class _ConvolutionOfConcatenation(torch.autograd.Function):
+    """``conv2d(cat(parts, 1))`` keeping the parts for backward and rebuilding their concatenation there.
+
+    The gradients are autograd's own: the same ``convolution_backward`` on the same (rebuilt) values, in
+    the precision the forward convolution ran in (autocast included), split back to the parts.
+    """
+
+    @staticmethod
+    def forward(ctx, conv: ConcatConv2d, weight, bias, *parts: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        output = conv.convolve(torch.cat(parts, 1), weight, bias)
+        ctx.conv, ctx.dtype, ctx.has_bias = conv, output.dtype, bias is not None
+        ctx.save_for_backward(weight, *parts)
+        return output
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: torch.Tensor):  # noqa: D102
+        weight, *parts = ctx.saved_tensors
+        conv, dtype = ctx.conv, ctx.dtype
+        needs_parts = any(ctx.needs_input_grad[3:])
+        grad_joined, grad_weight, grad_bias = torch.ops.aten.convolution_backward(
+            grad.to(dtype),
+            torch.cat(parts, 1).to(dtype),
+            weight.to(dtype),
+            [weight.shape[0]] if ctx.has_bias else None,
+            conv.stride,
+            conv.padding,
+            conv.dilation,
+            False,
+            [0, 0],
+            conv.groups,
+            [needs_parts, ctx.needs_input_grad[1], ctx.needs_input_grad[2]],
+        )
+        grads_parts = (
+            [
+                g.to(p.dtype)
+                for g, p in zip(grad_joined.split([p.shape[1] for p in parts], 1), parts, strict=True)
+            ]
+            if needs_parts
+            else [None] * len(parts)
+        )
+        return (
+            None,
+            None if grad_weight is None else grad_weight.to(weight.dtype),
+            None if grad_bias is None else grad_bias.to(weight.dtype),
+            *grads_parts,
+        )
+
+
+class ConcatConv2d(nn.Conv2d):
+    """A convolution of the channel-wise concatenation of several maps that keeps the maps, not their
+    concatenation, for backward (a dense layer's input repeats every earlier map: kept whole, a dense
+    block's memory grows with the square of its depth). Same parameters and values as ``nn.Conv2d``.
+    """
+
+    def forward(self, parts: Sequence[torch.Tensor], weight: torch.Tensor | None = None) -> torch.Tensor:
+        """Convolve the concatenation of ``parts`` with ``weight`` (default: the module's own)."""
+        if isinstance(parts, torch.Tensor):  # would be unpacked along the batch
+            raise TypeError("ConcatConv2d takes a sequence of maps to concatenate, not one tensor")
+        weight = self.weight if weight is None else weight
+        return _ConvolutionOfConcatenation.apply(self, weight, self.bias, *parts)
+
+    def convolve(self, joined: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        """The plain convolution of the concatenated input."""
+        return F.conv2d(joined, weight, bias, self.stride, self.padding, self.dilation, self.groups)
+
+
 class ResidualDenseBlock(Recomputed):
     """``layers`` densely connected 3x3 conv+ReLU (growth ``growth``), 1x1 local fusion, residual."""
 
     def __init__(self, channels: int, growth: int, layers: int) -> None:
         super().__init__()
         self.convs = nn.ModuleList(
-            nn.Sequential(nn.Conv2d(channels + i * growth, growth, 3, padding=1), nn.ReLU(inplace=True))
+            nn.Sequential(ConcatConv2d(channels + i * growth, growth, 3, padding=1), nn.ReLU(inplace=True))
             for i in range(layers)
         )
-        self.fuse = nn.Conv2d(channels + layers * growth, channels, 1)
+        self.fuse = ConcatConv2d(channels + layers * growth, channels, 1)
 
     def compute(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         features = [x]
         for conv in self.convs:
-            features.append(conv(torch.cat(features, 1)))
-        return x + self.fuse(torch.cat(features, 1))
+            features.append(conv(features))
+        return x + self.fuse(features)
 
 
 class DenseBlock(Recomputed):
-    """A DenseNet block followed by a 1x1 transition back to ``out_channels``."""
+    """A DenseNet block over the concatenation of its inputs, followed by a 1x1 transition to ``out_channels``."""
 
     def __init__(self, in_channels: int, out_channels: int, growth: int, layers: int) -> None:
         super().__init__()
         self.convs = nn.ModuleList(
             nn.Sequential(
-                nn.Conv2d(in_channels + i * growth, growth, 3, padding=1), nn.LeakyReLU(0.2, inplace=True)
+                ConcatConv2d(in_channels + i * growth, growth, 3, padding=1), nn.LeakyReLU(0.2, inplace=True)
             )
             for i in range(layers)
         )
         self.transition = nn.Sequential(
-            nn.Conv2d(in_channels + layers * growth, out_channels, 1), nn.LeakyReLU(0.2, inplace=True)
+            ConcatConv2d(in_channels + layers * growth, out_channels, 1), nn.LeakyReLU(0.2, inplace=True)
         )
 
-    def compute(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        features = [x]
+    def compute(self, *inputs: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        features = list(inputs)
         for conv in self.convs:
-            features.append(conv(torch.cat(features, 1)))
-        return self.transition(torch.cat(features, 1))
+            features.append(conv(features))
+        return self.transition(features)

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from pikfix_bench.model.blocks import DenseBlock, Recomputed
+from pikfix_bench.model.blocks import ConcatConv2d, DenseBlock, Recomputed
 
 
 class SPHist(nn.Module):
@@ -83,8 +83,10 @@ def warp(
     """Carry pooled reference values (``N x C x h' x w'``) to the input grid with softmax(Phi / T).
 
     Phi = ``query^T key`` is never materialised: the warp is one ``scaled_dot_product_attention``
-    (scale 1/T) in float32, since T = 0.01 magnifies logit error 100x. With ``query=None`` every input
-    position takes the reference's average (no similarity).
+    (scale 1/T) in float32, since T = 0.01 magnifies logit error 100x. Queries, keys and values are
+    zero-padded to one width, which the fused (flash / memory-efficient) kernels need; without them
+    PyTorch falls back to the kernel that keeps ``softmax(Phi / T)`` for backward. With ``query=None``
+    every input position takes the reference's average (no similarity).
     """
     count, channels = pooled.shape[:2]
     values = pooled.flatten(2)  # N x C x P'
@@ -94,14 +96,20 @@ def warp(
             .expand(-1, -1, grid_in[0] * grid_in[1])
             .reshape(count, channels, *grid_in)
         )
+    query, key, values = (at_least_float32(t).transpose(1, 2).unsqueeze(1) for t in (query, key, values))
+    width = max(query.shape[-1], values.shape[-1])  # the fused kernels take one width for all three
     with torch.autocast(query.device.type, enabled=False):
         carried = F.scaled_dot_product_attention(
-            at_least_float32(query).transpose(1, 2),  # N x P x C
-            at_least_float32(key).transpose(1, 2),  # N x P' x C
-            at_least_float32(values).transpose(1, 2),  # N x P' x C_values
-            scale=1.0 / temperature,
-        )  # N x P x C_values
+            _widened(query, width), _widened(key, width), _widened(values, width), scale=1.0 / temperature
+        )  # N x 1 x P x width
+    carried = carried[:, 0, :, :channels]
     return carried.transpose(1, 2).reshape(count, channels, *grid_in)
+
+
+def _widened(tensor: torch.Tensor, width: int) -> torch.Tensor:
+    """``tensor`` with zeros appended to its last dimension up to ``width`` (dot products unchanged),
+    contiguous in it (the fused kernels' other condition)."""
+    return F.pad(tensor, (0, width - tensor.shape[-1])).contiguous()
 
 
 class Fusion(Recomputed):
@@ -110,14 +118,14 @@ class Fusion(Recomputed):
     def __init__(self, channels: int, evidence: int) -> None:
         super().__init__()
         self.body = nn.Sequential(
-            nn.Conv2d(channels + evidence, channels, 3, padding=1),
+            ConcatConv2d(channels + evidence, channels, 3, padding=1),
             nn.LeakyReLU(0.2, inplace=True),
             nn.Conv2d(channels, channels, 3, padding=1),
         )
 
     def compute(self, features: torch.Tensor, evidence: torch.Tensor) -> torch.Tensor:  # noqa: D102
         evidence = F.interpolate(evidence, size=features.shape[-2:], mode="bilinear", align_corners=False)
-        return features + self.body(torch.cat([features, evidence], 1))
+        return features + self.body([features, evidence])
 
 
 class ColorizationUNet(nn.Module):
@@ -171,5 +179,5 @@ class ColorizationUNet(nn.Module):
             up = self.ups[index](features)
             if up.shape[-2:] != skips[index].shape[-2:]:
                 up = F.interpolate(up, size=skips[index].shape[-2:], mode="nearest")
-            features = self._fuse(level, self.decoders[index](torch.cat([up, skips[index]], 1)), evidence)
+            features = self._fuse(level, self.decoders[index](up, skips[index]), evidence)
         return torch.tanh(self.tail(features))

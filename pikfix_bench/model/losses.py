@@ -14,8 +14,12 @@ from pikfix_bench.model.vgg import VGGFeatures
 
 
 def perceptual_loss(vgg: VGGFeatures, restored: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """``sum_j ||phi_j(L') - phi_j(L_gt)||^2 / (C_j H_j W_j)`` over the four VGG16 levels."""
-    return sum(F.mse_loss(a, b) for a, b in zip(vgg(restored), vgg(target), strict=True))
+    """``sum_j ||phi_j(L') - phi_j(L_gt)||^2 / (C_j H_j W_j)`` over the four VGG16 levels.
+
+    Written as the mean of the squared difference, which keeps the difference for backward
+    (``mse_loss`` keeps both feature maps).
+    """
+    return sum((a - b).square().mean() for a, b in zip(vgg(restored), vgg(target), strict=True))
 
 
 def emd_loss(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:

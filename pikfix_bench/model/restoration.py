@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pikfix_bench.model.blocks import ResidualDenseBlock
+from pikfix_bench.model.blocks import ConcatConv2d, ResidualDenseBlock
 
 
 class RDNLevel(nn.Module):
@@ -17,7 +17,7 @@ class RDNLevel(nn.Module):
         self.head = nn.Conv2d(1, channels, 3, padding=1)
         self.blocks = nn.ModuleList(ResidualDenseBlock(channels, growth, layers) for _ in range(blocks))
         self.fuse = nn.Sequential(
-            nn.Conv2d(channels * blocks, channels, 1), nn.Conv2d(channels, channels, 3, padding=1)
+            ConcatConv2d(channels * blocks, channels, 1), nn.Conv2d(channels, channels, 3, padding=1)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
@@ -26,7 +26,7 @@ class RDNLevel(nn.Module):
         for block in self.blocks:
             features = block(features)
             outputs.append(features)
-        return shallow + self.fuse(torch.cat(outputs, 1))
+        return shallow + self.fuse(outputs)
 
 
 class RestorationNet(nn.Module):

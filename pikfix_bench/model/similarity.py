@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pikfix_bench.model.blocks import ConcatConv2d
 from pikfix_bench.model.vgg import CHANNELS
 
 SCALES = (4, 8, 16, 32)
@@ -56,16 +57,17 @@ class SimilarityNet(nn.Module):
             self.coefficients = nn.Parameter(ones)  # A_i
         else:  # the public code weighs every level alike
             self.register_buffer("coefficients", ones, persistent=False)
-        self.fuse = nn.Conv2d(sum(CHANNELS), channels, 1)  # W
+        self.fuse = ConcatConv2d(sum(CHANNELS), channels, 1)  # W
 
     def _fused(self, features: list[torch.Tensor], scale_index: int, size: tuple[int, int]) -> torch.Tensor:
-        # A_i scales each level after resizing (resizing is linear: the same values, no full-size copies)
-        resized = [
-            F.interpolate(f, size=size, mode="bilinear", align_corners=False)
-            * self.coefficients[scale_index, level]
-            for level, f in enumerate(features)
-        ]
-        return self.fuse(torch.cat(resized, 1))
+        # A_i scales W's input channels of each level (a 1x1 convolution is linear: the same values as
+        # scaling the resized levels, which would keep a scaled copy of each for backward)
+        resized = [F.interpolate(f, size=size, mode="bilinear", align_corners=False) for f in features]
+        coefficients = self.coefficients[scale_index]
+        per_channel = coefficients.repeat_interleave(
+            torch.tensor(CHANNELS, device=coefficients.device), output_size=sum(CHANNELS)
+        )
+        return self.fuse(resized, self.fuse.weight * per_channel.view(1, -1, 1, 1))
 
     def encode(
         self, features: list[torch.Tensor], size: tuple[int, int]

@@ -14,7 +14,9 @@ import io
 from importlib import resources
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from pikfix_bench.errors import PikfixError
 from pikfix_bench.model.blocks import Recomputed
@@ -39,11 +41,71 @@ def _verified_state() -> dict[str, torch.Tensor]:
     return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
 
 
+class _FrozenConvReLU(torch.autograd.Function):
+    """``relu(conv(x))`` with frozen weights, keeping one byte per output (was it positive) for backward.
+
+    The input gradient needs nothing else: autograd would keep the input and the output (eight bytes per
+    value in float32). The gradient is autograd's own: the ReLU's mask, then ``convolution_backward`` for
+    the input alone, in the precision the forward ran in (autocast included).
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:  # noqa: D102
+        output = torch.relu(conv(x))
+        if ctx.needs_input_grad[0]:
+            ctx.conv, ctx.shape, ctx.dtypes = conv, x.shape, (x.dtype, output.dtype)
+            ctx.save_for_backward(output > 0)
+        return output
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: torch.Tensor):  # noqa: D102
+        (positive,) = ctx.saved_tensors
+        conv, (input_dtype, dtype) = ctx.conv, ctx.dtypes
+        grad = torch.where(positive, grad.to(dtype), 0)
+        grad_input = torch.ops.aten.convolution_backward(
+            grad,
+            grad.new_empty(ctx.shape),  # only its shape is read
+            conv.weight.to(dtype),
+            None,
+            conv.stride,
+            conv.padding,
+            conv.dilation,
+            False,
+            [0, 0],
+            conv.groups,
+            [True, False, False],
+        )[0]
+        return grad_input.to(input_dtype), None
+
+
+class _MaxPoolKeepingIndices(torch.autograd.Function):
+    """2x2 max-pooling that keeps only the chosen positions for backward (autograd keeps the input too)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        output, indices = F.max_pool2d(x, 2, 2, return_indices=True)
+        if ctx.needs_input_grad[0]:
+            ctx.shape = x.shape
+            ctx.save_for_backward(indices)
+        return output
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: torch.Tensor):  # noqa: D102
+        (indices,) = ctx.saved_tensors
+        return torch.ops.aten.max_pool2d_with_indices_backward(
+            grad, grad.new_empty(ctx.shape), [2, 2], [2, 2], [0, 0], [1, 1], False, indices
+        )
+
+
 class VGGFeatures(Recomputed):
     """Frozen VGG16 features f1..f4 (relu1_2, relu2_2, relu3_3, relu4_3) of a lightness map.
 
     The input is lightness in ``[0, 1]`` (``N x 1 x H x W``), replicated to three channels and
-    normalised with the ImageNet statistics, as the pretrained network expects.
+    normalised with the ImageNet statistics, as the pretrained network expects. Its weights never
+    learn, so backward keeps a byte per activation (the ReLUs' masks) and the pools' choices, not the
+    activations.
     """
 
     def __init__(self) -> None:
@@ -66,7 +128,10 @@ class VGGFeatures(Recomputed):
         x = (lightness.expand(-1, 3, -1, -1) - self.mean) / self.std
         taps = []
         for index, layer in enumerate(self.features):
-            x = layer(x)
+            if isinstance(layer, nn.Conv2d):
+                x = _FrozenConvReLU.apply(x, layer)  # with the ReLU that follows it in the layout
+            elif isinstance(layer, nn.MaxPool2d):
+                x = _MaxPoolKeepingIndices.apply(x)
             if index in TAPS:
                 taps.append(x)
         return taps
