@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import platform
+import subprocess
 import sys
 from importlib.metadata import requires
 
@@ -132,9 +134,40 @@ def test_installed_metadata_declares_torch_ranges_not_pins():
 
 
 def test_freed_memory_is_handed_back_on_glibc():
-    import platform
-
     from pikfix_bench.memory import release_free_memory
 
     released = release_free_memory()
     assert released is (platform.system() == "Linux" and platform.libc_ver()[0] == "glibc")
+
+
+_HELD_AFTER_FREEING = """
+import sys, psutil, torch
+from pikfix_bench.memory import return_large_blocks_at_once
+if sys.argv[1] == "at-once":
+    assert return_large_blocks_at_once()
+process = psutil.Process()
+torch.ones(2 * 2**20)  # one 8 MiB block freed: by default glibc's threshold for mapping rises past it
+blocks, keep = [], []
+for _ in range(24):  # 8 MiB blocks between small ones still in use: freed, they leave holes in the heap
+    blocks.append(torch.ones(2 * 2**20))
+    keep.append(torch.ones(1000))
+before = process.memory_info().rss
+del blocks
+print((before - process.memory_info().rss) / 2**20)
+"""
+
+
+@pytest.mark.skipif(
+    not (sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"), reason="glibc's mallopt"
+)
+def test_large_blocks_return_to_the_system_when_freed_once_asked():
+    returned = {
+        mode: float(
+            subprocess.run(
+                [sys.executable, "-c", _HELD_AFTER_FREEING, mode], capture_output=True, text=True, check=True
+            ).stdout
+        )
+        for mode in ("default", "at-once")
+    }
+    assert returned["at-once"] > 150  # MiB of the 192 freed
+    assert returned["default"] < 50, returned

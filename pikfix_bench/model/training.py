@@ -24,7 +24,7 @@ from pikfix_bench.datasets.store import Dataset, Sample
 from pikfix_bench.devices import resolve_device
 from pikfix_bench.errors import PikfixError
 from pikfix_bench.json_io import write_json
-from pikfix_bench.memory import release_free_memory
+from pikfix_bench.memory import release_free_memory, return_large_blocks_at_once
 from pikfix_bench.metrics import ImageScorer
 from pikfix_bench.metrics.lpips_metric import verified_weights
 from pikfix_bench.model.blocks import recompute_activations
@@ -330,7 +330,9 @@ def train(
     precision : {"fp32", "bf16", "fp16"}
         Precision of the convolutions (:func:`train_step`); recorded in the checkpoints and ``log.csv``.
     checkpoint_activations : bool
-        Recompute block activations in backward (less memory, more compute; same values).
+        Recompute block activations in backward (less memory, more compute; same values). On the CPU
+        this also makes glibc return large freed blocks at once, for the rest of the process
+        (:func:`pikfix_bench.memory.return_large_blocks_at_once`).
     workers : int, optional
         DataLoader worker processes making the batches (default: :func:`default_workers`; 0: this process).
     progress : bool
@@ -351,6 +353,8 @@ def train(
     torch.manual_seed(seed)
     if device.startswith("cuda"):
         torch.backends.cudnn.benchmark = True
+    elif checkpoint_activations:  # memory before speed, also in how the C heap keeps freed blocks
+        return_large_blocks_at_once()
     options = (device, precision, checkpoint_activations)
     state = (
         _load_state(out / "last.pth", config, dataset.content_hash, *options)
