@@ -166,26 +166,41 @@ def test_dense_blocks_keep_their_feature_maps_not_every_concatenation():
     assert _kept_bytes(dense, up, skip) <= (64 + 3 * 16 + 32) * plane * 1.05
 
 
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)]
+
+
+def _assert_equal(ours: torch.Tensor, reference: torch.Tensor) -> None:
+    """Bit-equal on the CPU; on a GPU within 1e-5 of the largest value (cuDNN may pick another kernel)."""
+    assert ours.dtype == reference.dtype
+    if ours.is_cuda:
+        tolerance = 1e-5 * float(reference.detach().abs().max().float())
+        torch.testing.assert_close(ours, reference, rtol=0, atol=tolerance)
+    else:
+        assert torch.equal(ours, reference)
+
+
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("precision", [None, torch.bfloat16])
-def test_a_convolution_of_kept_parts_gives_the_gradients_of_the_convolution_of_their_concatenation(precision):
+def test_a_convolution_of_kept_parts_gives_the_gradients_of_the_convolution_of_their_concatenation(
+    precision, device
+):
     torch.manual_seed(0)
-    parts = [torch.rand(2, c, 12, 10, requires_grad=True) for c in (5, 3, 4)]
-    separate = ConcatConv2d(12, 7, 3, padding=1)
-    joined = torch.nn.Conv2d(12, 7, 3, padding=1)
+    parts = [torch.rand(2, c, 12, 10, device=device, requires_grad=True) for c in (5, 3, 4)]
+    separate = ConcatConv2d(12, 7, 3, padding=1).to(device)
+    joined = torch.nn.Conv2d(12, 7, 3, padding=1).to(device)
     joined.load_state_dict(separate.state_dict())
-    grad_out = torch.rand(2, 7, 12, 10)
+    grad_out = torch.rand(2, 7, 12, 10, device=device)
     results = []
     for forward in (lambda: separate(parts), lambda: joined(torch.cat(parts, 1))):
         for tensor in (*parts, *joined.parameters(), *separate.parameters()):
             tensor.grad = None
-        with torch.autocast("cpu", dtype=precision or torch.bfloat16, enabled=precision is not None):
+        with torch.autocast(device, dtype=precision or torch.bfloat16, enabled=precision is not None):
             out = forward()
         out.backward(grad_out.to(out.dtype))
         module = separate if len(results) == 0 else joined
         results.append([out, *(p.grad for p in parts), module.weight.grad, module.bias.grad])
     for ours, reference in zip(*results, strict=True):
-        assert ours.dtype == reference.dtype
-        assert torch.equal(ours, reference)
+        _assert_equal(ours, reference)
 
 
 def _plain_vgg_taps(vgg: VGGFeatures, lightness: torch.Tensor) -> list[torch.Tensor]:
@@ -218,22 +233,22 @@ class _PlainVGG(torch.nn.Module):
         return _plain_vgg_taps(self.vgg, lightness)
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("precision", [None, torch.bfloat16])
-def test_the_frozen_vgg_gives_autograds_values_and_input_gradients(precision):
-    vgg = VGGFeatures()
+def test_the_frozen_vgg_gives_autograds_values_and_input_gradients(precision, device):
+    vgg = VGGFeatures().to(device)
     generator = torch.Generator().manual_seed(1)
-    lightness = torch.rand(2, 1, 48, 64, generator=generator)
-    weights = [torch.rand(1, c, 1, 1, generator=generator) for c in (64, 128, 256, 512)]
+    lightness = torch.rand(2, 1, 48, 64, generator=generator).to(device)
+    weights = [torch.rand(1, c, 1, 1, generator=generator).to(device) for c in (64, 128, 256, 512)]
     results = []
     for forward in (vgg, lambda x: _plain_vgg_taps(vgg, x)):
         x = lightness.clone().requires_grad_(True)
-        with torch.autocast("cpu", dtype=precision or torch.bfloat16, enabled=precision is not None):
+        with torch.autocast(device, dtype=precision or torch.bfloat16, enabled=precision is not None):
             taps = forward(x)
         sum((t.float() * w).sum() for t, w in zip(taps, weights, strict=True)).backward()
         results.append([*taps, x.grad])
     for ours, reference in zip(*results, strict=True):
-        assert ours.dtype == reference.dtype
-        assert torch.equal(ours, reference)
+        _assert_equal(ours, reference)
 
 
 class _Warp(torch.nn.Module):
@@ -241,13 +256,16 @@ class _Warp(torch.nn.Module):
         return warp(pooled, query, key, (32, 32), 0.01)
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("value_channels", [2, 32])
-def test_the_warp_keeps_no_input_by_reference_map_for_backward(value_channels):
+def test_the_warp_keeps_no_input_by_reference_map_for_backward(value_channels, device):
     """softmax(Phi / T) is N x P x P': 16 x 4096 x 4096 floats (1 GiB) at batch 16, 256 px, 1/4 scale."""
     generator = torch.Generator().manual_seed(0)
-    query = F.normalize(torch.rand(2, 16, 32 * 32, generator=generator), dim=1).requires_grad_(True)
-    key = F.normalize(torch.rand(2, 16, 30 * 30, generator=generator), dim=1).requires_grad_(True)
-    pooled = torch.rand(2, value_channels, 30, 30, generator=generator, requires_grad=True)
+    query = (
+        F.normalize(torch.rand(2, 16, 32 * 32, generator=generator), dim=1).to(device).requires_grad_(True)
+    )
+    key = F.normalize(torch.rand(2, 16, 30 * 30, generator=generator), dim=1).to(device).requires_grad_(True)
+    pooled = torch.rand(2, value_channels, 30, 30, generator=generator).to(device).requires_grad_(True)
     attention_bytes = 4 * 2 * 32 * 32 * 30 * 30
     assert _kept_bytes(_Warp(), pooled, query, key) < attention_bytes / 4
     inputs = (pooled, query, key)
