@@ -9,8 +9,8 @@ Prints, in order:
    on by default outside the scorer (the scorer turns it off);
 3. ``evaluate`` wall time per model on the bundled sample set at 256 px (weight-free baselines, pix2pix
    and Pik-Fix with random weights), with the device each model ran on;
-4. one Pik-Fix training step (generator + PatchGAN, the talk's losses) at batch 16, 256 x 256, fp32:
-   images per second and peak GPU memory;
+4. Pik-Fix training steps (generator + PatchGAN, the talk's losses) at batch 16, 256 x 256, fp32 and
+   bf16: images per second and peak GPU memory, against issue 16's targets;
 5. the Pik-Fix forward pass at 256..2048 px: time and peak memory (``bench/pikfix.py``'s measurement);
 6. a 4096 x 4096 scan through tiled inference (``memory_budget`` 4 GiB, a 3072-px reference encoded once):
    time and peak memory (issue 16: "4096² runs").
@@ -141,27 +141,40 @@ def evaluate_times(device: str, root: Path) -> Path:
     return dataset
 
 
+# issue 16's targets for one H200-class GPU at batch 16, 256 x 256: images per second, peak GiB
+TRAIN_TARGETS = {"fp32": (95, 12), "bf16": (190, 8)}
+
+
 def train_speed(device: str, dataset: Path, batch: int, crop: int, steps: int) -> None:
-    """Section 4: Pik-Fix training steps at ``batch`` x ``crop``^2, fp32."""
+    """Section 4: Pik-Fix training steps at ``batch`` x ``crop``^2 in fp32 and bf16 (against issue 16's
+    targets, which hold at batch 16, 256 px)."""
     samples = list(open_dataset(dataset))
     samples = (samples * (batch // len(samples) + 1))[:batch]
     config = PikFixConfig()
-    torch.manual_seed(0)
-    state = new_state(config, device)
     tensors = {k: v.to(device) for k, v in training_tensors(samples, crop, np.random.default_rng(0)).items()}
-    for _ in range(2):  # warm-up: cuDNN algorithm choice, allocator
-        train_step(state, config, tensors)
-    synchronize(device)
-    if device.startswith("cuda"):
-        torch.cuda.reset_peak_memory_stats()
-    start = time.perf_counter()
-    for _ in range(steps):
-        train_step(state, config, tensors)
-    synchronize(device)
-    seconds = (time.perf_counter() - start) / steps
-    peak = f"{torch.cuda.max_memory_allocated() / 2**30:.1f} GiB" if device.startswith("cuda") else "-"
-    print(f"\n== Pik-Fix training step, default config, fp32, batch {batch} at {crop}x{crop} on {device}")
-    print(f"{seconds * 1000:.0f} ms per step, {batch / seconds:.1f} img/s, peak GPU memory {peak}")
+    print(f"\n== Pik-Fix training step, default config, batch {batch} at {crop}x{crop} on {device}")
+    for precision, (target_rate, target_gib) in TRAIN_TARGETS.items():
+        torch.manual_seed(0)
+        state = new_state(config, device, precision)
+        for _ in range(2):  # warm-up: cuDNN algorithm choice, allocator
+            train_step(state, config, tensors)
+        synchronize(device)
+        if device.startswith("cuda"):
+            torch.cuda.reset_peak_memory_stats()
+        start = time.perf_counter()
+        for _ in range(steps):
+            train_step(state, config, tensors)
+        synchronize(device)
+        seconds = (time.perf_counter() - start) / steps
+        rate = batch / seconds
+        line = f"{precision}: {seconds * 1000:.0f} ms per step, {rate:.1f} img/s"
+        if device.startswith("cuda"):
+            peak = torch.cuda.max_memory_allocated() / 2**30
+            met = rate >= target_rate and peak <= target_gib
+            line += f", peak GPU memory {peak:.1f} GiB (target >= {target_rate} img/s, <= {target_gib} GiB: "
+            line += f"{'met' if met else 'NOT met'})"
+        print(line)
+        del state
 
 
 def forward_sizes(device: str, sizes: list[int]) -> None:
