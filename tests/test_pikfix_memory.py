@@ -14,7 +14,7 @@ from tiny_pikfix import tiny
 
 from pikfix_bench.model import PikFix
 from pikfix_bench.model.blocks import ConcatConv2d, DenseBlock, ResidualDenseBlock, recompute_activations
-from pikfix_bench.model.colorization import warp
+from pikfix_bench.model.colorization import Fusion, warp
 from pikfix_bench.model.losses import generator_loss
 from pikfix_bench.model.similarity import SimilarityNet, grid_size
 from pikfix_bench.model.vgg import CHANNELS, TAPS, VGGFeatures
@@ -296,3 +296,22 @@ def test_the_similarity_keeps_each_resized_vgg_level_once():
 
     resized_bytes = 4 * sum(CHANNELS) * 16 * 16
     assert _kept_bytes(Encode(), *features) < 1.3 * resized_bytes
+
+
+def test_a_fusion_keeps_its_evidence_at_the_evidence_size():
+    """At the finest level the evidence (2K = 128 channels) resized to full size was kept for backward:
+    16 x 128 x 256 x 256 floats (0.5 GiB) at batch 16, 256 px. It is resized again in backward instead."""
+    fusion = Fusion(8, 32)
+    features = torch.rand(1, 8, 64, 64, requires_grad=True)
+    evidence = torch.rand(1, 32, 8, 8, requires_grad=True)
+    resized_bytes = 4 * 32 * 64 * 64
+    assert _kept_bytes(fusion, features, evidence) < 0.75 * resized_bytes
+    out = fusion(features, evidence)
+    reference = features + fusion.body(
+        [features, F.interpolate(evidence, size=(64, 64), mode="bilinear", align_corners=False)]
+    )
+    grads = torch.autograd.grad(out.square().sum(), (features, evidence, *fusion.parameters()))
+    expected = torch.autograd.grad(reference.square().sum(), (features, evidence, *fusion.parameters()))
+    assert torch.equal(out, reference)
+    for ours, theirs in zip(grads, expected, strict=True):
+        assert torch.equal(ours, theirs)

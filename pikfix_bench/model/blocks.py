@@ -29,6 +29,14 @@ class Recomputed(nn.Module):
         raise NotImplementedError
 
 
+def recomputed(function, *inputs: torch.Tensor):
+    """``function(*inputs)``, its intermediate tensors recomputed in backward rather than kept (when
+    gradients are being recorded; the same values either way)."""
+    if torch.is_grad_enabled():
+        return checkpoint(function, *inputs, use_reentrant=False)
+    return function(*inputs)
+
+
 def recompute_activations(model: nn.Module, enabled: bool = True) -> None:
     """Switch recomputation on (or off) for every :class:`Recomputed` module of ``model``."""
     for module in model.modules():

@@ -6,9 +6,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.checkpoint import checkpoint
 
-from pikfix_bench.model.blocks import ConcatConv2d, DenseBlock, Recomputed
+from pikfix_bench.model.blocks import ConcatConv2d, DenseBlock, Recomputed, recomputed
 
 
 class SPHist(nn.Module):
@@ -37,14 +36,9 @@ class SPHist(nn.Module):
         logits = -((channel - centres.view(1, -1, 1, 1)) ** 2) / (2 * self.sigma**2)
         return torch.softmax(logits, dim=1)
 
-    def _recomputed(self, function, *inputs: torch.Tensor):
-        if torch.is_grad_enabled():
-            return checkpoint(function, *inputs, use_reentrant=False)
-        return function(*inputs)
-
     def global_histogram(self, channel: torch.Tensor, fixed_centres: bool = False) -> torch.Tensor:
         """``N x K`` histogram of the whole image (mean of the per-pixel ones)."""
-        return self._recomputed(
+        return recomputed(
             lambda x: at_least_float32(self.forward(x, fixed_centres)).mean(dim=(2, 3)), channel
         )
 
@@ -55,7 +49,7 @@ class SPHist(nn.Module):
             full = torch.cat([self.forward(values[:, :1]), self.forward(values[:, 1:])], 1)
             return tuple(F.adaptive_avg_pool2d(full, grid) for grid in grids)
 
-        return list(self._recomputed(histograms, ab))
+        return list(recomputed(histograms, ab))
 
 
 def at_least_float32(tensor: torch.Tensor) -> torch.Tensor:
@@ -124,8 +118,14 @@ class Fusion(Recomputed):
         )
 
     def compute(self, features: torch.Tensor, evidence: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        # the evidence resized to the features (2K channels at full size at the finest level) is resized
+        # again in backward rather than kept
+        mixed = recomputed(self._mix, features, evidence)
+        return features + self.body[2](self.body[1](mixed))
+
+    def _mix(self, features: torch.Tensor, evidence: torch.Tensor) -> torch.Tensor:
         evidence = F.interpolate(evidence, size=features.shape[-2:], mode="bilinear", align_corners=False)
-        return features + self.body([features, evidence])
+        return self.body[0]([features, evidence])
 
 
 class ColorizationUNet(nn.Module):
