@@ -7,7 +7,8 @@ few epochs on the bundled sample set and scores it beside the weight-free baseli
 (the model has seen 7 of the 8 images: a smoke-level number, not a benchmark result).
 
 The training memory section runs ``train --epochs 1 --batch-size 4 --crop 128`` on the sample set at
-256 px in a fresh process per setting (default, ``--checkpoint-activations``, ``--precision bf16``) and
+256 px in a fresh process per setting (default, ``--checkpoint-activations``; bf16 is measured by
+``bench/gpu.py``: a CPU without native bf16 takes minutes per step) and
 prints each one's peak resident memory and time (issue 16's CPU targets: at most 2.0 GB by default, 1.4 GB
 with ``--checkpoint-activations``).
 
@@ -106,19 +107,15 @@ def main() -> None:
         root = Path(tmp)
         run("build-dataset", "sample", "--out", str(root / "big"), "--size", "256")
         print("\ntraining peak RSS, train --epochs 1 --batch-size 4 --crop 128 (CPU, sample set at 256 px)")
-        for label, extra in (
-            ("default", []),
-            ("--checkpoint-activations", ["--checkpoint-activations"]),
-            ("--precision bf16", ["--precision", "bf16"]),
-        ):
+        for label, extra in (("default", []), ("--checkpoint-activations", ["--checkpoint-activations"])):
             base = ["--dataset", str(root / "big"), "--epochs", "1", "--batch-size", "4", "--crop", "128"]
             out = ["--out", str(root / f"mem-{len(extra)}-{extra[-1] if extra else 'default'}")]
             peak, seconds = train_peak(*base, *out, "--device", "cpu", *extra)
-            target = TRAIN_TARGETS_GB.get(label)
-            verdict = f"target <= {target} GB: {'met' if peak * 2**20 / 1e9 <= target else 'NOT met'}"
+            target = TRAIN_TARGETS_GB[label]
+            verdict = "met" if peak * 2**20 / 1e9 <= target else "NOT met"
             print(
                 f"  {label:<26} {peak:>7.0f} MiB = {peak * 2**20 / 1e9:.2f} GB  {seconds:5.1f} s"
-                + (f"  ({verdict})" if target else "")
+                f"  (target <= {target} GB: {verdict})"
             )
         run("build-dataset", "sample", "--out", str(root / "ds"), "--size", str(args.crop))
         run(
