@@ -44,6 +44,30 @@ def recompute_activations(model: nn.Module, enabled: bool = True) -> None:
             module.recompute = enabled
 
 
+def convolution_backward(
+    conv: nn.Conv2d,
+    grad: torch.Tensor,
+    inputs: torch.Tensor,
+    weight: torch.Tensor,
+    needed: tuple[bool, bool, bool],
+) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+    """Autograd's own gradients of ``conv``'s convolution of ``inputs`` with ``weight``: those of the input,
+    the weight and the bias that ``needed`` asks for (``None`` for the others)."""
+    return torch.ops.aten.convolution_backward(
+        grad,
+        inputs,
+        weight,
+        [weight.shape[0]] if conv.bias is not None else None,
+        conv.stride,
+        conv.padding,
+        conv.dilation,
+        False,
+        [0, 0],
+        conv.groups,
+        list(needed),
+    )
+
+
 class _ConvolutionOfConcatenation(torch.autograd.Function):
     """``conv2d(cat(parts, 1))`` keeping the parts for backward and rebuilding their concatenation there.
 
@@ -54,7 +78,7 @@ class _ConvolutionOfConcatenation(torch.autograd.Function):
     @staticmethod
     def forward(ctx, conv: ConcatConv2d, weight, bias, *parts: torch.Tensor) -> torch.Tensor:  # noqa: D102
         output = conv.convolve(torch.cat(parts, 1), weight, bias)
-        ctx.conv, ctx.dtype, ctx.has_bias = conv, output.dtype, bias is not None
+        ctx.conv, ctx.dtype = conv, output.dtype
         ctx.save_for_backward(weight, *parts)
         return output
 
@@ -64,18 +88,12 @@ class _ConvolutionOfConcatenation(torch.autograd.Function):
         weight, *parts = ctx.saved_tensors
         conv, dtype = ctx.conv, ctx.dtype
         needs_parts = any(ctx.needs_input_grad[3:])
-        grad_joined, grad_weight, grad_bias = torch.ops.aten.convolution_backward(
+        grad_joined, grad_weight, grad_bias = convolution_backward(
+            conv,
             grad.to(dtype),
             torch.cat(parts, 1).to(dtype),
             weight.to(dtype),
-            [weight.shape[0]] if ctx.has_bias else None,
-            conv.stride,
-            conv.padding,
-            conv.dilation,
-            False,
-            [0, 0],
-            conv.groups,
-            [needs_parts, ctx.needs_input_grad[1], ctx.needs_input_grad[2]],
+            (needs_parts, ctx.needs_input_grad[1], ctx.needs_input_grad[2]),
         )
         grads_parts = (
             [

@@ -19,7 +19,7 @@ from torch import nn
 from torch.autograd.function import once_differentiable
 
 from pikfix_bench.errors import PikfixError
-from pikfix_bench.model.blocks import Recomputed
+from pikfix_bench.model.blocks import Recomputed, convolution_backward
 
 VGG_WEIGHTS = "vgg16_conv4.pth"
 VGG_SHA256 = "a0108b8f193381606a169f43adc259cec2c2de6b35b35816363c1c38d4ec7bff"
@@ -63,19 +63,10 @@ class _FrozenConvReLU(torch.autograd.Function):
         (positive,) = ctx.saved_tensors
         conv, (input_dtype, dtype) = ctx.conv, ctx.dtypes
         grad = torch.where(positive, grad.to(dtype), 0)
-        grad_input = torch.ops.aten.convolution_backward(
-            grad,
-            grad.new_empty(ctx.shape),  # only its shape is read
-            conv.weight.to(dtype),
-            None,
-            conv.stride,
-            conv.padding,
-            conv.dilation,
-            False,
-            [0, 0],
-            conv.groups,
-            [True, False, False],
-        )[0]
+        input_shaped = grad.new_empty(ctx.shape)  # only its shape is read
+        grad_input, _, _ = convolution_backward(
+            conv, grad, input_shaped, conv.weight.to(dtype), (True, False, False)
+        )
         return grad_input.to(input_dtype), None
 
 
