@@ -141,19 +141,21 @@ def test_freed_memory_is_handed_back_on_glibc():
 
 
 _HELD_AFTER_FREEING = """
-import sys, psutil, torch
+import os, sys, torch
 from pikfix_bench.memory import return_large_blocks_at_once
 if sys.argv[1] == "at-once":
     assert return_large_blocks_at_once()
-process = psutil.Process()
+def resident():
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 torch.ones(2 * 2**20)  # one 8 MiB block freed: by default glibc's threshold for mapping rises past it
 blocks, keep = [], []
 for _ in range(24):  # 8 MiB blocks between small ones still in use: freed, they leave holes in the heap
     blocks.append(torch.ones(2 * 2**20))
     keep.append(torch.ones(1000))
-before = process.memory_info().rss
+before = resident()
 del blocks
-print((before - process.memory_info().rss) / 2**20)
+print((before - resident()) / 2**20)
 """
 
 
