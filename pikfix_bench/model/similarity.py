@@ -58,15 +58,16 @@ class SimilarityNet(nn.Module):
         else:  # the public code weighs every level alike
             self.register_buffer("coefficients", ones, persistent=False)
         self.fuse = ConcatConv2d(sum(CHANNELS), channels, 1)  # W
+        levels = torch.arange(len(CHANNELS)).repeat_interleave(torch.tensor(CHANNELS))
+        self.register_buffer(
+            "level_of_channel", levels, persistent=False
+        )  # which level each input of W reads
 
     def _fused(self, features: list[torch.Tensor], scale_index: int, size: tuple[int, int]) -> torch.Tensor:
         # A_i scales W's input channels of each level (a 1x1 convolution is linear: the same values as
         # scaling the resized levels, which would keep a scaled copy of each for backward)
         resized = [F.interpolate(f, size=size, mode="bilinear", align_corners=False) for f in features]
-        coefficients = self.coefficients[scale_index]
-        per_channel = coefficients.repeat_interleave(
-            torch.tensor(CHANNELS, device=coefficients.device), output_size=sum(CHANNELS)
-        )
+        per_channel = self.coefficients[scale_index, self.level_of_channel]
         return self.fuse(resized, self.fuse.weight * per_channel.view(1, -1, 1, 1))
 
     def encode(
