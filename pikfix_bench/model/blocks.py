@@ -77,7 +77,8 @@ class _ConvolutionOfConcatenation(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, conv: ConcatConv2d, weight, bias, *parts: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        output = conv.convolve(torch.cat(parts, 1), weight, bias)
+        joined = torch.cat(parts, 1)
+        output = F.conv2d(joined, weight, bias, conv.stride, conv.padding, conv.dilation, conv.groups)
         ctx.conv, ctx.dtype = conv, output.dtype
         ctx.save_for_backward(weight, *parts)
         return output
@@ -123,10 +124,6 @@ class ConcatConv2d(nn.Conv2d):
             raise TypeError("ConcatConv2d takes a sequence of maps to concatenate, not one tensor")
         weight = self.weight if weight is None else weight
         return _ConvolutionOfConcatenation.apply(self, weight, self.bias, *parts)
-
-    def convolve(self, joined: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-        """The plain convolution of the concatenated input."""
-        return F.conv2d(joined, weight, bias, self.stride, self.padding, self.dilation, self.groups)
 
 
 class ResidualDenseBlock(Recomputed):
