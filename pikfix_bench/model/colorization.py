@@ -119,8 +119,8 @@ class Fusion(Recomputed):
 
     def compute(self, features: torch.Tensor, evidence: torch.Tensor) -> torch.Tensor:  # noqa: D102
         # the evidence resized to the features (2K channels at full size at the finest level) is resized
-        # again in backward rather than kept
-        mixed = recomputed(self._mix, features, evidence)
+        # again in backward rather than kept; when the whole fusion is recomputed, that already does it
+        mixed = self._mix(features, evidence) if self.recompute else recomputed(self._mix, features, evidence)
         return features + self.body[2](self.body[1](mixed))
 
     def _mix(self, features: torch.Tensor, evidence: torch.Tensor) -> torch.Tensor:
