@@ -9,7 +9,7 @@ names it. Writes are atomic: a reader never sees half a PNG.
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -109,16 +109,30 @@ def read_image(path: str | Path, mode: ColorMode = "RGB") -> np.ndarray:
         raise ImageReadError(path, f"image too large ({exc})") from None
 
 
+def _new_temporary(path: Path) -> Path:
+    """Create an empty, uniquely named file beside ``path``, with the permissions the umask gives.
+
+    (:func:`tempfile.mkstemp` would make it ``0600`` whatever the umask, so colleagues on a shared
+    disk could not read what the toolkit writes.)
+    """
+    while True:
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return tmp
+
+
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp_path)`` then rename the temporary file onto ``path``."""
+    """Call ``write(tmp_path)`` then rename the temporary file onto ``path`` (mode as the umask says)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = _new_temporary(path)
     try:
-        write(Path(tmp_name))
-        os.replace(tmp_name, path)
+        write(tmp)
+        os.replace(tmp, path)
     except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
