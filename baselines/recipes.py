@@ -8,13 +8,19 @@ commit read and what was verified.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import ClassVar
 
 from pikfix_bench.baselines.base import ModelDescriptor, ModelError, ModelOption, Task, register_model
-from pikfix_bench.baselines.command import COMMON_OPTIONS, CommandAdapter
+from pikfix_bench.baselines.command import COMMON_OPTIONS, CommandAdapter, check_template
 
 TRACEBACK = "Traceback (most recent call last)"
+# Besides letters and digits, the characters a path may hold to stay one word when pasted into a shell
+# command unquoted (what shlex.quote leaves bare).
+SHELL_WORD_CHARACTERS = frozenset("@%+=:,./-_")
+# The placeholders of deep-exemplar's correspondence= (filled in, quoted, by deep_exemplar_driver.py).
+CORRESPONDENCE_PLACEHOLDERS = ("data_root", "last_line", "gpu")
 
 
 def _descriptor(
@@ -81,6 +87,8 @@ class Wan2020Adapter(Recipe):
     stage with ``python`` from ``PATH`` and ignores its exit status, so a stage that fails (the face
     stages without ``dlib``) leaves the earlier stage's images in ``final_output/`` and exits 0; the
     stage-1 loader prints "not exists yet!" and goes on with random weights when a checkpoint is missing.
+    ``run.py`` also pastes its folders into shell commands unquoted: a work folder with a space or shell
+    syntax in its path is refused rather than given to it.
     """
 
     get_it = "https://github.com/microsoft/Bringing-Old-Photos-Back-to-Life with its checkpoints"
@@ -151,6 +159,19 @@ class Wan2020Adapter(Recipe):
 
     def outputs_subdir(self) -> str:  # noqa: D102
         return "final_output" if self.settings["stages"] == "all" else "restored_image"
+
+    def check_work_folder(self, work: Path) -> None:
+        """Under ``run.py``, refuse a work folder whose path the shell would split or run (``;``, ``$(...)``)."""
+        if self.settings["stages"] != "all":  # stage 1 alone: our own command line, every path quoted
+            return
+        path = os.path.abspath(work)  # run.py makes its folders absolute before pasting them
+        unsafe = sorted({char for char in path if not (char.isalnum() or char in SHELL_WORD_CHARACTERS)})
+        if unsafe:
+            raise ModelError(
+                f"wan2020: run.py pastes its folders into shell commands unquoted, so the work folder {path!r} "
+                f"must not hold {' '.join(map(repr, unsafe))}; choose an --out path of letters, digits and "
+                f"{' '.join(sorted(SHELL_WORD_CHARACTERS))}"
+            )
 
     def failure_in_log(self, log: str) -> str | None:
         """A traceback anywhere in the log fails the call, naming the stage run.py had announced."""
@@ -249,7 +270,8 @@ class DeepExemplarAdapter(Recipe):
     relative to ``input/``); the compiled Deep Image Analogy and similarity programs write
     ``combo_new/<target>_<reference>.combo``; ``colorization_subnet/test.py`` writes
     ``<target>_<reference>.png``. The compiled programs are yours to build: ``correspondence=`` is the
-    command that runs them (placeholders ``{data_root}``, ``{last_line}``, ``{gpu}``).
+    command that runs them (placeholders ``{data_root}``, ``{last_line}``, ``{gpu}``, inserted quoted by the
+    driver and checked, as the ``command`` template is, when the model is created).
     """
 
     get_it = (
@@ -272,6 +294,14 @@ class DeepExemplarAdapter(Recipe):
             "short_size": ModelOption("test.py --short_size (0: native size)", "int", 256, minimum=0),
         },
     )
+
+    def __init__(self, **options: str) -> None:
+        super().__init__(**options)
+        check_template(
+            self.settings["correspondence"],
+            CORRESPONDENCE_PLACEHOLDERS,
+            "model deep-exemplar: --model-opt correspondence",
+        )
 
     def required_files(self) -> list[str]:  # noqa: D102
         return ["colorization_subnet/test.py", self.settings["model"]]

@@ -109,8 +109,9 @@ def test_strict_fp32_restores_after_an_error():
 @pytest.mark.parametrize(("device", "expected"), [("cpu", "-1"), ("cuda", "0"), ("cuda:1", "1")])
 def test_gpu_placeholder_names_the_cuda_index(device, expected, tmp_path):
     model = create_model(
-        "command", command=f"{sys.executable} -c \"open('{tmp_path}/gpu.txt', 'w').write('{{gpu}}')\""
-    )
+        "command",
+        command=f"{sys.executable} -c \"import sys; open('{tmp_path}/gpu.txt', 'w').write(sys.argv[1])\" {{gpu}}",
+    )  # placeholders stand outside quotes: the tool quotes every value it substitutes
     model.load(device)  # a command adapter only passes the index on; nothing runs on CUDA here
     image = np.zeros((4, 4, 3), np.uint8)
     model.predict(Batch(["a"], [image], [image]))

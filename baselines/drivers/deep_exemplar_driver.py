@@ -7,9 +7,14 @@ per line (names relative to ``input/``); its compiled correspondence programs wr
 ``combo_new/<target>_<reference>.combo``; ``colorization_subnet/test.py`` writes
 ``<out_dir>/<target>_<reference>.png``. Targets are named ``t000000.png`` and references
 ``r000000.png`` here, so no name can confuse that scheme.
+
+No path reaches a shell unquoted: ``test.py`` runs from an argument list, and the correspondence
+command (a template of the user's, which may need a shell) gets its ``{data_root}``, ``{last_line}`` and
+``{gpu}`` shell-quoted. The recipe checked that template when the model was created.
 """
 
 import argparse
+import shlex
 import shutil
 import subprocess
 import sys
@@ -38,14 +43,28 @@ def main():
         shutil.copy(args.ref_dir / f"{name}.png", data_root / "input" / f"r{index:06d}.png")
         lines.append(f"t{index:06d}.png r{index:06d}.png 1")
     (data_root / "pairs.txt").write_text("\n".join(lines) + "\n")
-    steps = [
-        args.correspondence.format(data_root=data_root, last_line=len(names) - 1, gpu=args.gpu),
-        f"{sys.executable} {repo / 'colorization_subnet' / 'test.py'} --short_size {args.short_size} "
-        f"--test_model {repo / args.model} --data_root {data_root} --out_dir {data_root / 'res'} --gpu_id {args.gpu}",
+    values = {"data_root": data_root, "last_line": len(names) - 1, "gpu": args.gpu}
+    correspondence = args.correspondence.format(
+        **{key: shlex.quote(str(value)) for key, value in values.items()}
+    )
+    print("$", correspondence, flush=True)
+    subprocess.run(correspondence, shell=True, check=True, cwd=repo)
+    test = [
+        sys.executable,
+        str(repo / "colorization_subnet" / "test.py"),
+        "--short_size",
+        str(args.short_size),
+        "--test_model",
+        str(repo / args.model),
+        "--data_root",
+        str(data_root),
+        "--out_dir",
+        str(data_root / "res"),
+        "--gpu_id",
+        str(args.gpu),
     ]
-    for step in steps:
-        print("$", step, flush=True)
-        subprocess.run(step, shell=True, check=True, cwd=repo)
+    print("$", shlex.join(test), flush=True)
+    subprocess.run(test, check=True, cwd=repo)
     for index, name in enumerate(names):
         result = data_root / "res" / f"t{index:06d}_r{index:06d}.png"
         if result.is_file():
