@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,8 @@ import numpy as np
 from pikfix_bench.degradations.base import path_settings, without_paths
 from pikfix_bench.errors import PikfixError
 from pikfix_bench.hashing import array_sha256
-from pikfix_bench.json_io import read_json
+from pikfix_bench.safe_paths import name_problem
+from pikfix_bench.schema import SHA256_HEX, read_json_record
 
 FORMAT_VERSION = 1
 ARRAY_NAMES = ("input", "gt", "ref", "mask", "input_color")
@@ -140,50 +143,178 @@ class Sample:
     crop: dict[str, int] | None = None
 
 
+_ARRAY_HASHES = {
+    "type": "object",
+    "required": ["input", "gt", "ref"],
+    "propertyNames": {"enum": list(ARRAY_NAMES)},
+    "additionalProperties": SHA256_HEX,
+}
+# What a manifest must hold before any field is used; fields the readers do not use may be added freely.
+MANIFEST_SCHEMA = {
+    "type": "object",
+    "required": [
+        "format_version",
+        "name",
+        "kind",
+        "version",
+        "content_hash",
+        "toolkit_version",
+        "created",
+        "recipe",
+        "samples",
+        "skipped",
+    ],  # fmt: skip
+    "properties": {
+        "format_version": {"type": "integer"},
+        "name": {"type": "string"},
+        "kind": {"type": "string"},
+        "version": {"type": "string"},
+        "content_hash": SHA256_HEX,
+        "toolkit_version": {"type": "string"},
+        "created": {"type": "string"},
+        "recipe": {
+            "type": "object",
+            "required": ["kind", "pipeline", "seed", "size", "reference"],
+            "properties": {
+                "pipeline": {"type": ["object", "null"], "properties": {"name": {"type": "string"}}},
+                "seed": {"type": "integer"},
+                "size": {"type": "integer", "minimum": 0},
+                "reference": {"type": "string"},
+            },
+        },
+        "samples": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["id", "arrays", "record", "reference"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "arrays": _ARRAY_HASHES,
+                    "record": {"type": ["object", "null"]},
+                    "reference": {"type": ["object", "null"]},
+                    "crop": {
+                        "type": ["object", "null"],
+                        "required": ["top", "left"],
+                        "properties": {"top": {"type": "integer"}, "left": {"type": "integer"}},
+                    },
+                },
+            },
+        },
+        "skipped": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"path": {"type": "string"}, "reason": {"type": "string"}},
+            },
+        },
+    },
+}
+
+
 class Dataset:
-    """Read access to a built dataset.
+    """Read access to a built dataset, checked at the door and as it is read.
+
+    Opening checks the manifest against :data:`MANIFEST_SCHEMA`, every sample id
+    (:func:`~pikfix_bench.safe_paths.name_problem`, and each id once), the content hash recomputed from
+    the manifest, and that ``samples.h5`` opens and holds a group for every sample. Reading an array
+    checks its sha256 against the manifest. Every problem is one :class:`PikfixError` naming the file
+    (and the sample and array).
 
     Parameters
     ----------
     path : str or Path
         The dataset directory.
+    check_content_hash : bool
+        Refuse a manifest whose ``content_hash`` differs from the one recomputed from its recipe and
+        sample hashes (``dataset verify`` lists that problem among others instead).
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, check_content_hash: bool = True) -> None:
         self.path = Path(path)
-        manifest_path = self.path / MANIFEST_FILE
-        if not manifest_path.is_file() or not (self.path / SAMPLES_FILE).is_file():
+        manifest_path, self.samples_path = self.path / MANIFEST_FILE, self.path / SAMPLES_FILE
+        if not manifest_path.is_file() or not self.samples_path.is_file():
             raise PikfixError(
                 f"{self.path}: not a pikfix-bench dataset (no {MANIFEST_FILE} and {SAMPLES_FILE})"
             )
-        try:
-            self.manifest = read_json(manifest_path)
-        except json.JSONDecodeError as exc:
-            raise PikfixError(f"{manifest_path}: not valid JSON ({exc})") from None
-        if self.manifest.get("format_version") != FORMAT_VERSION:
+        self.manifest = read_json_record(manifest_path, MANIFEST_SCHEMA)
+        if self.manifest["format_version"] != FORMAT_VERSION:
             raise PikfixError(
-                f"{manifest_path}: format version {self.manifest.get('format_version')} is not {FORMAT_VERSION}"
+                f"{manifest_path}: format version {self.manifest['format_version']} is not {FORMAT_VERSION}"
             )
         self.ids = [sample["id"] for sample in self.manifest["samples"]]
+        for sample_id in self.ids:
+            problem = name_problem(sample_id)
+            if problem:
+                raise PikfixError(f"{manifest_path}: sample id {sample_id!r} {problem}")
+        repeated = sorted(sample_id for sample_id, n in Counter(self.ids).items() if n > 1)
+        if repeated:
+            raise PikfixError(f"{manifest_path}: sample id {repeated[0]!r} appears more than once")
+        self._entries = {sample["id"]: sample for sample in self.manifest["samples"]}
+        if check_content_hash and self.recomputed_content_hash() != self.manifest["content_hash"]:
+            raise PikfixError(
+                f"{manifest_path}: content_hash does not match the recipe and sample hashes it lists "
+                "(the manifest was edited after the build; `pikfix-bench dataset verify` says what differs)"
+            )
+        with self._open() as handle:
+            stored = set(handle["samples"]) if isinstance(handle.get("samples"), h5py.Group) else set()
+        missing = [sample_id for sample_id in self.ids if group_name(sample_id) not in stored]
+        if missing and check_content_hash:
+            raise PikfixError(
+                f"{self.samples_path}: sample {missing[0]!r} is missing ({len(missing)} in all)"
+            )
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def __iter__(self) -> Iterator[Sample]:
-        with h5py.File(self.path / SAMPLES_FILE, "r") as handle:
+        with self._open() as handle:
             for sample_id in self.ids:
                 yield self._read(handle, sample_id)
 
     def read(self, sample_ids: list[str], arrays: tuple[str, ...] = ARRAY_NAMES) -> list[Sample]:
         """Read the named samples; ``arrays`` limits which arrays are decompressed (``input, gt, ref`` at least)."""
-        with h5py.File(self.path / SAMPLES_FILE, "r") as handle:
+        with self._open() as handle:
             return [self._read(handle, sample_id, arrays) for sample_id in sample_ids]
 
-    @staticmethod
-    def _read(handle: h5py.File, sample_id: str, names: tuple[str, ...] = ARRAY_NAMES) -> Sample:
-        group = handle["samples"][group_name(sample_id)]
-        arrays = {name: read_array(group[name]) for name in names if name in group}
-        meta = json.loads(group.attrs["meta"])
+    def recomputed_content_hash(self) -> str:
+        """The content hash of the recipe and sample records as the manifest lists them now."""
+        ordered = sorted(self.manifest["samples"], key=lambda sample: sample["id"])
+        try:
+            return content_hash(self.manifest["recipe"], ordered)
+        except (ValueError, TypeError, RecursionError) as exc:  # NaN or nesting deeper than JSON allows
+            raise PikfixError(f"{self.path / MANIFEST_FILE}: records cannot be hashed ({exc})") from None
+
+    @contextmanager
+    def _open(self) -> Iterator[h5py.File]:
+        """``samples.h5`` open for reading; a file that is not HDF5 or is truncated is one error."""
+        try:
+            handle = h5py.File(self.samples_path, "r")
+        except OSError as exc:
+            raise PikfixError(f"{self.samples_path}: not a readable HDF5 file ({_first_line(exc)})") from None
+        with handle:
+            yield handle
+
+    def _read(self, handle: h5py.File, sample_id: str, names: tuple[str, ...] = ARRAY_NAMES) -> Sample:
+        """One sample, each array checked against the sha256 its manifest entry records."""
+        entry = self._entries[sample_id]
+        where = f"{self.samples_path}: sample {sample_id}"
+        samples = handle.get("samples")
+        group = samples.get(group_name(sample_id)) if isinstance(samples, h5py.Group) else None
+        if not isinstance(group, h5py.Group):
+            raise PikfixError(f"{where} is missing")
+        arrays = {}
+        for name in (name for name in names if name in entry["arrays"]):
+            if not isinstance(group.get(name), h5py.Dataset):
+                raise PikfixError(f"{where}: array {name} is missing")
+            try:
+                arrays[name] = read_array(group[name])
+            except (OSError, RuntimeError, ValueError, MemoryError, zlib.error) as exc:
+                raise PikfixError(f"{where}: array {name} cannot be read ({_first_line(exc)})") from None
+            if array_sha256(arrays[name]) != entry["arrays"][name]:
+                raise PikfixError(
+                    f"{where}: array {name} does not match its sha256 in {MANIFEST_FILE} "
+                    "(changed after the build; `pikfix-bench dataset verify` lists every difference)"
+                )
         return Sample(
             sample_id,
             arrays["input"],
@@ -191,14 +322,19 @@ class Dataset:
             arrays["ref"],
             arrays.get("mask"),
             arrays.get("input_color"),
-            meta.get("record") or {},
-            meta.get("crop"),
+            entry["record"] or {},
+            entry.get("crop"),
         )
 
     @property
     def content_hash(self) -> str:
-        """The recorded content hash."""
+        """The content hash (checked against the manifest's records when the dataset was opened)."""
         return self.manifest["content_hash"]
+
+
+def _first_line(exc: BaseException) -> str:
+    """An exception's message without the multi-line detail HDF5 appends."""
+    return (str(exc).splitlines() or [type(exc).__name__])[0]
 
 
 def open_dataset(path: str | Path) -> Dataset:
@@ -208,32 +344,18 @@ def open_dataset(path: str | Path) -> Dataset:
 
 def verify_dataset(path: str | Path) -> list[str]:
     """Re-hash every stored array; return a message per sample that no longer matches the manifest."""
-    dataset = Dataset(path)
+    dataset = Dataset(path, check_content_hash=False)
     problems = []
-    with h5py.File(dataset.path / SAMPLES_FILE, "r") as handle:
-        stored = set(handle["samples"]) if "samples" in handle else set()
-        for entry in dataset.manifest["samples"]:
-            key = group_name(entry["id"])
-            if key not in stored:
-                problems.append(f"{entry['id']}: missing from {SAMPLES_FILE}")
-                continue
-            group = handle["samples"][key]
-            for name, expected in entry["arrays"].items():
-                if name not in group:
-                    problems.append(f"{entry['id']}: array {name} missing")
-                    continue
-                try:
-                    found = array_sha256(read_array(group[name]))
-                except (OSError, zlib.error) as exc:  # a damaged chunk no longer inflates
-                    problems.append(f"{entry['id']}: array {name} cannot be read ({exc})")
-                    continue
-                if found != expected:
-                    problems.append(f"{entry['id']}: array {name} does not match its sha256")
-        extra = stored - {group_name(entry["id"]) for entry in dataset.manifest["samples"]}
+    with dataset._open() as handle:
+        stored = set(handle["samples"]) if isinstance(handle.get("samples"), h5py.Group) else set()
+        for sample_id in dataset.ids:
+            try:
+                dataset._read(handle, sample_id)
+            except PikfixError as exc:
+                problems.append(str(exc).removeprefix(f"{dataset.samples_path}: sample "))
+        extra = stored - {group_name(sample_id) for sample_id in dataset.ids}
         problems += [f"{key}: in {SAMPLES_FILE} but not in the manifest" for key in sorted(extra)]
-    ordered = sorted(dataset.manifest["samples"], key=lambda sample: sample["id"])
-    recomputed = content_hash(dataset.manifest["recipe"], ordered)
-    if recomputed != dataset.manifest["content_hash"]:
+    if dataset.recomputed_content_hash() != dataset.content_hash:
         problems.append("manifest: content_hash does not match the recipe and sample hashes it lists")
     return problems
 
