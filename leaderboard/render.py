@@ -49,10 +49,38 @@ def _profiles_line(board: Leaderboard) -> str:
     return "; ".join(f"{name}: {PROFILES[name].description}" if name in PROFILES else name for name in names)
 
 
+# Each character is replaced once, so a backslash of the input cannot pair with an escape added here.
+_MD_ESCAPES = {
+    "&": "&amp;",
+    "<": "&lt;",
+    ">": "&gt;",
+    "\\": "\\\\",
+    "|": "\\|",  # GitHub splits table cells on unescaped pipes, even inside code spans
+    "`": "\\`",
+    "[": "\\[",  # no link, and no remote image loaded by whoever views the table
+    "]": "\\]",
+    "*": "\\*",
+    "_": "\\_",
+    "~": "\\~",
+    "$": "\\$",  # GitHub renders $...$ as math
+    "\n": " ",  # a line ending would end the table row or the note
+    "\r": " ",
+}
+
+
+def md_escape(text: str) -> str:
+    """Text from run records as literal GitHub markdown: no HTML, link, emphasis, math or broken cell."""
+    return "".join(_MD_ESCAPES.get(char, char) for char in text)
+
+
 def to_markdown(board: Leaderboard, with_ci: bool = False, reported: bool = False) -> str:
-    """GitHub markdown: best in bold, second underlined, † for ties with the best within noise."""
+    """GitHub markdown: best in bold, second underlined, † for ties with the best within noise.
+
+    Model names, column headings, profile names and notes come from run records, so they are escaped
+    (:func:`md_escape`): a record cannot inject HTML or add cells.
+    """
     header = ["Model"] + [
-        f"{board.heading(column)}<br>{METRICS[metric].header}"
+        f"{md_escape(board.heading(column))}<br>{METRICS[metric].header}"
         for column in board.columns
         for metric in board.metrics
     ]
@@ -63,12 +91,13 @@ def to_markdown(board: Leaderboard, with_ci: bool = False, reported: bool = Fals
             for column in board.columns
             for metric in board.metrics
         ]
-        lines.append(f"| {model} | " + " | ".join(cells) + " |")
+        lines.append(f"| {md_escape(model)} | " + " | ".join(cells) + " |")
     lines += [
         "",
-        f"Metric profile: {_profiles_line(board)}. Bold: best; underlined: second. {SIGNIFICANCE_NOTE}.",
+        f"Metric profile: {md_escape(_profiles_line(board))}. Bold: best; underlined: second. "
+        f"{SIGNIFICANCE_NOTE}.",
     ]
-    lines += [f"Note: {note}." for note in board.notes]
+    lines += [f"Note: {md_escape(note)}." for note in board.notes]
     if reported:
         lines += ["", _reported_markdown()]
     return "\n".join(lines) + "\n"
@@ -174,6 +203,8 @@ _TEX_ESCAPES = {
     "~": r"\textasciitilde{}",
     "^": r"\textasciicircum{}",
     "\\": r"\textbackslash{}",
+    "\n": " ",  # a blank line (paragraph) inside a cell or the caption stops LaTeX
+    "\r": " ",
     "†": r"$^\dagger$",
     "·": r"$\cdot$",
     "↑": r"$\uparrow$",

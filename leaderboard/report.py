@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+from collections.abc import Sequence
 
 import matplotlib
 
@@ -34,7 +35,8 @@ def distribution_plot(runs: list[Run], metric: str) -> str:
     for run in runs:
         if metric in run.per_image:
             column = run.per_image[metric].to_numpy(float)
-            labels.append(f"{run.model}\n{run.key.dataset}")
+            # a "$" of a recorded name would start matplotlib's mathtext, which may not parse
+            labels.append(f"{run.model}\n{run.key.dataset}".replace("$", r"\$"))
             values.append(column[np.isfinite(column)])
     figure, axis = plt.subplots(figsize=(max(4.0, 1.3 * len(labels)), 3.2), dpi=100)
     axis.boxplot(values, showmeans=True)
@@ -70,10 +72,15 @@ def _provenance(run: Run) -> str:
 
 
 def build_report(
-    runs: list[Run], dataset: Dataset | None = None, metrics: list[str] | None = None, figure_count: int = 4
+    runs: list[Run],
+    dataset: Dataset | None = None,
+    metrics: list[str] | None = None,
+    figure_count: int = 4,
+    left_out: Sequence[str] = (),
 ) -> str:
-    """The report page as a string (images inlined, no external files)."""
-    board = build_leaderboard(runs, metrics)
+    """The report page as a string (images inlined, no external files); ``left_out`` names the runs
+    that could not be read (:func:`~pikfix_bench.leaderboard.find_runs`)."""
+    board = build_leaderboard(runs, metrics, left_out=left_out)
     used = list(board.runs.values())
     parts = [
         "<h1>pikfix-bench report</h1>",

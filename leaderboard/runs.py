@@ -1,22 +1,27 @@
 """Finding and reading evaluation run directories for tables and figures.
 
-A run is read, not trusted: its per-image rows are validated
-(:meth:`~pikfix_bench.evaluation.rundir.RunDirectory.scored_rows`) and its summary is computed
-again from the rows that passed, so a torn or edited ``per_image.csv`` cannot reach a table.
+A run is read, not trusted: its ``run.json`` is checked against its schema, its per-image rows are
+validated (:meth:`~pikfix_bench.evaluation.rundir.RunDirectory.scored_rows`), against the sample ids
+of its dataset when that can be found, and its summary is computed again from the rows that passed, so
+a torn or edited ``per_image.csv`` cannot reach a table. A run that cannot be read at all is left out
+of a search with a warning that names it, so one broken directory does not hide the others.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from pikfix_bench.errors import PikfixError
-from pikfix_bench.evaluation.rundir import RUN_FILE, SUMMARY_FILE, RunDirectory
+from pikfix_bench.datasets.store import Dataset
+from pikfix_bench.errors import PikfixError, PikfixWarning
+from pikfix_bench.evaluation.rundir import ERRORS_FILE, PER_IMAGE_FILE, RUN_FILE, SUMMARY_FILE, RunDirectory
 from pikfix_bench.evaluation.statistics import summarize_rows
 
 
@@ -45,6 +50,7 @@ class Run:
     summary: dict[str, Any]
     per_image: pd.DataFrame
     problems: list[str] = field(default_factory=list)  # rows of per_image.csv left out, and why
+    ids_checked: bool = False  # whether rows were checked against the sample ids of the run's dataset
 
     @property
     def model(self) -> str:
@@ -76,30 +82,128 @@ class Run:
         return self.path.name
 
 
-def load_run(path: str | Path) -> Run:
-    """Read one run directory (``run.json``, ``summary.json``, ``per_image.csv``)."""
+class DatasetIndex:
+    """The datasets whose sample ids runs are checked against: those given, and those the runs name.
+
+    A run records the dataset it scored (``dataset_path`` in ``run.json``); that dataset is used when
+    it still opens and has the run's content hash. Each named path is opened once.
+
+    Parameters
+    ----------
+    given : iterable of Dataset
+        Datasets given by the user (``--dataset``), matched to runs by content hash.
+    """
+
+    def __init__(self, given: Iterable[Dataset] = ()) -> None:
+        self._by_hash = {dataset.content_hash: dataset for dataset in given}
+        self._tried: set[str] = set()
+
+    def ids(self, info: dict[str, Any]) -> set[str] | None:
+        """The sample ids of the dataset a run record names, or ``None`` when it cannot be found."""
+        content_hash, path = info["dataset"]["content_hash"], info.get("dataset_path")
+        if content_hash not in self._by_hash and path and path not in self._tried:
+            self._tried.add(path)
+            try:
+                dataset = Dataset(path)
+            except PikfixError:  # moved, deleted or broken: ids stay unchecked and the table says so
+                return None
+            self._by_hash.setdefault(dataset.content_hash, dataset)
+        dataset = self._by_hash.get(content_hash)
+        return None if dataset is None else set(dataset.ids)
+
+
+def load_run(path: str | Path, datasets: DatasetIndex | None = None) -> Run:
+    """Read one run directory (``run.json``, ``summary.json``, ``per_image.csv``, ``errors.csv``).
+
+    Parameters
+    ----------
+    path : str or Path
+        The run directory.
+    datasets : DatasetIndex, optional
+        Where to find the run's dataset (default: only where the run says it is). When it is found,
+        rows of sample ids it lacks are left out and its size is the run's number of samples.
+
+    Returns
+    -------
+    Run
+        The run, its summary computed again from the rows that can be trusted.
+
+    Raises
+    ------
+    PikfixError
+        When the run is not finished or one of its files cannot be read.
+    """
     directory = RunDirectory(path)
     if not directory.is_finished():
         raise PikfixError(f"{directory.path}: not a finished run (needs {RUN_FILE} and {SUMMARY_FILE})")
     info = directory.read_run()
-    rows, problems = directory.scored_rows()
+    known = (datasets or DatasetIndex()).ids(info)
+    try:
+        rows, problems = directory.scored_rows(known_ids=known)
+    except OSError as exc:
+        raise PikfixError(
+            f"{directory.path / PER_IMAGE_FILE}: cannot be read ({exc.strerror or exc})"
+        ) from None
+    try:
+        failed = len(directory.errors())
+    except (OSError, ValueError) as exc:  # pandas' parser and decoding errors are ValueErrors
+        raise PikfixError(f"{directory.path / ERRORS_FILE}: cannot be read as CSV ({exc})") from None
     rows = rows.sort_values("sample_id", kind="stable", ignore_index=True)  # as the run's own summary
-    failed = len(directory.errors())
-    samples = info["dataset"].get("samples", len(rows) + failed)
-    return Run(directory.path, info, summarize_rows(rows, failed, samples), rows, problems)
+    samples = info["dataset"]["samples"] if known is None else len(known)
+    summary = summarize_rows(rows, failed, samples)
+    return Run(directory.path, info, summary, rows, problems, ids_checked=known is not None)
 
 
-def find_runs(paths: list[str | Path]) -> list[Run]:
-    """Runs at the given paths: run directories themselves, or folders searched recursively for them."""
-    runs = []
+def find_runs(
+    paths: list[str | Path], datasets: Iterable[Dataset] = (), left_out: list[str] | None = None
+) -> list[Run]:
+    """Runs at the given paths: run directories themselves, or folders searched recursively for them.
+
+    A run that cannot be read (an unfinished run given by name, a ``run.json`` that is not JSON or
+    does not fit its schema, an unreadable ``per_image.csv`` or ``errors.csv``) is left out, with a
+    line naming it and the problem.
+
+    Parameters
+    ----------
+    paths : list of str or Path
+        Run directories or folders of them.
+    datasets : iterable of Dataset
+        Datasets to check the runs' sample ids against (matched by content hash); a run whose dataset
+        is not among them is checked against the dataset it names, when that still exists.
+    left_out : list of str, optional
+        Receives one line per run left out (default: each is a :class:`PikfixWarning`).
+
+    Returns
+    -------
+    list of Run
+        The runs that could be read.
+
+    Raises
+    ------
+    PikfixError
+        When a path does not exist, or no run could be read (the message says why each was left out).
+    """
+    index = DatasetIndex(datasets)
+    runs, problems = [], []
     for path in map(Path, paths):
         if not path.exists():
             raise PikfixError(f"{path}: no such run directory or folder")
         if (path / RUN_FILE).is_file():
-            runs.append(load_run(path))
-            continue
-        found = sorted(p.parent for p in path.rglob(RUN_FILE) if RunDirectory(p.parent).is_finished())
-        runs += [load_run(p) for p in found]
+            found = [path]
+        else:
+            found = sorted(p.parent for p in path.rglob(RUN_FILE) if RunDirectory(p.parent).is_finished())
+        for run_path in found:
+            try:
+                runs.append(load_run(run_path, index))
+            except PikfixError as exc:
+                problems.append(f"run {run_path} left out: {exc}")
     if not runs:
-        raise PikfixError("no finished runs found in " + ", ".join(map(str, paths)))
+        raise PikfixError(
+            "no finished runs found in " + ", ".join(map(str, paths)) + "".join(f"; {m}" for m in problems)
+        )
+    if left_out is None:
+        for problem in problems:
+            warnings.warn(problem, PikfixWarning, stacklevel=2)
+    else:
+        left_out += problems
     return runs

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -132,13 +133,18 @@ def _significance(board: Leaderboard, column: ColumnKey, metric: str) -> None:
 
 
 def build_leaderboard(
-    runs: list[Run], metrics: list[str] | None = None, rank_partial: bool = False
+    runs: list[Run],
+    metrics: list[str] | None = None,
+    rank_partial: bool = False,
+    left_out: Sequence[str] = (),
 ) -> Leaderboard:
     """Arrange runs into a leaderboard.
 
     Runs on different dataset contents or under different metric profiles never share a column;
     when one model has several runs in a column, the newest finished one is used and a note says so.
     Cells of runs that lack samples of their column are shown with their coverage and not ranked.
+    A note says which runs' sample ids could not be checked against their dataset (their coverage is
+    then as the run records it).
 
     Parameters
     ----------
@@ -148,6 +154,9 @@ def build_leaderboard(
         Metrics to show (default: PSNR, SSIM, LPIPS, as the paper's tables).
     rank_partial : bool
         Rank cells of incomplete runs too (and let them be the best); the table says so.
+    left_out : sequence of str
+        Runs that could not be read, and why (from :func:`~pikfix_bench.leaderboard.find_runs`):
+        the table names them, so that it does not pass for complete.
 
     Returns
     -------
@@ -198,6 +207,14 @@ def build_leaderboard(
             cells[(model, key, metric)] = Cell(
                 float(values["mean"]), ci, values["count"], values["inf_count"], run.run_id, samples[key]
             )
+    unchecked = [str(run.path) for run in chosen.values() if not run.ids_checked]
+    if unchecked:
+        subject = "the runs" if len(unchecked) == len(chosen) else ", ".join(unchecked)
+        notes.append(
+            f"sample ids of {subject} could not be checked against their dataset (pass it with --dataset): "
+            "a row of an id the dataset lacks counts as a scored sample"
+        )
+    notes += list(left_out)
     board = Leaderboard(columns, metrics, models, cells, chosen, samples, notes)
     if any(not cell.complete for cell in cells.values()):
         board.notes.append(

@@ -69,7 +69,7 @@ def read_json_record(path: str | Path, schema: dict[str, Any]) -> Any:
         raise PikfixError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     except UnicodeDecodeError:
         raise PikfixError(f"{path}: not UTF-8 text") from None
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, and integers of over 4300 digits
         raise PikfixError(f"{path}: not valid JSON ({exc})") from None
     check_schema(record, schema, path)
     return record

@@ -1,17 +1,70 @@
-"""``pikfix-bench leaderboard`` and ``pikfix-bench compare``."""
+"""``pikfix-bench leaderboard``, ``compare``, ``figure`` and ``report``.
+
+Runs that cannot be read are left out with a ``warning:`` line each on standard error (and a note in
+the table); an ``--out`` that cannot become a file is refused before any work.
+"""
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
+from pikfix_bench.datasets.store import Dataset
+from pikfix_bench.errors import PikfixError
 from pikfix_bench.image_io import atomic_write
-from pikfix_bench.leaderboard import FORMATS, build_leaderboard, compare_runs, find_runs, load_run, render
+from pikfix_bench.leaderboard import (
+    FORMATS,
+    Run,
+    build_leaderboard,
+    compare_runs,
+    find_runs,
+    load_run,
+    render,
+)
 from pikfix_bench.leaderboard.table import display
 from pikfix_bench.metrics import METRICS, parse_metric_names
+
+
+def _check_output_file(out: Path) -> None:
+    """Refuse an ``--out`` that cannot become a regular file, before any work (so nothing is left behind).
+
+    An existing directory, device or pipe is refused too: the file is written beside it and renamed
+    onto it, which would replace ``/dev/null`` rather than write to it.
+    """
+    if out.exists() and not out.is_file():
+        kind = "a directory" if out.is_dir() else "not a regular file"
+        raise PikfixError(f"--out {out}: {kind}; give the path of a file to write")
+    ancestor = next((folder for folder in out.parents if folder.exists()), None)
+    if ancestor is not None and not ancestor.is_dir():
+        raise PikfixError(f"--out {out}: {ancestor} is not a directory")
+
+
+@contextmanager
+def _writing(out: Path) -> Iterator[None]:
+    """Turn a failure to write ``out`` (permissions, a full disk) into one :class:`PikfixError`."""
+    try:
+        yield
+    except OSError as exc:
+        raise PikfixError(f"--out {out}: cannot be written ({exc.strerror or exc})") from None
+
+
+def _write_text(out: Path, text: str) -> None:
+    with _writing(out):
+        atomic_write(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def _found_runs(paths: Iterable[Path], datasets: list[Dataset]) -> tuple[list[Run], list[str]]:
+    """The runs that can be read, and a line per run left out (each also shown as a warning)."""
+    left_out: list[str] = []
+    runs = find_runs(list(paths), datasets, left_out)
+    for problem in left_out:
+        click.echo(f"warning: {problem}", err=True)
+    return runs, left_out
 
 
 @click.command("leaderboard")
@@ -28,18 +81,28 @@ from pikfix_bench.metrics import METRICS, parse_metric_names
     is_flag=True,
     help="Rank runs that lack samples of their column too (their cells still show k/n).",
 )
-def leaderboard_command(paths, fmt, out, metric_names, ci, reported, rank_partial) -> None:
+@click.option(
+    "--dataset",
+    "dataset_paths",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="A dataset runs were scored on (repeatable; matched by content hash): rows of sample ids it "
+    "lacks are left out. Default: the dataset each run names, where it still is.",
+)
+def leaderboard_command(paths, fmt, out, metric_names, ci, reported, rank_partial, dataset_paths) -> None:
     """Turn run directories (or folders of them) into a Table 1/2-style leaderboard.
 
     A run that lacks samples of its dataset (failed or missing) is shown with its coverage (k/n) and
-    is not ranked unless --rank-partial is given.
+    is not ranked unless --rank-partial is given. A run that cannot be read is left out with a warning.
     """
-    board = build_leaderboard(
-        find_runs(list(paths)), list(parse_metric_names(metric_names)), rank_partial=rank_partial
-    )
+    if out:
+        _check_output_file(out)
+    metrics = list(parse_metric_names(metric_names))
+    runs, left_out = _found_runs(paths, [Dataset(path) for path in dataset_paths])
+    board = build_leaderboard(runs, metrics, rank_partial=rank_partial, left_out=left_out)
     text = render(board, fmt, with_ci=ci, reported=reported)
     if out:
-        atomic_write(out, lambda tmp: tmp.write_text(text))
+        _write_text(out, text)
         click.echo(f"leaderboard written to {out}")
     else:
         click.echo(text, nl=False)
@@ -96,11 +159,14 @@ def figure_command(dataset_path: Path, run_paths, ids: str | None, count: int, o
     from pikfix_bench.leaderboard.figure import draw_figure, pick_informative
     from pikfix_bench.leaderboard.report import require_same_dataset
 
+    _check_output_file(out)
     dataset = open_dataset(dataset_path)
-    runs = find_runs(list(run_paths))
+    runs, _ = _found_runs(run_paths, [dataset])
     require_same_dataset(runs, dataset)
     chosen = [i.strip() for i in ids.split(",")] if ids else pick_informative(runs, count)
-    write_png(out, draw_figure(dataset, runs, chosen))
+    figure = draw_figure(dataset, runs, chosen)
+    with _writing(out):
+        write_png(out, figure)
     click.echo(f"figure of {len(chosen)} samples x {len(runs)} models written to {out}")
 
 
@@ -116,7 +182,10 @@ def report_command(paths, dataset_path: Path | None, metric_names: str, out: Pat
     from pikfix_bench.datasets import open_dataset
     from pikfix_bench.leaderboard.report import build_report
 
+    _check_output_file(out)
     dataset = open_dataset(dataset_path) if dataset_path else None
-    page = build_report(find_runs(list(paths)), dataset, list(parse_metric_names(metric_names)))
-    atomic_write(out, lambda tmp: tmp.write_text(page))
+    metrics = list(parse_metric_names(metric_names))
+    runs, left_out = _found_runs(paths, [dataset] if dataset else [])
+    page = build_report(runs, dataset, metrics, left_out=left_out)
+    _write_text(out, page)
     click.echo(f"report written to {out}")

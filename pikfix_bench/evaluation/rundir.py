@@ -10,6 +10,7 @@ metric, and says why it dropped the others. See ``docs/formats.md``.
 from __future__ import annotations
 
 import csv
+import io
 from collections import Counter
 from collections.abc import Collection, Sequence
 from pathlib import Path
@@ -17,8 +18,9 @@ from typing import Any
 
 import pandas as pd
 
+from pikfix_bench.evaluation.run_record import read_run_record
 from pikfix_bench.image_io import atomic_write
-from pikfix_bench.json_io import read_json, write_json
+from pikfix_bench.json_io import write_json
 
 RUN_FILE, PER_IMAGE_FILE, SUMMARY_FILE, ERRORS_FILE, OUTPUTS_DIR = (
     "run.json",
@@ -51,8 +53,8 @@ class RunDirectory:
         return self.exists() and (self.path / SUMMARY_FILE).is_file()
 
     def read_run(self) -> dict[str, Any]:
-        """The run description."""
-        return read_json(self.path / RUN_FILE)
+        """The run description, checked against the ``run.json`` schema (one PikfixError if it does not fit)."""
+        return read_run_record(self.path / RUN_FILE)
 
     def write_run(self, run: dict[str, Any]) -> None:
         """Write ``run.json`` atomically."""
@@ -89,32 +91,27 @@ class RunDirectory:
         """
         path = self.path / PER_IMAGE_FILE
         text = path.read_bytes().decode("utf-8", errors="replace") if path.is_file() else ""
-        lines = text.split("\n")
-        torn = lines.pop()  # "" when the file ends with a line ending
-        header = next(csv.reader([lines[0]]), []) if lines else []
+        records, problems = _csv_records(text)
+        header = records[0][1] if records else []
         if metrics is None:
             metrics = [name for name in header if name not in ("sample_id", "seconds")]
         columns = ["sample_id", *metrics, "seconds"]
         empty = pd.DataFrame(
             {name: pd.Series(dtype=str if name == "sample_id" else float) for name in columns}
         )
-        if not text:
-            return empty, []
+        if not records:
+            return empty, problems
         if header[:1] != ["sample_id"] or not set(metrics) <= set(header):
             return empty, [
                 f"{PER_IMAGE_FILE}: header {header} lacks sample_id or a metric; every row is scored again"
             ]
-        problems, parsed = [], []
-        for number, line in enumerate(lines[1:], start=2):
-            row, reason = _parse_row(line, header, metrics, known_ids)
+        parsed = []
+        for number, fields in records[1:]:
+            row, reason = _parse_row(fields, header, metrics, known_ids)
             if reason:
                 problems.append(f"{PER_IMAGE_FILE} line {number}: {reason}")
             else:
                 parsed.append(row)
-        if torn:
-            problems.append(
-                f"{PER_IMAGE_FILE} line {len(lines) + 1}: cut before its line ending ({torn[:40]!r})"
-            )
         repeated = {sample_id for sample_id, n in Counter(r["sample_id"] for r in parsed).items() if n > 1}
         problems += [
             f"{PER_IMAGE_FILE}: sample {sample_id} appears more than once" for sample_id in sorted(repeated)
@@ -167,13 +164,38 @@ class RunDirectory:
         return self.path / OUTPUTS_DIR
 
 
+def _csv_records(text: str) -> tuple[list[tuple[int, list[str]]], list[str]]:
+    """The CSV records of ``text`` with the line each starts on, and why any were left out.
+
+    Parsed by :mod:`csv` alone, so a quoted field may hold a line break. A last record that does not
+    end with a line ending was cut by an interruption and is left out; so is everything from a
+    record the csv module cannot read on.
+    """
+    reader = csv.reader(io.StringIO(text, newline=""))
+    records, problems, start = [], [], 1
+    try:
+        for fields in reader:
+            records.append((start, fields))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        problems.append(
+            f"{PER_IMAGE_FILE} line {start}: not readable as CSV ({exc}); later rows are scored again"
+        )
+        return records, problems
+    if text and not text.endswith(("\n", "\r")) and records:
+        number, fields = records.pop()
+        problems.append(
+            f"{PER_IMAGE_FILE} line {number}: cut before its line ending ({','.join(fields)[:40]!r})"
+        )
+    return records, problems
+
+
 def _parse_row(
-    line: str, header: list[str], metrics: Sequence[str], known_ids: Collection[str] | None
+    fields: list[str], header: list[str], metrics: Sequence[str], known_ids: Collection[str] | None
 ) -> tuple[dict[str, Any], str]:
-    """One CSV line as a row, or the reason it cannot be trusted."""
-    fields = next(csv.reader([line]), [])
+    """One CSV record as a row, or the reason it cannot be trusted."""
     if len(fields) != len(header):
-        return {}, f"{len(fields)} fields where the header has {len(header)} ({line[:40]!r})"
+        return {}, f"{len(fields)} fields where the header has {len(header)} ({','.join(fields)[:40]!r})"
     row: dict[str, Any] = dict(zip(header, fields, strict=True))
     sample_id = row["sample_id"]
     if known_ids is not None and sample_id not in known_ids:
@@ -182,5 +204,5 @@ def _parse_row(
         try:
             row[name] = float(row.get(name, ""))
         except ValueError:
-            return {}, f"sample {sample_id}: {name} is {row.get(name)!r}, not a number"
+            return {}, f"sample {sample_id!r}: {name} is {row.get(name)!r}, not a number"
     return row, ""
