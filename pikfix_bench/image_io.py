@@ -10,17 +10,23 @@ from __future__ import annotations
 
 import os
 import secrets
+import unicodedata
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Literal
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from pikfix_bench.errors import ImageReadError, PikfixError, PikfixWarning
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")
+
+# Formats whose extra frames are an animation (refused: which frame is the photograph is unknown); the
+# extra frames of MPO (phone JPEGs) and multi-page TIFF are not, and the first one is read.
+ANIMATED_FORMATS = ("GIF", "PNG", "WEBP")
 
 ColorMode = Literal["RGB", "L"]
 
@@ -30,10 +36,98 @@ def is_image_file(path: str | Path) -> bool:
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
 
 
-def _to_8bit(image: Image.Image) -> Image.Image:
-    """Scale a 16-bit grayscale image to 8 bits: ``round(v / 257)``, so 65535 maps to 255."""
-    array = np.asarray(image).astype(np.float64)
-    return Image.fromarray(np.clip(np.rint(array / 257.0), 0, 255).astype(np.uint8))
+def image_files(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """The image files among ``paths``, and the entries with an image suffix that cannot be read, with why.
+
+    Parameters
+    ----------
+    paths : iterable of Path
+        A folder listing (``iterdir``, ``rglob``), in the order wanted.
+
+    Returns
+    -------
+    files : list of Path
+        Regular files (or links to them) with an image suffix.
+    passed_over : list of (Path, str)
+        Broken symbolic links and FIFOs, sockets or devices with an image suffix, and the reason: named so
+        that they do not vanish silently (folders and files of other suffixes are not images).
+    """
+    files, passed_over = [], []
+    for path in paths:
+        if not is_image_file(path) or path.is_dir():
+            continue
+        if path.is_file():
+            files.append(path)
+        elif path.is_symlink() and not path.exists():
+            passed_over.append((path, f"broken symbolic link (to {printable(os.readlink(path))})"))
+        else:
+            passed_over.append((path, "not a regular file (a FIFO, socket or device)"))
+    return files, passed_over
+
+
+def printable(text: str) -> str:
+    """``text`` as one line that always encodes to UTF-8, to name a file in a message or a manifest.
+
+    The bytes of a file name that are not UTF-8 (which Python holds as lone surrogates) are written as
+    ``\\xff``, control characters as ``\\n``, ``\\x1b``, ...; any other text is unchanged.
+    """
+    try:
+        raw = text.encode("utf-8", "surrogateescape")  # a file name's undecodable bytes, as they were
+    except UnicodeEncodeError:  # a surrogate that no file name decodes to
+        raw = text.encode("utf-8", "backslashreplace")
+    decoded = raw.decode("utf-8", "backslashreplace")
+    return "".join(ascii(char)[1:-1] if unicodedata.category(char) == "Cc" else char for char in decoded)
+
+
+def _to_8bit(samples: np.ndarray) -> np.ndarray:
+    """16-bit samples to 8 bits: ``round(v / 257)``, so 65535 maps to 255 and 256 to 1.
+
+    ``(v + 128) // 257`` is that rounding in integers (no ties: ``v / 257`` never ends in .5), without a
+    float64 copy of a large image. Pillow's 32-bit ``I`` mode is clipped to the 16-bit range first.
+    """
+    wide = np.clip(samples, 0, 65535).astype(np.uint32)
+    wide += 128
+    wide //= 257
+    return wide.astype(np.uint8)
+
+
+def _is_16bit_colour(image: Image.Image) -> bool:
+    """Whether Pillow would keep only the high byte of this file's 16-bit colour samples.
+
+    Pillow has no 16-bit colour mode: it opens 48/64-bit PNG and TIFF (and 16-bit gray with alpha) as
+    ``RGB``/``RGBA``, truncating while it decodes; the raw mode of the file's tile says so (``RGB;16B``).
+    """
+    if image.mode not in ("RGB", "RGBA") or not image.tile:
+        return False
+    args = image.tile[0].args
+    rawmode = args[0] if isinstance(args, tuple) else args
+    return isinstance(rawmode, str) and ";16" in rawmode
+
+
+def _read_16bit_colour(path: Path, opened: Image.Image) -> Image.Image:
+    """The 16-bit colour file ``opened`` reduced by :func:`_to_8bit`, decoded by OpenCV, which keeps 16 bits.
+
+    The EXIF of ``opened`` is carried over, so :func:`~PIL.ImageOps.exif_transpose` turns it as any file.
+    """
+    # decoded from bytes: OpenCV cannot open a path whose name is not UTF-8; unchanged: no rotation,
+    # 16 bits kept, alpha kept (gray with alpha comes as four channels)
+    try:
+        decoded = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error:
+        decoded = None
+    width, height = opened.size
+    if (
+        decoded is None
+        or decoded.dtype != np.uint16
+        or decoded.ndim != 3
+        or decoded.shape[:2] != (height, width)
+    ):
+        raise ImageReadError(path, "truncated or corrupt 16-bit colour data (OpenCV cannot decode it)")
+    warnings.warn(f"{path}: 16-bit image reduced to 8 bits", PikfixWarning, stacklevel=3)
+    order = [2, 1, 0, 3][: decoded.shape[2]]  # OpenCV's BGR(A) to RGB(A)
+    image = Image.fromarray(_to_8bit(decoded[..., order]))
+    image.info["exif"] = opened.getexif().tobytes()
+    return image
 
 
 def _flatten_alpha(image: Image.Image, path: Path) -> Image.Image:
@@ -54,12 +148,12 @@ def _normalise_mode(image: Image.Image, path: Path) -> Image.Image:
         return _flatten_alpha(image, path)
     if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
         warnings.warn(f"{path}: 16-bit image reduced to 8 bits", PikfixWarning, stacklevel=3)
-        return _to_8bit(image)
+        return Image.fromarray(_to_8bit(np.asarray(image)))
     if image.mode == "F":
         raise ImageReadError(path, "floating-point images are not supported (no known data range)")
     if image.mode in ("1", "L"):
         return image.convert("L")
-    # CMYK, YCbCr, LAB, HSV and 48-bit RGB (which Pillow already reduces to RGB).
+    # CMYK, YCbCr, LAB, HSV (48-bit RGB was reduced by _read_16bit_colour).
     return image.convert("RGB")
 
 
@@ -78,12 +172,14 @@ def read_image(path: str | Path, mode: ColorMode = "RGB") -> np.ndarray:
     -------
     numpy.ndarray
         ``uint8`` array, EXIF orientation applied. Alpha is composited on white
-        and 16-bit data is scaled to 8 bits, each with a :class:`PikfixWarning`.
+        and 16-bit data (gray or colour) is scaled to 8 bits as ``round(v / 257)``, each with a
+        :class:`PikfixWarning`.
 
     Raises
     ------
     ImageReadError
-        If the file is missing, unreadable, truncated or not an image.
+        If the file is missing, unreadable, truncated, not an image, animated (GIF, APNG, WebP), or
+        too large to decode in the memory available.
     """
     path = Path(path)
     if mode not in ("RGB", "L"):
@@ -92,12 +188,26 @@ def read_image(path: str | Path, mode: ColorMode = "RGB") -> np.ndarray:
         raise ImageReadError(path, "no such file")
     if not path.is_file():
         raise ImageReadError(path, "not a regular file")
+    size = None
     try:
         with Image.open(path) as opened:
-            opened.load()
-            image = ImageOps.exif_transpose(opened)
+            size = opened.size
+            if opened.format in ANIMATED_FORMATS and getattr(opened, "is_animated", False):
+                raise ImageReadError(
+                    path,
+                    f"animated image ({opened.n_frames} frames): which frame is the photograph is not known",
+                )
+            if _is_16bit_colour(opened):
+                image = _read_16bit_colour(path, opened)
+            else:
+                opened.load()
+                image = opened
+            image = ImageOps.exif_transpose(image)
             image = _normalise_mode(image, path).convert(mode)
             return np.array(image, dtype=np.uint8)
+    except MemoryError:
+        pixels = f"{size[0]} x {size[1]} " if size else ""
+        raise ImageReadError(path, f"not enough memory to decode this {pixels}image") from None
     except UnidentifiedImageError:
         raise ImageReadError(path, "not an image file (format not recognised)") from None
     except (OSError, SyntaxError, ValueError) as exc:

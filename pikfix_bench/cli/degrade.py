@@ -19,31 +19,53 @@ from pikfix_bench.degradations import (
 )
 from pikfix_bench.degradations.gallery import PAGE_ROWS, draw_gallery, draw_page
 from pikfix_bench.errors import PikfixError
-from pikfix_bench.image_io import is_image_file, read_image, write_png
+from pikfix_bench.image_io import image_files, printable, read_image, write_png
 from pikfix_bench.json_io import write_json
+from pikfix_bench.safe_paths import name_problem
 
 
-def collect_inputs(inputs: tuple[Path, ...]) -> list[tuple[str, Path]]:
-    """``(sample_id, path)`` for image files and folders (recursive); ids are relative paths without suffix."""
+def collect_inputs(inputs: tuple[Path, ...]) -> tuple[list[tuple[str, Path]], list[str]]:
+    """The images to degrade, and the files passed over.
+
+    Parameters
+    ----------
+    inputs : tuple of Path
+        Image files and folders (searched recursively).
+
+    Returns
+    -------
+    samples : list of (str, Path)
+        ``(sample_id, path)`` in id order; ids are relative paths without suffix.
+    passed_over : list of str
+        ``"PATH: reason"`` (printable) for each file with an image suffix that cannot be degraded: a
+        broken link, or a name that cannot name the output files (not UTF-8, a control character, ...).
+    """
     found: dict[str, Path] = {}
+    passed_over: list[str] = []
     for root in inputs:
         if root.is_file():
             candidates = [(root.stem, root)]
         elif root.is_dir():
-            candidates = [
-                (p.relative_to(root).with_suffix("").as_posix(), p)
-                for p in sorted(root.rglob("*"))
-                if p.is_file() and is_image_file(p)
-            ]
+            files, unreadable = image_files(sorted(root.rglob("*")))
+            passed_over += [f"{printable(str(path))}: {reason}" for path, reason in unreadable]
+            candidates = [(p.relative_to(root).with_suffix("").as_posix(), p) for p in files]
         else:
-            raise PikfixError(f"{root}: no such file or folder")
+            raise PikfixError(f"{printable(str(root))}: no such file or folder")
         for sample_id, path in candidates:
+            if problem := name_problem(sample_id):
+                passed_over.append(
+                    f"{printable(str(path))}: cannot name its output files: '{printable(sample_id)}' {problem}"
+                )
+                continue
             if sample_id in found:
-                raise PikfixError(f"{path} and {found[sample_id]} would both be written as {sample_id}.png")
+                raise PikfixError(
+                    f"{printable(str(path))} and {printable(str(found[sample_id]))} would both be written as "
+                    f"{sample_id}.png"
+                )
             found[sample_id] = path
-    if not found:
-        raise PikfixError("no images found in " + ", ".join(map(str, inputs)))
-    return sorted(found.items())
+    if not found and not passed_over:
+        raise PikfixError("no images found in " + ", ".join(printable(str(root)) for root in inputs))
+    return sorted(found.items()), passed_over
 
 
 def pipeline_from_options(
@@ -92,15 +114,18 @@ def degrade_command(inputs, out, preset, pipeline_file, operation, severity, see
     depends only on --seed and its name (relative path without suffix), not on the other inputs.
     """
     pipeline = pipeline_from_options(preset, pipeline_file, severity, texture_dir, operation)
-    samples = collect_inputs(inputs)
-    failures = []
+    samples, passed_over = collect_inputs(inputs)
+    failures = list(passed_over)
     for sample_id, path in tqdm(
         samples, desc="degrading", unit="img", file=sys.stderr, disable=len(samples) < 2
     ):
         try:
             result = degrade(read_image(path), pipeline, seed=seed, sample_id=sample_id)
         except PikfixError as exc:
-            failures.append(str(exc) if str(path) in str(exc) else f"{path}: {exc}")
+            failures.append(printable(str(exc) if str(path) in str(exc) else f"{path}: {exc}"))
+            continue
+        except MemoryError:  # one image too large for the memory left costs that image only
+            failures.append(f"{printable(str(path))}: not enough memory to degrade it")
             continue
         write_png(out / f"{sample_id}.png", result.image)
         if result.mask is not None:
@@ -108,7 +133,8 @@ def degrade_command(inputs, out, preset, pipeline_file, operation, severity, see
         write_json(out / f"{sample_id}.json", {"source": str(path), **result.record})
     for message in failures:
         click.echo(f"error: {message}", err=True)
-    click.echo(f"{len(samples) - len(failures)} of {len(samples)} images degraded into {out}", err=True)
+    total = len(samples) + len(passed_over)
+    click.echo(f"{total - len(failures)} of {total} images degraded into {out}", err=True)
     if failures:
         sys.exit(1)
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import io
 import json
 import math
 import os
 import shutil
 import time
-import uuid
 import warnings
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -35,6 +35,7 @@ from pikfix_bench.datasets.sources import (
     SourceListing,
     check_colour,
     load_source_image,
+    skip_entry,
 )
 from pikfix_bench.datasets.store import (
     FORMAT_VERSION,
@@ -59,6 +60,7 @@ from pikfix_bench.degradations import (
 from pikfix_bench.errors import PikfixError
 from pikfix_bench.execution import Executor, given_or_local
 from pikfix_bench.hashing import array_sha256, file_sha256
+from pikfix_bench.image_io import atomic_write
 from pikfix_bench.json_io import read_json, write_json
 
 SHARDS_DIR, RECIPE_FILE = "shards", "recipe.json"
@@ -221,34 +223,43 @@ def replay_sample(raw: np.ndarray, sample: Sample, recipe: dict[str, Any]) -> De
 
 
 def _descriptor_task(location: str) -> np.ndarray | str:
-    """The colour descriptor of a source, or why it cannot be read."""
+    """The colour descriptor of a source, or why it cannot be read (one image too large for the memory
+    left costs that sample only)."""
     try:
         return colour_descriptor(location)
     except PikfixError as exc:
         return str(exc)
+    except MemoryError:
+        return f"{location}: not enough memory to read it"
 
 
 def build_shard(task: tuple[int, list[tuple[SourceItem, dict]], Recipe, str]) -> dict[str, Any]:
     """Build one shard of samples into its own HDF5 file, atomically (temporary name, then rename).
 
     A pure function of its samples and the recipe: run twice (a retry after a lost worker), it writes
-    the same bytes. Returns the ids it holds and the sources it skipped.
+    the same bytes. Returns the ids it holds and the sources it skipped: a sample whose sources are
+    unusable, or that runs out of memory (a huge image), is skipped with the reason and costs nothing else.
     """
     index, entries, recipe, path = task
-    temporary = f"{path}.{uuid.uuid4().hex}.tmp"
     skipped = []
     ids = [item.sample_id for item, _ in entries]
-    with h5py.File(temporary, "w", libver=LIBVER) as handle:
+    # Built in memory and written by Python: when HDF5 itself meets a full disk, h5py crashes the
+    # process in its clean-up (a segmentation fault); a Python write raises a plain OSError.
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w", libver=LIBVER) as handle:
         handle.attrs["ids"] = json.dumps(ids)
         for item, reference in entries:
             try:
                 arrays, meta = build_sample(item, recipe, reference)
             except PikfixError as exc:
-                skipped.append({"path": item.gt, "reason": str(exc)})
+                skipped.append(skip_entry(item.gt, str(exc)))
+                continue
+            except MemoryError:  # its arrays are freed as the exception unwinds: the next sample has room
+                skipped.append(skip_entry(item.gt, "not enough memory to build this sample"))
                 continue
             write_sample(handle, meta["id"], arrays, meta)
         handle.attrs["skipped"] = json.dumps(skipped)
-    os.replace(temporary, path)
+    atomic_write(Path(path), lambda temporary: temporary.write_bytes(buffer.getbuffer()))
     return {"index": index, "count": len(entries), "skipped": skipped}
 
 
@@ -289,8 +300,14 @@ class BuildResult:
 def _prepare_output(out: Path, recipe: Recipe, resume: bool, force: bool) -> Path:
     """Check the output and return the ``.partial`` folder to build in."""
     partial = out.with_name(out.name + ".partial")
+    if out.exists() and not out.is_dir():
+        raise PikfixError(f"--out {out}: a file is there, not a dataset folder; choose another --out")
     if out.exists() and not force:
         raise PikfixError(f"{out} exists; use --force to replace it")
+    if out.exists() and any(out.iterdir()) and not (out / MANIFEST_FILE).is_file():
+        raise PikfixError(
+            f"--out {out} is not a pikfix-bench dataset (no {MANIFEST_FILE}); --force only replaces a dataset"
+        )
     if partial.exists():
         if force and not resume:
             shutil.rmtree(partial)
@@ -406,17 +423,13 @@ def _plan(
             item.sample_id: found[i] for i, item in enumerate(items) if item.sample_id not in unreadable
         }
         skipped_unreadable = [
-            {"path": item.gt, "reason": unreadable[item.sample_id]}
-            for item in items
-            if item.sample_id in unreadable
+            skip_entry(item.gt, unreadable[item.sample_id]) for item in items if item.sample_id in unreadable
         ]
         items = [item for item in items if item.sample_id not in unreadable]
     plan = plan_references(items, recipe.reference, recipe.seed, descriptors, pairs)
     skipped = list(listing.skipped) + skipped_unreadable
     skipped += [
-        {"path": item.gt, "reason": "no reference could be chosen"}
-        for item in items
-        if item.sample_id not in plan
+        skip_entry(item.gt, "no reference could be chosen") for item in items if item.sample_id not in plan
     ]
     entries = sorted(
         ((item, plan[item.sample_id]) for item in items if item.sample_id in plan),
@@ -489,7 +502,42 @@ def _finalise(
     unique_skipped = sorted({(s["path"], s["reason"]): s for s in skipped}.values(), key=lambda s: s["path"])
     staging = out.with_name(out.name + ".staging")
     shutil.rmtree(staging, ignore_errors=True)
+    _check_free_space(out.parent, sum(shard.stat().st_size for shard in shards if shard.is_file()))
     staging.mkdir(parents=True)
+    try:
+        return _merge(partial, shards, out, staging, recipe, unique_skipped, name, version, source_root)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)  # the shards in .partial stay: --resume merges again
+        raise
+
+
+def _check_free_space(folder: Path, shard_bytes: int) -> None:
+    """Refuse to merge when the disk cannot hold a copy of the shards and the manifest.
+
+    HDF5 must never meet a full disk itself (h5py then crashes the process in its clean-up), so the
+    merge, which copies the shards' bytes, first checks that they fit, with 5 % and 1 MiB to spare.
+    """
+    needed = int(shard_bytes * 1.05) + (1 << 20)
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise PikfixError(
+            f"{folder}: No space left on device for the merged dataset ({needed / 1e6:.1f} MB needed, "
+            f"{free / 1e6:.1f} MB free); free some space and run the same command with --resume"
+        )
+
+
+def _merge(
+    partial: Path,
+    shards: list[Path],
+    out: Path,
+    staging: Path,
+    recipe: Recipe,
+    unique_skipped: list[dict[str, str]],
+    name: str,
+    version: str,
+    source_root: str | None,
+) -> BuildResult:
+    """Copy the shards into ``staging``, write the manifest, and move ``staging`` onto ``out``."""
     metas: list[dict[str, Any]] = []
     with h5py.File(staging / SAMPLES_FILE, "w", libver=LIBVER) as target:
         target_group = target.create_group("samples")
@@ -513,7 +561,6 @@ def _finalise(
         digest = content_hash(recipe.to_dict(), merged())
     count = len(metas)
     if count == 0:
-        shutil.rmtree(staging)
         first = f": {unique_skipped[0]['path']}: {unique_skipped[0]['reason']}" if unique_skipped else ""
         raise PikfixError(f"no sample could be built{first}")
     header = {

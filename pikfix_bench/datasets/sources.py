@@ -17,7 +17,8 @@ import numpy as np
 from skimage import data as skdata
 
 from pikfix_bench.errors import ImageReadError, PikfixError
-from pikfix_bench.image_io import IMAGE_SUFFIXES, is_image_file, read_image
+from pikfix_bench.image_io import IMAGE_SUFFIXES, image_files, printable, read_image
+from pikfix_bench.safe_paths import name_problem
 
 SKIMAGE_PREFIX = "skimage:"
 # Colour photographs that ship inside scikit-image (no download): the embedded sample set.
@@ -66,6 +67,24 @@ class SourceListing:
     skipped: list[dict[str, str]]
 
 
+def skip_entry(path: str | Path, reason: str) -> dict[str, str]:
+    """A ``skipped`` record: the path and the reason as one printable line each (:func:`printable`)."""
+    return {"path": printable(str(path)), "reason": printable(reason)}
+
+
+def _id_problem(sample_id: str) -> str | None:
+    """Why ``sample_id`` cannot be a sample id (it names output files and seeds the damage), or ``None``."""
+    problem = name_problem(sample_id)
+    return None if problem is None else f"its sample id '{printable(sample_id)}' {problem}"
+
+
+def _image_files(paths: list[Path], skipped: list[dict[str, str]]) -> list[Path]:
+    """The image files among ``paths``; broken links and other unreadable entries go to ``skipped``."""
+    files, passed_over = image_files(paths)
+    skipped += [skip_entry(path, reason) for path, reason in passed_over]
+    return files
+
+
 def load_source_image(location: str) -> np.ndarray:
     """Read a source image as uint8 RGB: a file path or ``skimage:NAME``."""
     if location.startswith(SKIMAGE_PREFIX):
@@ -87,23 +106,37 @@ def sample_source() -> SourceListing:
 
 
 def folder_source(root: Path) -> SourceListing:
-    """Every image under ``root`` (recursive); ids are relative paths without suffix."""
+    """Every image under ``root`` (recursive); ids are relative paths without suffix.
+
+    A file whose id cannot be a sample id (a name that is not UTF-8, holds a control character, ...:
+    :func:`~pikfix_bench.safe_paths.name_problem`) and a broken link are skipped and named.
+    """
     require_dir(root, "a folder of colour images")
-    items, seen = [], {}
-    for path in sorted(root.rglob("*")):
-        if path.is_file() and is_image_file(path):
-            sample_id = path.relative_to(root).with_suffix("").as_posix()
-            if sample_id in seen:
-                raise PikfixError(f"{seen[sample_id]} and {path} have the same name without suffix")
-            seen[sample_id] = path
-            items.append(SourceItem(sample_id, str(path)))
-    return SourceListing(items, [])
+    items, skipped, seen = [], [], {}
+    for path in _image_files(sorted(root.rglob("*")), skipped):
+        sample_id = path.relative_to(root).with_suffix("").as_posix()
+        if problem := _id_problem(sample_id):
+            skipped.append(skip_entry(path, problem))
+            continue
+        if sample_id in seen:
+            raise PikfixError(
+                f"{printable(str(seen[sample_id]))} and {printable(str(path))} have the same name without suffix"
+            )
+        seen[sample_id] = path
+        items.append(SourceItem(sample_id, str(path)))
+    return SourceListing(items, skipped)
 
 
 def div2k_source(root: Path, split: str) -> SourceListing:
     """DIV2K high-resolution images: ``DIV2K_train_HR/`` or ``DIV2K_valid_HR/``."""
     folder = require_dir(root / f"DIV2K_{split}_HR", f"DIV2K's DIV2K_{split}_HR/ folder inside {root}")
-    return SourceListing([SourceItem(p.stem, str(p)) for p in sorted(folder.glob("*.png"))], [])
+    items, skipped = [], []
+    for path in _image_files(sorted(folder.glob("*.png")), skipped):
+        if problem := _id_problem(path.stem):
+            skipped.append(skip_entry(path, problem))
+        else:
+            items.append(SourceItem(path.stem, str(path)))
+    return SourceListing(items, skipped)
 
 
 def largest_object_class(annotation: Path) -> str | None:
@@ -139,15 +172,20 @@ def pascal_source(root: Path, split: str, num: int | None, selection_seed: int) 
     listing = root / "ImageSets" / "Main" / f"{split}.txt"
     if not listing.is_file():
         raise PikfixError(f"{listing}: not found; expected Pascal VOC's split list for --split {split}")
-    ids = sorted({line.split()[0] for line in listing.read_text().splitlines() if line.strip()})
+    # a line that is not UTF-8 becomes an id with surrogates, skipped below like any unusable id
+    text = listing.read_text(encoding="utf-8", errors="surrogateescape")
+    ids = sorted({line.split()[0] for line in text.splitlines() if line.strip()})
     if num is not None and num < len(ids):
         chosen = np.random.default_rng(selection_seed).choice(len(ids), size=num, replace=False)
         ids = sorted(ids[int(index)] for index in chosen)
     items, skipped = [], []
     for image_id in ids:
         path = images / f"{image_id}.jpg"
+        if problem := _id_problem(image_id):
+            skipped.append(skip_entry(path, f"listed in the split, but {problem}"))
+            continue
         if not path.is_file():
-            skipped.append({"path": str(path), "reason": "listed in the split but missing"})
+            skipped.append(skip_entry(path, "listed in the split but missing"))
             continue
         label = largest_object_class(root / "Annotations" / f"{image_id}.xml")
         items.append(SourceItem(image_id, str(path), label=label))
@@ -158,10 +196,12 @@ def read_pairs_csv(path: Path) -> dict[str, str]:
     """``sample_id -> reference file`` from a CSV with columns ``sample_id,reference`` (relative paths
     are taken from the CSV's folder)."""
     try:
-        with open(path, newline="") as handle:
+        with open(path, newline="", encoding="utf-8") as handle:
             rows = list(csv.DictReader(handle))
     except OSError as exc:
         raise PikfixError(f"{path}: cannot read pairs file ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise PikfixError(f"{path}: a pairs file must be UTF-8 text (byte {exc.start} is not)") from None
     if not rows or not {"sample_id", "reference"} <= set(rows[0]):
         raise PikfixError(f"{path}: a pairs file needs a header with columns sample_id,reference")
     return {row["sample_id"]: str((path.parent / row["reference"]).resolve()) for row in rows}
@@ -179,20 +219,17 @@ def realold_source(root: Path, pairs_csv: Path | None) -> SourceListing:
     """
     data_dir = require_dir(root / "real_old_data", f"RealOld's real_old_data/ inside {root}")
     found: dict[str, dict[str, Path]] = {}
-    skipped = []
-    for path in sorted(data_dir.iterdir()):
-        if not (path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES):
-            continue
+    skipped: list[dict[str, str]] = []
+    for path in _image_files(sorted(data_dir.iterdir()), skipped):
         if "m" in path.stem:
-            skipped.append(
-                {"path": str(path), "reason": "name contains 'm': not a pair (as the authors' code)"}
-            )
+            skipped.append(skip_entry(path, "name contains 'm': not a pair (as the authors' code)"))
             continue
         match = _REALOLD_NAME.match(path.stem)
         if match is None:
-            skipped.append(
-                {"path": str(path), "reason": "name does not end in 'o' (old photo) or 't' (target)"}
-            )
+            skipped.append(skip_entry(path, "name does not end in 'o' (old photo) or 't' (target)"))
+            continue
+        if problem := _id_problem(match["id"]):
+            skipped.append(skip_entry(path, problem))
             continue
         found.setdefault(match["id"], {})[match["kind"]] = path
     references = read_pairs_csv(pairs_csv) if pairs_csv else _references_by_id(root / "real_old_ref", found)
@@ -200,9 +237,9 @@ def realold_source(root: Path, pairs_csv: Path | None) -> SourceListing:
     for sample_id, files in sorted(found.items()):
         if set(files) != {"o", "t"}:
             missing = "target (t)" if "t" not in files else "old photo (o)"
-            skipped.append({"path": str(next(iter(files.values()))), "reason": f"no matching {missing}"})
+            skipped.append(skip_entry(next(iter(files.values())), f"no matching {missing}"))
         elif sample_id not in references:
-            skipped.append({"path": str(files["o"]), "reason": "no reference (name it in --pairs)"})
+            skipped.append(skip_entry(files["o"], "no reference (name it in --pairs)"))
         else:
             items.append(
                 SourceItem(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import os
+import pickle
 import sys
 import time
 from dataclasses import dataclass
@@ -238,6 +239,10 @@ def train_step(
 
 
 def _save_state(path: Path, state: TrainingState, extra: dict[str, Any]) -> None:
+    """Write ``last.pth`` atomically, as plain data only (tensors, numbers, strings, lists, dicts).
+
+    :func:`_load_state` reads it with ``weights_only=True``, so nothing in it may need a pickled class.
+    """
     payload = {
         "epoch": state.epoch,
         "model": trainable_state(state.model),
@@ -252,6 +257,62 @@ def _save_state(path: Path, state: TrainingState, extra: dict[str, Any]) -> None
     temporary.replace(path)
 
 
+# The keys of ``last.pth`` that resuming reads, and the types their values must have.
+_RESUME_KEYS: dict[str, type | tuple[type, ...]] = {
+    "epoch": int,
+    "config": dict,
+    "dataset": dict,
+    "model": dict,
+    "discriminator": (dict, type(None)),
+    "optimizers": dict,
+    "schedulers": dict,
+    "torch_rng": torch.Tensor,
+}
+
+
+def _brief(exc: Exception) -> str:
+    """``Type: message`` on one line, at most 300 characters (torch's messages run to paragraphs)."""
+    text = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+    return text if len(text) <= 300 else text[:299] + "…"
+
+
+def _read_resume_payload(path: Path) -> dict[str, Any]:
+    """``last.pth`` as plain data, its keys and their types checked; a :class:`PikfixError` naming it if not.
+
+    ``weights_only=True`` refuses every global that is not a tensor type or a plain container, so a planted
+    pickle is never run, only refused.
+    """
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise PikfixError(
+            f"--resume refused: {path} is not a pikfix-bench training checkpoint, or it holds objects that "
+            "are not plain data; refusing to unpickle it"
+        ) from None
+    except Exception as exc:  # torch raises many types for a truncated or foreign file
+        raise PikfixError(f"--resume refused: cannot read {path} ({_brief(exc)})") from None
+    if not isinstance(payload, dict):
+        raise PikfixError(
+            f"--resume refused: {path} holds a {type(payload).__name__}, not a pikfix-bench training checkpoint"
+        )
+    missing = sorted(key for key in _RESUME_KEYS if key not in payload)
+    wrong = sorted(
+        key
+        for key, kind in _RESUME_KEYS.items()
+        # bool is an int to isinstance, but an epoch of True is not one
+        if key in payload and (not isinstance(payload[key], kind) or isinstance(payload[key], bool))
+    )
+    if "epoch" not in wrong and payload.get("epoch", 0) < 0:
+        wrong.append("epoch")
+    if missing or wrong:
+        problems = [f"missing {', '.join(missing)}"] if missing else []
+        problems += [f"wrong type or value of {', '.join(wrong)}"] if wrong else []
+        raise PikfixError(
+            f"--resume refused: {path} is not a pikfix-bench training checkpoint ({'; '.join(problems)})"
+        )
+    return payload
+
+
 def _load_state(
     path: Path,
     config: PikFixConfig,
@@ -260,21 +321,27 @@ def _load_state(
     precision: str,
     checkpoint_activations: bool,
 ) -> TrainingState:
-    payload = torch.load(
-        path, map_location="cpu", weights_only=False
-    )  # our own file: optimizer states hold plain objects
+    """The state saved in ``path``, on ``device``; a :class:`PikfixError` for another config or dataset,
+    or for a file that is not plain data or does not fit the model."""
+    payload = _read_resume_payload(path)
     if payload["config"] != config.to_dict():
         raise PikfixError(f"--resume refused: {path} was trained with another config")
-    if payload["dataset"]["content_hash"] != dataset_hash:
+    if payload["dataset"].get("content_hash") != dataset_hash:
         raise PikfixError(f"--resume refused: {path} was trained on another dataset content")
     state = new_state(config, device, precision, checkpoint_activations)
-    state.model.load_state_dict({**state.model.state_dict(), **payload["model"]})
-    if state.discriminator is not None:
-        state.discriminator.load_state_dict(payload["discriminator"])
-    for name, optimizer in state.optimizers.items():
-        optimizer.load_state_dict(payload["optimizers"][name])
-        state.schedulers[name].load_state_dict(payload["schedulers"][name])
-    torch.set_rng_state(payload["torch_rng"])
+    try:
+        state.model.load_state_dict({**state.model.state_dict(), **payload["model"]})
+        if state.discriminator is not None:
+            state.discriminator.load_state_dict(payload["discriminator"])
+        for name, optimizer in state.optimizers.items():
+            optimizer.load_state_dict(payload["optimizers"][name])
+            state.schedulers[name].load_state_dict(payload["schedulers"][name])
+        torch.set_rng_state(payload["torch_rng"])
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as exc:
+        # the config and dataset match, so what does not fit is the file's own content
+        raise PikfixError(
+            f"--resume refused: {path} does not fit the model of its own config ({_brief(exc)})"
+        ) from None
     state.epoch = payload["epoch"]
     return state
 
