@@ -63,6 +63,14 @@ class PikfixGroup(click.Group):
             return super().invoke(ctx)
         except PikfixError as exc:
             raise click.UsageError(str(exc)) from None
+        except OSError as exc:  # a full disk, a read-only folder, a file where a folder must be
+            raise click.UsageError(describe_os_error(exc)) from None
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for a file-system error: the file, then what the system said (``No space left on device``)."""
+    reason = exc.strerror or (str(exc).splitlines() or [type(exc).__name__])[0]
+    return f"{exc.filename}: {reason}" if exc.filename else reason
 
 
 @click.group(

@@ -26,10 +26,17 @@ from pikfix_bench.datasets.store import Dataset
 from pikfix_bench.devices import precision_record, resolve_device
 from pikfix_bench.errors import PikfixError
 from pikfix_bench.evaluation.alignment import AlignMode
-from pikfix_bench.evaluation.rundir import ERROR_COLUMNS, ERRORS_FILE, PER_IMAGE_FILE, RunDirectory
+from pikfix_bench.evaluation.rundir import (
+    ERROR_COLUMNS,
+    ERRORS_FILE,
+    PER_IMAGE_FILE,
+    SUMMARY_FILE,
+    RunDirectory,
+)
 from pikfix_bench.evaluation.shard import RunPlan, evaluate_shard, loaded, unload
 from pikfix_bench.evaluation.statistics import summarize_rows
 from pikfix_bench.execution import Executor, given_or_local
+from pikfix_bench.locking import folder_lock
 from pikfix_bench.metrics import METRICS, get_profile
 from pikfix_bench.metrics.profiles import MetricProfile
 
@@ -131,6 +138,7 @@ def _pending(run_dir: RunDirectory, dataset: Dataset) -> tuple[list[str], list[s
     if dropped:
         run_dir.write_rows(rows)
     run_dir.path.joinpath(ERRORS_FILE).unlink(missing_ok=True)
+    run_dir.path.joinpath(SUMMARY_FILE).unlink(missing_ok=True)  # not finished until this attempt is
     done = set(rows["sample_id"])
     return [sample_id for sample_id in dataset.ids if sample_id not in done], dropped
 
@@ -198,43 +206,47 @@ def evaluate(
     dataset = Dataset(dataset_path)
     model = create_model(model_name, **(model_options or {}))  # options checked before any work
     run_dir = RunDirectory(out)
+    if run_dir.path.exists() and not run_dir.path.is_dir():
+        raise PikfixError(f"--out {run_dir.path}: not a folder (a file is there)")
     device, resources = _devices(device, executor)
     preferred = model.descriptor.batch_size
     size = max(1, batch_size or (len(dataset) if preferred == 0 else preferred) or DEFAULT_BATCH)
     identity = run_identity(model, dataset, get_profile(profile), align)
     execution = {"device": device.split(":")[0], "batch_size": size}
-    _check_resume(run_dir, identity, execution, resume)
-    plan = RunPlan(
-        model_name, dict(model_options or {}), str(dataset.path), str(run_dir.path), profile, device,
-        align, save_outputs, strict, torch.get_num_threads(),
-    )  # fmt: skip
-    here = executor is None
-    if here:
-        loaded(plan, model)  # load errors stop the run before any sample is read
-    try:
-        todo, dropped = _pending(run_dir, dataset)
-        run = _start_record(run_dir, identity, execution, device, save_outputs)
-        shards = _shards(todo, size, shard_batches or (LOCAL_SHARD_BATCHES if here else 4))
-        tasks = [{"plan": plan, "batches": batches} for batches in shards]
-        with given_or_local(executor) as runner:
-            outcome = _run_shards(
-                runner,
-                tasks,
-                resources,
-                run_dir,
-                len(dataset),
-                len(dataset) - len(todo),
-                progress,
-                model.descriptor.name,
-                model.device if here else None,  # loaded here; on Dask the shards report it
-            )
-    finally:
-        unload(plan)
-    return _finish(run_dir, dataset, run, outcome, dropped)
+    with folder_lock(run_dir.path):  # a second process on this run stops here, naming this one
+        _check_resume(run_dir, identity, execution, resume)
+        plan = RunPlan(
+            model_name, dict(model_options or {}), str(dataset.path), str(run_dir.path), profile, device,
+            align, save_outputs, strict, torch.get_num_threads(),
+        )  # fmt: skip
+        here = executor is None
+        if here:
+            loaded(plan, model)  # load errors stop the run before any sample is read
+        try:
+            todo, dropped = _pending(run_dir, dataset)
+            run = _start_record(run_dir, dataset, identity, execution, device, save_outputs)
+            shards = _shards(todo, size, shard_batches or (LOCAL_SHARD_BATCHES if here else 4))
+            tasks = [{"plan": plan, "batches": batches} for batches in shards]
+            with given_or_local(executor) as runner:
+                outcome = _run_shards(
+                    runner,
+                    tasks,
+                    resources,
+                    run_dir,
+                    len(dataset),
+                    len(dataset) - len(todo),
+                    progress,
+                    model.descriptor.name,
+                    model.device if here else None,  # loaded here; on Dask the shards report it
+                )
+        finally:
+            unload(plan)
+        return _finish(run_dir, dataset, run, outcome, dropped)
 
 
 def _start_record(
     run_dir: RunDirectory,
+    dataset: Dataset,
     identity: dict[str, Any],
     execution: dict[str, Any],
     device: str,
@@ -251,6 +263,7 @@ def _start_record(
         "started": previous.get("started", started),
         "resumed": [*previous.get("resumed", []), started] if previous else [],
         "save_outputs": save_outputs,
+        "dataset_path": str(dataset.path.resolve()),  # where it was; the identity is the content hash
         "command": " ".join(sys.argv),
     }
     run_dir.write_run(run)
@@ -298,7 +311,6 @@ def _finish(
     rows = rows.sort_values("sample_id", kind="stable", ignore_index=True)  # the bootstrap follows this order
     run_dir.write_rows(rows)
     summary = summarize_rows(rows, len(run_dir.errors()), len(dataset))
-    run_dir.write_summary(summary)
     run["environment"]["model_device"] = outcome["model_device"]
     run.update(
         {
@@ -311,4 +323,5 @@ def _finish(
         }
     )
     run_dir.write_run(run)
+    run_dir.write_summary(summary)  # last: its presence is what marks the run finished
     return RunResult(run_dir.path, summary["scored"], summary["failed"], summary, dropped)

@@ -26,6 +26,7 @@ from pikfix_bench.evaluation.alignment import OutputCountError, align_output, pr
 from pikfix_bench.evaluation.rundir import RunDirectory
 from pikfix_bench.image_io import write_png
 from pikfix_bench.metrics import ImageScorer, get_profile
+from pikfix_bench.safe_paths import path_inside
 
 MODEL_ARRAYS = ("input", "gt", "ref")  # what evaluation reads: masks and colour scans stay compressed on disk
 
@@ -178,7 +179,7 @@ class BatchRunner:
         ]
         if self.plan.save_outputs:
             for sample, output in ready:
-                path = self.outputs / f"{sample.sample_id}.png"
+                path = path_inside(self.outputs, sample.sample_id, ".png")
                 self.pending_writes.append(self.writer.submit(write_png, path, output))
         return rows, error_rows
 
