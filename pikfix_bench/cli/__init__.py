@@ -7,11 +7,12 @@ importing torch and ``--version`` answers at once.
 from __future__ import annotations
 
 import importlib
+import warnings
 
 import click
 
 from pikfix_bench import __version__
-from pikfix_bench.errors import PikfixError
+from pikfix_bench.errors import PikfixError, PikfixWarning
 
 # command name -> (module, attribute, one-line help for the command list)
 COMMANDS = {
@@ -35,6 +36,8 @@ COMMANDS = {
     "models": ("evaluate", "models_group", "The registered models."),
     "score": ("score", "score", "Score predictions against ground truths (files or folders)."),
     "leaderboard": ("leaderboard", "leaderboard_command", "Turn runs into a Table 1/2-style leaderboard."),
+    "bundle": ("bundle", "bundle_command", "Pack a run with its outputs into one zip anyone can re-score."),
+    "rescore": ("bundle", "rescore_command", "Re-derive a bundle's numbers from its outputs and compare."),
     "compare": ("leaderboard", "compare_command", "Paired comparison of two runs."),
     "figure": ("leaderboard", "figure_command", "The qualitative grid of inputs, outputs and ground truths."),
     "report": ("leaderboard", "report_command", "One self-contained HTML report of runs."),
@@ -60,11 +63,24 @@ class PikfixGroup(click.Group):
 
     def invoke(self, ctx: click.Context):  # noqa: D102 - click API
         try:
-            return super().invoke(ctx)
+            with warnings.catch_warnings():  # restores the caller's handler (tests invoke in-process)
+                warnings.showwarning = _show_warning
+                return super().invoke(ctx)
         except PikfixError as exc:
             raise click.UsageError(str(exc)) from None
         except OSError as exc:  # a full disk, a read-only folder, a file where a folder must be
             raise click.UsageError(describe_os_error(exc)) from None
+
+
+_default_show_warning = warnings.showwarning
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A :class:`PikfixWarning` as one ``warning:`` line on standard error; others as Python shows them."""
+    if issubclass(category, PikfixWarning):
+        click.echo(f"warning: {message}", err=True)
+    else:
+        _default_show_warning(message, category, filename, lineno, file, line)
 
 
 def describe_os_error(exc: OSError) -> str:

@@ -276,6 +276,23 @@ class Dataset:
         with self._open() as handle:
             return [self._read(handle, sample_id, arrays) for sample_id in sample_ids]
 
+    def shapes(self, array: str = "gt") -> dict[str, tuple[int, ...]]:
+        """Each sample's shape of ``array`` from the HDF5 metadata, without reading the pixels.
+
+        For sizing and planning only: the shape enters the array's sha256, so a shape that was
+        tampered with is refused when the array itself is read.
+        """
+        with self._open() as handle:
+            samples = handle.get("samples")
+            found = {}
+            for sample_id in self.ids:
+                group = samples.get(group_name(sample_id)) if isinstance(samples, h5py.Group) else None
+                stored = group.get(array) if isinstance(group, h5py.Group) else None
+                if not isinstance(stored, h5py.Dataset):
+                    raise PikfixError(f"{self.samples_path}: sample {sample_id}: array {array} is missing")
+                found[sample_id] = tuple(stored.shape)
+        return found
+
     def recomputed_content_hash(self) -> str:
         """The content hash of the recipe and sample records as the manifest lists them now."""
         ordered = sorted(self.manifest["samples"], key=lambda sample: sample["id"])
