@@ -166,7 +166,7 @@ def _realesrgan(severity: int | None, texture_dir: str | None) -> dict[str, Any]
         "name": "realesrgan",
         "description": "Real-ESRGAN second-order degradation (x4 ranges); the input is the ground truth's size // 4",
         "geometry": {"input_downscale": 4},
-        "steps": [{"op": "realesrgan", "scale": 4}],
+        "steps": [{"op": "realesrgan", "scale": 4, "jpeg": "diffjpeg"}],  # jpeg: libjpeg for OpenCV's codec
     }
 
 

@@ -4,11 +4,13 @@ It follows basicsr 1.4.2 (``basicsr/data/realesrgan_dataset.py::__getitem__`` dr
 ``basicsr/models/realesrgan_model.py::feed_data`` applies them; ``basicsr/data/degradations.py`` holds
 the kernel and noise functions) with the ranges of Real-ESRGAN's ``options/train_realesrnet_x4plus.yml``
 (:data:`RANGES`). The image stays in float [0, 1] between the stages, as there, and is rounded once at the
-end; blurs are ``filter2D`` (reflect padding, ``conv2d``) and resizes ``torch.nn.functional.interpolate``,
-as there. The differences (``docs/degradations.md``): JPEG is a real JPEG codec (OpenCV, 4:2:0, the quality
-rounded, the image rounded to 8 bits before encoding) where basicsr uses DiffJPEG, its differentiable
-approximation; noise fields come from a seeded ``torch.Generator``; the training crops (400 px pad/crop,
-``gt_size`` 256) are left to dataset building.
+end; blurs are ``filter2D`` (reflect padding, ``conv2d``), resizes ``torch.nn.functional.interpolate`` and
+JPEG basicsr's ``DiffJPEG(differentiable=False)`` (:mod:`pikfix_bench.degradations.diffjpeg`), as there:
+for the same draws and noise the output is byte-equal to ``feed_data``'s (``tests/test_realesrgan.py``).
+``jpeg=libjpeg`` uses a real JPEG codec instead (OpenCV, 4:2:0, the quality rounded, the image rounded to
+8 bits before encoding), what this operation did before the setting existed; records without it replay so.
+The differences (``docs/degradations.md``): noise fields come from a seeded ``torch.Generator``; the
+training crops (400 px pad/crop, ``gt_size`` 256) are left to dataset building.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ RANGES: dict[str, Any] = {  # options/train_realesrnet_x4plus.yml
     "second_blur_prob": 0.8,
 }
 PADDED_KERNEL = 21
+JPEG_CODECS = ("diffjpeg", "libjpeg")  # basicsr's DiffJPEG(differentiable=False); OpenCV's libjpeg
 
 
 def _grid(size: int) -> np.ndarray:
@@ -147,6 +150,13 @@ class RealESRGAN(Operation):
     params = (
         Param("scale", "choice", 4, choices=(1, 2, 4), doc="the output is the input's size // scale"),
         Param("usm", "bool", True, doc="blur the USM-sharpened image in stage 1 (gt_usm: True)"),
+        Param(
+            "jpeg",
+            "choice",
+            "diffjpeg",
+            choices=JPEG_CODECS,
+            doc="JPEG codec: diffjpeg (basicsr's DiffJPEG, as Real-ESRGAN trains) or libjpeg (OpenCV's)",
+        ),
     )
 
     def sample(self, rng: np.random.Generator, shape: tuple[int, ...]) -> dict[str, Any]:
@@ -166,7 +176,11 @@ class RealESRGAN(Operation):
         params["jpeg2"] = float(rng.uniform(*RANGES["jpeg_range"][1]))
         return params
 
-    def _apply(self, image, scale, usm, seed, **drawn):
+    def apply(self, image: np.ndarray, params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray | None]:
+        """Apply recorded draws; a record made before ``jpeg`` existed was coded by OpenCV and replays so."""
+        return super().apply(image, {"jpeg": "libjpeg", **params})
+
+    def _apply(self, image, scale, usm, jpeg, seed, **drawn):
         from pikfix_bench.degradations.realesrgan_stages import degrade_image  # torch, only when used
 
-        return degrade_image(image, scale, usm, seed, drawn), None
+        return degrade_image(image, scale, usm, seed, drawn, jpeg=jpeg), None

@@ -14,21 +14,25 @@ import torch
 import torch.nn.functional as F
 
 from pikfix_bench.degradations.base import to_uint8
+from pikfix_bench.degradations.diffjpeg import diffjpeg
 from pikfix_bench.degradations.realesrgan import kernel
 from pikfix_bench.degradations.resample import jpeg_roundtrip
 
 USM_RADIUS = 51  # USMSharp(radius=50): made odd
 
 
-def degrade_image(image: np.ndarray, scale: int, usm: bool, seed: int, drawn: dict[str, Any]) -> np.ndarray:
+def degrade_image(
+    image: np.ndarray, scale: int, usm: bool, seed: int, drawn: dict[str, Any], jpeg: str = "diffjpeg"
+) -> np.ndarray:
     """Apply recorded draws (:meth:`RealESRGAN.sample`) to a uint8 gray or RGB image; the result is
-    ``size // scale``."""
+    ``size // scale``. ``jpeg``: ``diffjpeg`` (basicsr's DiffJPEG, as ``feed_data``) or ``libjpeg`` (OpenCV)."""
     generator = torch.Generator().manual_seed(seed)
+    codec = _diffjpeg if jpeg == "diffjpeg" else _libjpeg
     tensor = torch.from_numpy(image.reshape(*image.shape[:2], -1)).permute(2, 0, 1)[None].float() / 255
     height, width = image.shape[:2]
     out = filter2d(usm_sharpen(tensor) if usm else tensor, kernel(drawn["kernel1"]))
     out = F.interpolate(out, scale_factor=drawn["resize1"]["factor"], mode=drawn["resize1"]["mode"])
-    out = _jpeg(_noise(out, drawn["noise1"], generator), drawn["jpeg1"])
+    out = codec(_noise(out, drawn["noise1"], generator), drawn["jpeg1"])
     if drawn["blur2"]:
         out = filter2d(out, kernel(drawn["kernel2"]))
     factor = drawn["resize2"]["factor"]
@@ -37,11 +41,11 @@ def degrade_image(image: np.ndarray, scale: int, usm: bool, seed: int, drawn: di
     final = (height // scale, width // scale)
     sinc = kernel(drawn["final_sinc"]) if drawn["final_sinc"] else None
     if drawn["jpeg_first"]:
-        out = _jpeg(out, drawn["jpeg2"])
+        out = codec(out, drawn["jpeg2"])
     out = F.interpolate(out, size=final, mode=drawn["final_mode"])
     out = out if sinc is None else filter2d(out, sinc)
     if not drawn["jpeg_first"]:
-        out = _jpeg(out, drawn["jpeg2"])
+        out = codec(out, drawn["jpeg2"])
     result = torch.clamp((out * 255).round(), 0, 255).to(torch.uint8)[0].permute(1, 2, 0).numpy()
     return (result[..., 0] if image.ndim == 2 else result).copy()
 
@@ -101,8 +105,13 @@ def _poisson_field(image: torch.Tensor, generator: torch.Generator) -> torch.Ten
     return torch.poisson(rounded * levels, generator=generator) / levels - rounded
 
 
-def _jpeg(image: torch.Tensor, quality: float) -> torch.Tensor:
-    """A JPEG round trip of a clamped float image (OpenCV's codec; basicsr's DiffJPEG approximates it)."""
+def _diffjpeg(image: torch.Tensor, quality: float) -> torch.Tensor:
+    """``feed_data``'s JPEG: clamp to [0, 1], then ``DiffJPEG(differentiable=False)``, unrounded."""
+    return diffjpeg(torch.clamp(image, 0, 1), quality)
+
+
+def _libjpeg(image: torch.Tensor, quality: float) -> torch.Tensor:
+    """A JPEG round trip of the clamped image rounded to 8 bits, by OpenCV's codec at the rounded quality."""
     array = to_uint8(torch.clamp(image, 0, 1)[0].permute(1, 2, 0).numpy() * 255)
     decoded = jpeg_roundtrip(array[..., 0] if array.shape[2] == 1 else array, round(quality))
     decoded = decoded[..., None] if decoded.ndim == 2 else decoded

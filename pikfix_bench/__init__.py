@@ -7,4 +7,4 @@ Data conventions (every module obeys them, see ``docs/conventions.md``):
 - metric maths runs in float64 unless a metric documents otherwise.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -1,7 +1,13 @@
-"""The ``realesrgan`` operation and preset against basicsr 1.4.2 (goldens from ``tools/realesrgan_goldens.py``)."""
+"""The ``realesrgan`` operation and preset against basicsr 1.4.2 and Real-ESRGAN's ``feed_data``.
+
+Goldens: ``tools/realesrgan_goldens.py`` (basicsr's kernels, ``USMSharp``, the noise-free chain) and
+``tools/make_realesrgan_golden.py`` (the original ``feed_data`` with ``DiffJPEG`` for recorded draws and
+noise, and ``DiffJPEG(differentiable=False)`` alone).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from pathlib import Path
@@ -18,11 +24,13 @@ from pikfix_bench.cli import main
 from pikfix_bench.datasets import open_dataset
 from pikfix_bench.degradations import build_pipeline, degrade, get_operation, replay
 from pikfix_bench.degradations.realesrgan import KERNEL_TYPES, RANGES, kernel
-from pikfix_bench.degradations.realesrgan_stages import filter2d, usm_sharpen
+from pikfix_bench.degradations.realesrgan_stages import degrade_image, filter2d, usm_sharpen
 
 GOLDEN = np.load(Path(__file__).parent / "data" / "realesrgan_basicsr.npz")
 SPECS = json.loads(str(GOLDEN["specs"]))  # the settings tools/realesrgan_goldens.py gave basicsr
 KERNELS, SINCS = [tuple(kernel) for kernel in SPECS["kernels"]], [tuple(sinc) for sinc in SPECS["sincs"]]
+FEED = np.load(Path(__file__).parent / "data" / "realesrgan_feed_data.npz")
+FEED_META = json.loads(str(FEED["meta"]))  # the draws and settings tools/make_realesrgan_golden.py used
 
 
 def _spec(kind, size, sigma_x, sigma_y, theta, beta):
@@ -152,3 +160,63 @@ def test_a_realesrgan_dataset_holds_a_quarter_size_input_and_evaluation_says_how
     assert refused.exit_code != 0 and "--align resize" in refused.output, refused.output
     scored = runner.invoke(main, [*args, "--out", str(tmp_path / "r2"), "--align", "resize"])
     assert scored.exit_code == 0, scored.output
+
+
+def _feed_image(name: str) -> np.ndarray:
+    """The crop of a scikit-image photograph the golden was made from (checked by its sha256)."""
+    top, bottom, left, right = FEED_META["crops"][name]
+    image = getattr(data, name)()[top:bottom, left:right]
+    assert hashlib.sha256(image.tobytes()).hexdigest() == FEED_META["crops_sha256"][name]
+    return image
+
+
+def _differences(ours: np.ndarray, theirs: np.ndarray) -> str:
+    diff = np.abs(ours.astype(int) - theirs.astype(int))
+    where = np.argwhere(diff)[:5].tolist()
+    return f"{np.count_nonzero(diff)} of {diff.size} values differ, max {diff.max()}, first at {where}"
+
+
+@pytest.fixture
+def one_thread():
+    """The goldens were made with one torch thread: MKL's float32 product of a few rows (the 8 x 8 DCT of
+    a small chroma plane) can differ in the last bit between thread counts, in the original as here."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("index", range(len(FEED_META["cases"])))
+def test_degrade_image_is_byte_equal_to_realesrgans_feed_data(index, one_thread):
+    case = FEED_META["cases"][index]
+    image, params = _feed_image(case["image"]), case["params"]
+    ours = degrade_image(image, params["scale"], params["usm"], params["seed"], params)
+    assert np.array_equal(ours, FEED[f"case{index}"]), _differences(ours, FEED[f"case{index}"])
+    applied, _ = get_operation("realesrgan")().apply(image, {**params, "jpeg": "diffjpeg"})
+    assert np.array_equal(applied, ours)
+
+
+@pytest.mark.parametrize("entry", FEED_META["codec"], ids=lambda entry: entry["key"])
+def test_the_dct_codec_equals_diffjpeg_bit_for_bit(entry, one_thread):
+    from pikfix_bench.degradations.diffjpeg import diffjpeg
+
+    image = torch.from_numpy(FEED[f"codec_input{entry['input']}"].astype(np.float32) / 65535)[None]
+    out = diffjpeg(image, entry["quality"])[0].numpy()
+    rounded = np.clip(np.round(out * 255), 0, 255).astype(np.uint8)
+    assert np.array_equal(rounded, FEED[entry["key"]]), _differences(rounded, FEED[entry["key"]])
+    assert out.dtype == np.float32 and hashlib.sha256(out.tobytes()).hexdigest() == entry["sha256"]
+
+
+def test_the_codec_is_recorded_and_a_record_without_it_replays_with_opencvs():
+    image = _feed_image("astronaut")
+    operation = get_operation("realesrgan")()
+    params = operation.sample(np.random.default_rng(3), image.shape)
+    assert params["jpeg"] == "diffjpeg"
+    opencv = get_operation("realesrgan")(jpeg="libjpeg")
+    assert opencv.sample(np.random.default_rng(3), image.shape)["jpeg"] == "libjpeg"
+    libjpeg, _ = operation.apply(image, {**params, "jpeg": "libjpeg"})
+    older = {key: value for key, value in params.items() if key != "jpeg"}  # a record made before the option
+    assert np.array_equal(operation.apply(image, older)[0], libjpeg)
+    assert not np.array_equal(operation.apply(image, params)[0], libjpeg)
+    preset = build_pipeline("realesrgan").spec["steps"]
+    assert preset == [{"op": "realesrgan", "scale": 4, "jpeg": "diffjpeg"}]
