@@ -56,11 +56,18 @@ class ReinhardAdapter(ModelAdapter):
     def predict(self, batch: Batch) -> list[np.ndarray]:  # noqa: D102
         outputs = []
         for image, reference in zip(batch.inputs, batch.references, strict=True):
-            lightness, ab = rgb_to_l_ab(as_rgb(image))
+            rgb = as_rgb(image)
+            lightness, ab = rgb_to_l_ab(rgb)
             _, ref_ab = rgb_to_l_ab(as_rgb(reference))
             mean, spread = ab.reshape(-1, 2).mean(axis=0), ab.reshape(-1, 2).std(axis=0)
             ref_mean, ref_spread = ref_ab.reshape(-1, 2).mean(axis=0), ref_ab.reshape(-1, 2).std(axis=0)
-            scale = np.where(spread > 1e-3, ref_spread / np.maximum(spread, 1e-3), 0.0)
+            # A gray input is decided on its pixels, not on its chroma spread: rgb2lab gives gray values a
+            # rounding-error chroma (|ab| ~ 1e-3) whose spread passed the 1e-3 threshold below (1.3e-3 for a
+            # 96 px photograph), and scaling it up to the reference's spread painted noise of up to 47 levels.
+            gray = bool((rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all())
+            scale = (
+                np.zeros(2) if gray else np.where(spread > 1e-3, ref_spread / np.maximum(spread, 1e-3), 0.0)
+            )
             outputs.append(l_ab_to_rgb(lightness, (ab - mean) * scale + ref_mean))
         return outputs
 

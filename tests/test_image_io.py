@@ -65,13 +65,40 @@ def test_cmyk_jpeg(tmp_path, rgb):
     assert np.abs(out.astype(int) - rgb).mean() < 10
 
 
-def test_exif_orientation_applied(tmp_path, rgb):
+# EXIF Orientation (tag 0x0112): where the stored row 0 and column 0 are shown (EXIF 2.32, 4.6.4 A). Each
+# entry turns the stored array into the displayed one, written from that definition with numpy alone.
+DISPLAYED = {
+    1: lambda a: a,  # row 0 top, column 0 left
+    2: lambda a: a[:, ::-1],  # row 0 top, column 0 right: mirrored left-right
+    3: lambda a: a[::-1, ::-1],  # row 0 bottom, column 0 right: 180 degrees
+    4: lambda a: a[::-1],  # row 0 bottom, column 0 left: mirrored top-bottom
+    5: lambda a: a.transpose(1, 0, 2),  # row 0 left, column 0 top: transposed
+    6: lambda a: np.rot90(a, -1),  # row 0 right, column 0 top: turned 90 degrees clockwise
+    7: lambda a: a[::-1, ::-1].transpose(1, 0, 2),  # row 0 right, column 0 bottom: transverse
+    8: lambda a: np.rot90(a, 1),  # row 0 left, column 0 bottom: turned 90 degrees counter-clockwise
+}
+
+
+def _with_orientation(rgb: np.ndarray, orientation: int, path, **save) -> None:
     image = Image.fromarray(rgb)
     exif = image.getexif()
-    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
-    image.save(tmp_path / "r.jpg", exif=exif, quality=100)
-    out = read_image(tmp_path / "r.jpg")
-    assert out.shape == (80, 64, 3)
+    exif[0x0112] = orientation
+    image.save(path, exif=exif, **save)
+
+
+@pytest.mark.parametrize("orientation", sorted(DISPLAYED))
+def test_exif_orientation_applied(tmp_path, rgb, orientation):
+    """Every orientation, pixel for pixel (a lossless PNG with an eXIf chunk): a turn the wrong way or a
+    mirror on the wrong axis gives another picture of the same shape."""
+    _with_orientation(rgb, orientation, tmp_path / "r.png")
+    np.testing.assert_array_equal(read_image(tmp_path / "r.png"), DISPLAYED[orientation](rgb))
+
+
+def test_exif_orientation_of_a_jpeg(tmp_path, rgb):
+    _with_orientation(rgb, 6, tmp_path / "r.jpg", quality=100)
+    out = read_image(tmp_path / "r.jpg").astype(int)
+    assert np.abs(out - DISPLAYED[6](rgb)).mean() < 2  # JPEG at quality 100: near, not equal
+    assert np.abs(out - DISPLAYED[8](rgb)).mean() > 20  # the other way round is another picture
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ from tiny_pikfix import tiny
 
 from pikfix_bench.model import PikFix, colorize
 from pikfix_bench.model.inference import TILE_OVERLAP, _starts, tile_for_budget
+from pikfix_bench.model.network import PikFixOutput
 
 
 def _images(height: int, width: int):
@@ -33,7 +34,29 @@ def test_an_image_within_one_tile_is_exactly_untiled_and_larger_ones_run_in_tile
     assert np.array_equal(colorize(model, [gray], [reference], tile=160)[0], whole)
     tiled = colorize(model, [gray], [reference], tile=96)[0]
     assert tiled.shape == whole.shape and tiled.dtype == np.uint8
-    assert np.abs(tiled.astype(int) - whole).mean() < 40  # not exact (per-tile similarity), same picture
+    difference = np.abs(tiled.astype(int) - whole)
+    # Not exact (each tile's similarity is mean-centred over the tile, its receptive field ends at the
+    # border) but close: a mean of 0.14 levels and at most 3 here, on a noise image that maximises seams
+    # (0.25 and 9 with tiles that barely overlap).
+    assert difference.mean() < 0.3 and difference.max() <= 4, (difference.mean(), difference.max())
+
+
+def test_a_pointwise_model_runs_tiled_exactly_as_untiled():
+    """Where the model's output at a pixel depends on that pixel alone, blending overlapping tiles must give
+    the untiled result exactly: any misplaced window, weight or normalisation shows."""
+    torch.manual_seed(0)
+    model = PikFix(tiny()).eval()
+
+    def pointwise(lightness, reference, return_similarity=False):
+        ab = torch.cat([torch.sin(7 * lightness), torch.cos(5 * lightness)], dim=1) * 0.4
+        return PikFixOutput(0.15 + 0.7 * lightness**2, ab, [])
+
+    model.decode = pointwise
+    rng = np.random.default_rng(2)
+    gray = rng.integers(0, 256, (200, 263), dtype=np.uint8)  # 3 x 4 tiles of 96, uneven overlaps
+    reference = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    whole = colorize(model, [gray], [reference])[0]
+    assert np.array_equal(colorize(model, [gray], [reference], tile=96)[0], whole)
 
 
 def test_the_reference_is_encoded_once_and_within_a_tiles_memory():

@@ -27,6 +27,14 @@ def _golden(name: str) -> np.ndarray:
     return np.asarray(Image.open(GOLDEN_DIR / name).convert("RGB"))
 
 
+def _resized_back(golden: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """The official output brought to ``like``'s size as the adapter documents: PIL bicubic (written here
+    with PIL directly, not through the adapter's helper)."""
+    return np.asarray(
+        Image.fromarray(golden).resize((like.shape[1], like.shape[0]), Image.Resampling.BICUBIC)
+    )
+
+
 def _assert_matches(ours: np.ndarray, theirs: np.ndarray) -> None:
     """Equal up to the documented rounding: a last-bit float difference may move a truncated value by 1."""
     difference = np.abs(ours.astype(int) - theirs)
@@ -39,14 +47,18 @@ def test_eval_protocol_reproduces_official_test_py_eval(checkpoint, name):
     model = _model(checkpoint)
     image = golden_inputs()[name]
     _assert_matches(model.run([pil_resize(image, 256, 256)], None)[0], _golden(f"eval-{name}.png"))
+    # The official 256 x 256 result, resized back to the input's size with PIL bicubic (chelsea is 200 x 300).
     output = model.predict(Batch([name], [image], [image]))[0]
-    assert output.shape == image.shape  # the official 256 x 256 result, resized back to the input
+    _assert_matches(output, _resized_back(_golden(f"eval-{name}.png"), image))
 
 
 def test_paper_protocol_reproduces_official_test_py_without_eval(checkpoint):
     model = _model(checkpoint, protocol="paper", seed=str(PAPER_SEED))
     image = pil_resize(golden_inputs()["chelsea"], 256, 256)
     _assert_matches(model.run([image], sample_seed(PAPER_SEED, "chelsea"))[0], _golden("paper-chelsea.png"))
+    native = golden_inputs()["chelsea"]
+    output = model.predict(Batch(["chelsea"], [native], [native]))[0]
+    _assert_matches(output, _resized_back(_golden("paper-chelsea.png"), native))
 
 
 def test_paper_protocol_is_reproducible_whatever_the_batch(checkpoint):
