@@ -8,6 +8,7 @@ resize to a fixed size and back, and batch; adapters never see the ground truth.
 
 from __future__ import annotations
 
+import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -17,7 +18,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from pikfix_bench.devices import place
-from pikfix_bench.errors import PikfixError, did_you_mean
+from pikfix_bench.errors import PikfixError, PikfixWarning, did_you_mean
 from pikfix_bench.hashing import file_sha256
 
 ENTRY_POINT_GROUP = "pikfix_bench.models"
@@ -214,12 +215,39 @@ class ModelAdapter(ABC):
         weights = self.settings.get("weights")
         return file_sha256(Path(weights)) if weights else None
 
+    def weight_files(self) -> dict[str, Path]:
+        """The files the model's results depend on, by name: every ``file`` option given.
+
+        Adapters whose weights live elsewhere (a checkout's ``checkpoints/``) add theirs.
+        """
+        return {
+            key: Path(self.settings[key])
+            for key, spec in self.descriptor.options.items()
+            if spec.kind == "file" and self.settings.get(key)
+        }
+
+    def trained_on(self) -> set[str]:
+        """Content hashes of the datasets the weights were trained on, where the weights record them.
+
+        ``evaluate`` warns when it scores a model on one of them (its scores then measure fit).
+        """
+        return set()
+
     def describe(self) -> dict[str, Any]:
-        """Name, options and weights hash, as recorded in ``run.json``."""
+        """The setup as recorded in ``run.json``: what makes two runs the same model.
+
+        ``options`` holds every option's effective value (defaults included, so a run stays readable
+        when a default changes), ``defaults`` the descriptor's defaults, ``given`` what was typed, and
+        ``files_sha256`` the sha256 of every weights file (:meth:`weight_files`). ``weights_sha256``
+        is the ``weights=`` file's, as older versions recorded it.
+        """
         return {
             "name": self.descriptor.name,
-            "options": self.options,
+            "options": dict(self.settings),
+            "defaults": {key: spec.default for key, spec in self.descriptor.options.items()},
+            "given": dict(self.options),
             "weights_sha256": self.weights_sha256(),
+            "files_sha256": {name: file_sha256(path) for name, path in sorted(self.weight_files().items())},
         }
 
 
@@ -240,17 +268,35 @@ def register_model(cls: type[ModelAdapter]) -> type[ModelAdapter]:
     return cls
 
 
+# Plug-ins that could not be loaded: entry-point name -> one line saying why. A broken third-party
+# package must cost only its own model, so its failure is kept here (and warned about once) instead of
+# reaching `models list` or an evaluation of another model as a traceback.
+PLUGIN_ERRORS: dict[str, str] = {}
+
+
 def _load_plugins() -> None:
-    """Import third-party adapters announced in the ``pikfix_bench.models`` entry-point group."""
+    """Import third-party adapters announced in the ``pikfix_bench.models`` entry-point group.
+
+    A plug-in whose import fails, or that is not a :class:`ModelAdapter` subclass, is left out with
+    one :class:`~pikfix_bench.errors.PikfixWarning` naming it and its error (once per process);
+    :data:`PLUGIN_ERRORS` keeps the reason for ``models list`` and for :func:`create_model`.
+    """
     for entry in entry_points(group=ENTRY_POINT_GROUP):
-        if entry.name not in MODELS:
+        if entry.name in MODELS or entry.name in PLUGIN_ERRORS:
+            continue
+        try:
             loaded = entry.load()
-            if isinstance(loaded, type) and issubclass(loaded, ModelAdapter):
-                register_model(loaded)
+            if not (isinstance(loaded, type) and issubclass(loaded, ModelAdapter)):
+                raise TypeError(f"{entry.value} is not a ModelAdapter subclass")
+            register_model(loaded)
+        except Exception as exc:  # third-party code may raise anything while it is imported
+            reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            PLUGIN_ERRORS[entry.name] = f"plug-in {entry.name} ({entry.value}) could not be loaded: {reason}"
+            warnings.warn(PLUGIN_ERRORS[entry.name], PikfixWarning, stacklevel=3)
 
 
 def list_models() -> dict[str, type[ModelAdapter]]:
-    """Every registered adapter, plug-ins included, by name."""
+    """Every registered adapter, plug-ins that loaded included, by name (see :data:`PLUGIN_ERRORS`)."""
     _load_plugins()
     return dict(sorted(MODELS.items()))
 
@@ -271,6 +317,8 @@ def create_model(name: str, **options: str) -> ModelAdapter:
         if len(names) != 2 or not all(names):
             raise ModelError(f"{name!r}: a chain is two models, a restorer and a colouriser (a+b)")
         return ChainAdapter(*(create_model(part, **_options_for(options, part, names)) for part in names))
+    if name in PLUGIN_ERRORS and name not in models:
+        raise ModelError(PLUGIN_ERRORS[name])
     if name not in models:
         raise ModelError(
             f"unknown model {name!r}{did_you_mean(name, models)} (see `pikfix-bench models list`)"

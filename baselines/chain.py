@@ -66,9 +66,17 @@ class ChainAdapter(ModelAdapter):
         return outputs
 
     def describe(self) -> dict[str, Any]:  # noqa: D102
+        parts = [self.first.describe(), self.second.describe()]
+
+        def prefixed(field: str) -> dict[str, Any]:  # as --model-opt names a stage's option: a.key
+            return {f"{part['name']}.{key}": value for part in parts for key, value in part[field].items()}
+
         return {
             "name": self.descriptor.name,
-            "chain": [self.first.describe(), self.second.describe()],
-            "options": {},
+            "chain": parts,
+            "options": prefixed("options"),
+            "defaults": prefixed("defaults"),
+            "given": prefixed("given"),
             "weights_sha256": None,
+            "files_sha256": prefixed("files_sha256"),
         }

@@ -46,6 +46,18 @@ class PikFixAdapter(ModelAdapter):
         },
     )
 
+    def trained_on(self) -> set[str]:
+        """The dataset ``pikfix-bench train`` recorded in ``model.pth`` (read without its tensors)."""
+        import torch
+
+        try:  # mmap: only the small records are read; a bad file is load()'s to report, in its words
+            payload = torch.load(self.settings["weights"], map_location="cpu", weights_only=True, mmap=True)
+        except Exception:  # torch raises many types for a bad file
+            return set()
+        dataset = payload.get("dataset") if isinstance(payload, dict) else None
+        content_hash = dataset.get("content_hash") if isinstance(dataset, dict) else None
+        return {content_hash} if isinstance(content_hash, str) else set()
+
     def load(self, device: str) -> None:  # noqa: D102
         super().load(device)
         from pikfix_bench.model.inference import load_model  # torch model code only when this model is used

@@ -29,6 +29,7 @@ import dataclasses
 import functools
 import hashlib
 import warnings
+from typing import Any
 
 import numpy as np
 import torch
@@ -150,6 +151,23 @@ def to_uint8(values: np.ndarray, rounding: str) -> np.ndarray:
     return (np.floor(values) if rounding == "truncate" else np.rint(values)).astype(np.uint8)
 
 
+def _likely_setup(state: dict[str, Any]) -> str:
+    """What a generator checkpoint was most likely trained as, read from its tensors' shapes, in one line.
+
+    The first convolution is ``ngf x in x 4 x 4`` and the last (transposed) one ``2 ngf x out x 4 x 4``;
+    batch normalisation stores running statistics, instance normalisation (not affine) nothing.
+    """
+    kernels = [value for value in state.values() if getattr(value, "ndim", 0) == 4]
+    if not kernels:
+        return "it holds no convolution weights: is it a generator (*_net_G.pth)?"
+    ngf, channels_in, channels_out = kernels[0].shape[0], kernels[0].shape[1], kernels[-1].shape[1]
+    mode = {(1, 2): "lab", (3, 3): "rgb"}.get((channels_in, channels_out))
+    norm = "batch" if any(key.endswith("running_mean") for key in state) else "instance"
+    if mode is None:
+        return f"it maps {channels_in} to {channels_out} channels, which neither mode=lab (1 to 2) nor rgb (3 to 3) does"
+    return f"it looks like --model-opt mode={mode} norm={norm} ngf={ngf} (a checkpoint of another network if that fails)"
+
+
 @register_model
 class Pix2PixAdapter(ModelAdapter):
     """The official pix2pix U-Net-256 generator with a user's ``*_net_G.pth`` checkpoint."""
@@ -213,9 +231,10 @@ class Pix2PixAdapter(ModelAdapter):
         state = {key.removeprefix("module."): value for key, value in state.items()}
         try:
             self.network.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
+        except RuntimeError:  # its message lists every mismatched tensor, over many lines
             raise ModelError(
-                f"pix2pix: {weights} does not fit a {mode}/{norm} U-Net-256 generator: {exc}"
+                f"pix2pix: {weights} does not fit a mode={mode} norm={norm} ngf={self.settings['ngf']} "
+                f"U-Net-256 generator; {_likely_setup(state)}"
             ) from None
         self.network.to(self.device)
         self.network.train(self.settings["protocol"] == "paper")

@@ -60,6 +60,23 @@ class Recipe(CommandAdapter):
         """Paths, relative to the checkout, that a run with these options reads."""
         return []
 
+    def weight_files(self) -> dict[str, Path]:
+        """The file options, and every file other than Python code among :meth:`required_files`
+        (the checkout's checkpoints), as ``repo/<path>``."""
+        files = super().weight_files()
+        repo = Path(self.settings["repo"])
+        for name in self.required_files():
+            path = repo / name
+            found = sorted(path.rglob("*")) if path.is_dir() else [path]
+            files.update(
+                {
+                    f"repo/{p.relative_to(repo).as_posix()}": p
+                    for p in found
+                    if p.is_file() and p.suffix != ".py"
+                }
+            )
+        return files
+
     def load(self, device: str) -> None:  # noqa: D102
         super().load(device)
         repo = Path(self.settings["repo"])

@@ -41,13 +41,20 @@ class ClassicalRestoreAdapter(ModelAdapter):
 
     descriptor = ModelDescriptor(
         "classical-restore",
-        "NL-means, morphological crack detection + OpenCV inpainting, mild sharpening",
+        "NL-means, morphological crack detection + OpenCV inpainting, mild sharpening (tuned on synthetic damage)",
         "restoration",
         uses_reference=False,
         input_mode="L",
         options={
             "denoise": ModelOption("NL-means strength h", "float", default=7.0, minimum=0),
-            "threshold": ModelOption("top-hat threshold", "float", default=40.0, minimum=0),
+            "threshold": ModelOption(
+                "top-hat threshold in grey levels; the default suits synthetic damage, but on real scans it also "
+                "takes eyes, mouths and building edges for cracks and paints them over: raise it and check the "
+                "outputs (--save-outputs)",
+                "float",
+                default=40.0,
+                minimum=0,
+            ),
             "sharpen": ModelOption("unsharp amount", "float", default=0.3, minimum=0),
         },
     )

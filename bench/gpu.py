@@ -38,7 +38,8 @@ from pikfix_bench.baselines.pix2pix import build_generator  # noqa: E402
 from pikfix_bench.datasets import open_dataset  # noqa: E402
 from pikfix_bench.devices import strict_fp32  # noqa: E402
 from pikfix_bench.evaluation import RunDirectory, evaluate  # noqa: E402
-from pikfix_bench.metrics import METRICS, PROFILES, ImageScorer  # noqa: E402
+from pikfix_bench.metrics import DEFAULT_METRICS as METRICS  # noqa: E402 - the metrics every scorer computes
+from pikfix_bench.metrics import PROFILES, ImageScorer  # noqa: E402
 from pikfix_bench.model import PikFix, PikFixConfig, colorize  # noqa: E402
 from pikfix_bench.model.inference import save_model, tile_for_budget  # noqa: E402
 from pikfix_bench.model.training import new_state, train_step, training_tensors  # noqa: E402

@@ -33,6 +33,8 @@ def compare_runs(first: Run, second: Run) -> dict[str, Any]:
     result: dict[str, Any] = {
         "first": str(first.path),
         "second": str(second.path),
+        "first_name": first.name,
+        "second_name": second.name,
         "images": int(len(common)),
         "samples": max(first.samples, second.samples),
         "first_scored": int(len(a)),

@@ -28,7 +28,7 @@ def pick_informative(runs: list[Run], count: int, metric: str = "lpips") -> list
 
 
 def draw_figure(dataset: Dataset, runs: list[Run], ids: list[str], tile: int = 192) -> np.ndarray:
-    """Rows of samples; columns input, reference, each run's output (labelled by model), ground truth.
+    """Rows of samples; columns input, reference, each run's output (labelled by its name), ground truth.
 
     Raises
     ------
@@ -55,11 +55,11 @@ def draw_figure(dataset: Dataset, runs: list[Run], ids: list[str], tile: int = 1
             try:
                 tiles.append(
                     labelled_tile(
-                        fit(read_image(find_output(run.path / "outputs", sample.sample_id))), run.model[:28]
+                        fit(read_image(find_output(run.path / "outputs", sample.sample_id))), run.name[:28]
                     )
                 )
             except ModelError:
-                tiles.append(labelled_tile(np.full_like(fit(sample.gt), 235), f"{run.model[:20]} (none)"))
+                tiles.append(labelled_tile(np.full_like(fit(sample.gt), 235), f"{run.name[:20]} (none)"))
         tiles.append(labelled_tile(fit(sample.gt), "ground truth"))
         height = max(t.shape[0] for t in tiles)
         padded = [np.pad(t, ((0, height - t.shape[0]), (0, GAP), (0, 0)), constant_values=255) for t in tiles]

@@ -73,6 +73,12 @@ def md_escape(text: str) -> str:
     return "".join(_MD_ESCAPES.get(char, char) for char in text)
 
 
+def _preference_text(board: Leaderboard, model: str) -> str:
+    """A row's preference-study strength and interval (``leaderboard --study``), or ``–``."""
+    row = board.preference.get(model)
+    return "–" if row is None else f"{row['score']:.2f} [{row['ci_low']:.2f}, {row['ci_high']:.2f}]"
+
+
 def to_markdown(board: Leaderboard, with_ci: bool = False, reported: bool = False) -> str:
     """GitHub markdown: best in bold, second underlined, † for ties with the best within noise.
 
@@ -84,6 +90,7 @@ def to_markdown(board: Leaderboard, with_ci: bool = False, reported: bool = Fals
         for column in board.columns
         for metric in board.metrics
     ]
+    header += ["Preference"] if board.preference else []
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" + "---:|" * (len(header) - 1)]
     for model in board.models:
         cells = [
@@ -91,6 +98,7 @@ def to_markdown(board: Leaderboard, with_ci: bool = False, reported: bool = Fals
             for column in board.columns
             for metric in board.metrics
         ]
+        cells += [_preference_text(board, model)] if board.preference else []
         lines.append(f"| {md_escape(model)} | " + " | ".join(cells) + " |")
     lines += [
         "",
@@ -154,6 +162,17 @@ def tidy_frame(board: Leaderboard, reported: bool = False) -> pd.DataFrame:
                 "run_id": cell.run_id,
             }
         )
+    rows += [
+        {
+            "source": "study",
+            "model": model,
+            "metric": "preference",
+            "mean": row["score"],
+            "ci95_low": row["ci_low"],
+            "ci95_high": row["ci_high"],
+        }
+        for model, row in board.preference.items()
+    ]
     if reported:
         rows += [
             {
@@ -223,7 +242,7 @@ def tex_escape(text: str) -> str:
 def to_latex(board: Leaderboard, with_ci: bool = False) -> str:
     """A booktabs table whose caption states the metric profile."""
     width = len(board.metrics)
-    spec = "l" + "".join("c" * width for _ in board.columns)
+    spec = "l" + "".join("c" * width for _ in board.columns) + ("c" if board.preference else "")
     lines = [r"\begin{table}[t]", r"\centering", r"\begin{tabular}{" + spec + "}", r"\toprule"]
     groups = " & ".join(
         rf"\multicolumn{{{width}}}{{c}}{{{tex_escape(board.heading(column))}}}" for column in board.columns
@@ -235,6 +254,7 @@ def to_latex(board: Leaderboard, with_ci: bool = False) -> str:
     lines.append(
         "Model & "
         + " & ".join(tex_escape(METRICS[m].header) for _ in board.columns for m in board.metrics)
+        + (" & Preference" if board.preference else "")
         + r" \\"
     )
     lines.append(r"\midrule")
@@ -252,6 +272,7 @@ def to_latex(board: Leaderboard, with_ci: bool = False) -> str:
             for column in board.columns
             for metric in board.metrics
         ]
+        cells += [tex_escape(_preference_text(board, model))] if board.preference else []
         lines.append(tex_escape(model) + " & " + " & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     caption = (
@@ -267,6 +288,11 @@ def html_table(board: Leaderboard, with_ci: bool = False) -> str:
     width = len(board.metrics)
     out = ['<table class="leaderboard">', "<thead>", '<tr><th rowspan="2">Model</th>']
     out += [f'<th colspan="{width}">{html.escape(board.heading(column))}</th>' for column in board.columns]
+    if board.preference:
+        out.append(
+            f'<th rowspan="2" class="sortable" data-column="{1 + width * len(board.columns)}" '
+            'data-direction="desc">Preference</th>'
+        )
     out.append("</tr><tr>")
     index = 1
     for _ in board.columns:
@@ -291,6 +317,10 @@ def html_table(board: Leaderboard, with_ci: bool = False) -> str:
                 )
                 text = _cell_text(cell, metric, with_ci, ("<b>", "</b>"), ("<u>", "</u>"))
                 out.append(f'<td data-sort="{sort_value}"{title}>{text}</td>')
+        if board.preference:
+            row = board.preference.get(model)
+            sort_value = "" if row is None else repr(row["score"])
+            out.append(f'<td data-sort="{sort_value}">{_preference_text(board, model)}</td>')
         out.append("</tr>")
     out += ["</tbody>", "</table>"]
     out.append(

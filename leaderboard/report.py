@@ -36,7 +36,7 @@ def distribution_plot(runs: list[Run], metric: str) -> str:
         if metric in run.per_image:
             column = run.per_image[metric].to_numpy(float)
             # a "$" of a recorded name would start matplotlib's mathtext, which may not parse
-            labels.append(f"{run.model}\n{run.key.dataset}".replace("$", r"\$"))
+            labels.append(f"{run.name}\n{run.key.dataset}".replace("$", r"\$"))
             values.append(column[np.isfinite(column)])
     figure, axis = plt.subplots(figsize=(max(4.0, 1.3 * len(labels)), 3.2), dpi=100)
     axis.boxplot(values, showmeans=True)
@@ -50,19 +50,39 @@ def distribution_plot(runs: list[Run], metric: str) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
+def _settings(values: dict, defaults: dict | None = None) -> str:
+    """``key=value, …`` (``(default)`` after a value equal to its default), or ``—``."""
+    return (
+        ", ".join(
+            f"{key}={value}" + (" (default)" if defaults is not None and defaults.get(key) == value else "")
+            for key, value in values.items()
+        )
+        or "—"
+    )
+
+
 def _provenance(run: Run) -> str:
     info = run.info
     model = info["model"]
+    profile = {key: value for key, value in info["profile"].items() if key not in ("name", "description")}
+    hashes = model.get("files_sha256") or (
+        {"weights": model["weights_sha256"]} if model.get("weights_sha256") else {}
+    )
     rows = [
         ("run", str(run.path)),
-        ("model", f"{model['name']} {model.get('options') or ''}"),
-        ("weights sha256", model.get("weights_sha256") or "—"),
+        ("row", run.name),
+        ("model", model["name"]),
+        (
+            "options" if "defaults" in model else "options (as given)",
+            _settings(model.get("options") or {}, model.get("defaults")),
+        ),
+        ("weights sha256", _settings(hashes)),
         (
             "dataset",
             f"{info['dataset']['name']} v{info['dataset']['version']} ({info['dataset']['kind']}), "
             f"content hash {info['dataset']['content_hash']}",
         ),
-        ("profile", f"{info['profile']['name']}: {info['profile']}"),
+        ("profile", f"{info['profile']['name']}: {_settings(profile)}"),
         ("alignment", info.get("align", "")),
         ("versions", ", ".join(f"{k} {v}" for k, v in info.get("environment", {}).items())),
         ("time", f"{info.get('started', '')} → {info.get('finished', 'unfinished')}"),
@@ -77,15 +97,22 @@ def build_report(
     metrics: list[str] | None = None,
     figure_count: int = 4,
     left_out: Sequence[str] = (),
+    study: dict | None = None,
 ) -> str:
     """The report page as a string (images inlined, no external files); ``left_out`` names the runs
-    that could not be read (:func:`~pikfix_bench.leaderboard.find_runs`)."""
+    that could not be read (:func:`~pikfix_bench.leaderboard.find_runs`); ``study``, a preference
+    study's analysis (:func:`pikfix_bench.study.analysis.analyze`), adds its column and win matrix."""
     board = build_leaderboard(runs, metrics, left_out=left_out)
+    if study is not None:
+        from pikfix_bench.study.tables import add_preference, win_matrix_html
+
+        add_preference(board, study)
     used = list(board.runs.values())
     parts = [
         "<h1>pikfix-bench report</h1>",
         "<h2>Leaderboard</h2>",
         html_table(board, with_ci=False),
+        *(["<h2>Pairwise preferences</h2>", win_matrix_html(study)] if study is not None else []),
         "<h2>Distributions</h2>",
     ]
     for metric in board.metrics:

@@ -21,6 +21,7 @@ import pandas as pd
 
 from pikfix_bench.datasets.store import Dataset
 from pikfix_bench.errors import PikfixError, PikfixWarning
+from pikfix_bench.evaluation.run_record import model_setup
 from pikfix_bench.evaluation.rundir import ERRORS_FILE, PER_IMAGE_FILE, RUN_FILE, SUMMARY_FILE, RunDirectory
 from pikfix_bench.evaluation.statistics import summarize_rows
 
@@ -58,6 +59,20 @@ class Run:
         return self.info["model"]["name"]
 
     @property
+    def name(self) -> str:
+        """The run's name in tables: its label, else the model with the options that differ from their
+        defaults (``welsh (samples=5)``)."""
+        return setup_name(self.info)
+
+    @property
+    def setup(self) -> str:
+        """What makes runs one row: the label, else the model, its effective options and weights hashes
+        (:func:`~pikfix_bench.evaluation.run_record.model_setup`). Runs of one setup are re-runs."""
+        if "label" in self.info:
+            return json.dumps({"label": self.info["label"]})
+        return json.dumps({"setup": model_setup(self.info["model"])}, sort_keys=True)
+
+    @property
     def key(self) -> ColumnKey:
         """The column group this run belongs to."""
         dataset, profile = self.info["dataset"], self.info["profile"]
@@ -80,6 +95,41 @@ class Run:
     def run_id(self) -> str:
         """The run directory's name, as a short id in tables."""
         return self.path.name
+
+
+def _shown(value: Any, longest: int = 32) -> str:
+    """An option's value as a row name shows it: a path by its last part, long text shortened."""
+    text = str(value)
+    if "/" in text and " " not in text:  # a path (command templates have spaces and stay whole)
+        text = text.rstrip("/").rsplit("/", 1)[-1]
+    return text if len(text) <= longest else text[: longest - 1] + "…"
+
+
+def setup_name(info: dict[str, Any]) -> str:
+    """A run record's name in tables: ``label``, else the model and the options that differ from their
+    defaults (a record of an older version: the options it was given).
+
+    Parameters
+    ----------
+    info : dict
+        ``run.json``, checked by its schema.
+
+    Returns
+    -------
+    str
+        ``welsh``, ``welsh (samples=5)``, ``pix2pix (weights=latest_net_G.pth)`` or the label.
+    """
+    if "label" in info:
+        return info["label"]
+    model = info["model"]
+    options = model.get("options") or {}
+    if "defaults" in model:
+        options = {key: value for key, value in options.items() if model["defaults"].get(key) != value}
+    if not options:
+        return model["name"]
+    return (
+        f"{model['name']} ({', '.join(f'{key}={_shown(value)}' for key, value in sorted(options.items()))})"
+    )
 
 
 class DatasetIndex:

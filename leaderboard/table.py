@@ -12,6 +12,7 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -66,6 +67,8 @@ class Leaderboard:
     runs: dict[tuple[str, ColumnKey], Run]
     samples: dict[ColumnKey, int]
     notes: list[str] = field(default_factory=list)
+    # row -> a preference study's result for it ("score", "ci_low", "ci_high"; ``leaderboard --study``)
+    preference: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def heading(self, column: ColumnKey) -> str:
         """A column's label with its number of samples."""
@@ -132,6 +135,46 @@ def _significance(board: Leaderboard, column: ColumnKey, metric: str) -> None:
         cell.not_significant = cell.p_value >= ALPHA
 
 
+def _age(run: Run) -> tuple[str, str]:
+    """Sorts runs oldest first (ties by path, so the choice does not depend on the search order)."""
+    return run.finished, str(run.path)
+
+
+def _row_names(newest: dict[tuple[str, ColumnKey], Run]) -> dict[str, str]:
+    """A unique row name per setup: its newest run's name (:attr:`Run.name`); setups that share a name
+    (two checkpoints of one file name, a label equal to another row's name) add their run directory,
+    so that different setups never merge into one row."""
+    latest: dict[str, Run] = {}
+    for (setup, _), run in sorted(newest.items(), key=lambda item: _age(item[1])):
+        latest[setup] = run
+    sharing: dict[str, list[str]] = defaultdict(list)
+    for setup, run in latest.items():
+        sharing[run.name].append(setup)
+    names: dict[str, str] = {}
+    for name, setups in sharing.items():
+        for setup in setups:
+            names[setup] = name if len(setups) == 1 else f"{name} [{latest[setup].run_id}]"
+    taken: set[str] = set()
+    for setup in sorted(names, key=names.get):  # the same directory name under two folders: number them
+        name, count = names[setup], 1
+        while names[setup] in taken:
+            count += 1
+            names[setup] = f"{name} #{count}"
+        taken.add(names[setup])
+    return names
+
+
+def _order(model: str, columns: list[ColumnKey], metric: str, cells: dict) -> tuple:
+    """Rows best first by ``metric`` in the first column (then the next ones), rows without it last."""
+    sign = -1.0 if METRICS[metric].higher_is_better else 1.0
+    key = []
+    for column in columns:
+        cell = cells.get((model, column, metric))
+        missing = cell is None or math.isnan(cell.value)
+        key.append((missing, 0.0 if missing else sign * cell.value))
+    return (*key, model)
+
+
 def build_leaderboard(
     runs: list[Run],
     metrics: list[str] | None = None,
@@ -141,7 +184,10 @@ def build_leaderboard(
     """Arrange runs into a leaderboard.
 
     Runs on different dataset contents or under different metric profiles never share a column;
-    when one model has several runs in a column, the newest finished one is used and a note says so.
+    a row is a setup (:attr:`Run.setup`: the label, else the model, its effective options and weights
+    hashes) named as :attr:`Run.name` says, so variants of one model are separate rows; when one setup
+    has several runs in a column (re-runs), the newest finished one is used and a note says so. Rows
+    are ordered best first by the first metric.
     Cells of runs that lack samples of their column are shown with their coverage and not ranked.
     A note says which runs' sample ids could not be checked against their dataset (their coverage is
     then as the run records it).
@@ -169,14 +215,18 @@ def build_leaderboard(
         raise PikfixError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(METRICS)}")
     grouped: dict[tuple[str, ColumnKey], list[Run]] = defaultdict(list)
     for run in runs:
-        grouped[(run.model, run.key)].append(run)
+        grouped[(run.setup, run.key)].append(run)
+    newest = {group: max(candidates, key=_age) for group, candidates in grouped.items()}
+    names = _row_names(newest)
     chosen, notes = {}, []
-    for (model, key), candidates in sorted(grouped.items(), key=lambda item: (item[0][0], item[0][1].label)):
-        candidates = sorted(candidates, key=lambda run: (run.finished, str(run.path)))
-        chosen[(model, key)] = candidates[-1]
+    for (setup, key), candidates in sorted(
+        grouped.items(), key=lambda item: (names[item[0][0]], item[0][1].label)
+    ):
+        model = names[setup]
+        chosen[(model, key)] = newest[(setup, key)]
         if len(candidates) > 1:
             notes.append(
-                f"{model} has {len(candidates)} runs on {key.label}: the newest ({candidates[-1].path}) is used"
+                f"{model} has {len(candidates)} runs on {key.label}: the newest ({chosen[(model, key)].path}) is used"
             )
     columns = sorted(
         {key for _, key in chosen}, key=lambda key: (key.dataset, key.version, key.profile, key.content_hash)
@@ -194,7 +244,7 @@ def build_leaderboard(
         notes.append(
             f"runs use {len(profiles)} metric profiles ({', '.join(sorted(profiles))}): separate columns"
         )
-    models = sorted({model for model, _ in chosen})
+    models = list(dict.fromkeys(model for model, _ in chosen))
     samples = {key: max(run.samples for (_, k), run in chosen.items() if k == key) for key in columns}
     cells = {}
     for (model, key), run in chosen.items():
@@ -215,6 +265,7 @@ def build_leaderboard(
             "a row of an id the dataset lacks counts as a scored sample"
         )
     notes += list(left_out)
+    models.sort(key=lambda model: _order(model, columns, metrics[0], cells))
     board = Leaderboard(columns, metrics, models, cells, chosen, samples, notes)
     if any(not cell.complete for cell in cells.values()):
         board.notes.append(

@@ -52,9 +52,10 @@ def test_bf16_training_is_recorded_and_inference_defaults_to_fp32(dataset, tmp_p
     assert result.exit_code == 0, result.output
     from pikfix_bench.evaluation import RunDirectory
 
-    assert RunDirectory(tmp_path / "run").read_run()["model"]["options"] == {
-        "weights": str(tmp_path / "bf16" / "model.pth")
-    }
+    recorded = RunDirectory(tmp_path / "run").read_run()["model"]
+    assert recorded["given"] == {"weights": str(tmp_path / "bf16" / "model.pth")}
+    # the effective value is recorded: inference does not follow the training's precision
+    assert recorded["options"]["precision"] == "fp32"
     with pytest.raises(Exception, match="precision must be one of"):
         new_state(TINY, "cpu", precision="fp8")
 

@@ -42,6 +42,7 @@ COMMANDS = {
     "figure": ("leaderboard", "figure_command", "The qualitative grid of inputs, outputs and ground truths."),
     "report": ("leaderboard", "report_command", "One self-contained HTML report of runs."),
     "train": ("train", "train_command", "Train the Pik-Fix model."),
+    "study": ("study", "study_group", "A preference study of runs' outputs in the browser (Bradley-Terry)."),
 }
 
 

@@ -63,7 +63,10 @@ DEFAULT_SPLIT = {"pascal": "val", "div2k": "valid"}
     default=256,
     show_default=True,
     type=click.IntRange(min=0),
-    help="N: short side to N then centre crop NxN; 0: full image cropped to a multiple of 32.",
+    help="N: the ground truth is N x N. Most presets: short side to N, then centre crop; the pikfix presets damage "
+    "each picture at its native resolution and cut a random N x N window (as the paper's training), so on large "
+    "scans a sample shows a small part of the picture; pikfix-offline starts from 4N, realesrgan ends at N/4 "
+    "(docs/datasets.md). 0: the full image cropped to a multiple of 32.",
 )
 @click.option(
     "--reference", type=click.Choice([*STRATEGIES]), help="Reference strategy [default: self-shifted]."
@@ -120,11 +123,13 @@ def build_dataset_command(
         if preset or pipeline_file:
             raise PikfixError("RealOld's damage is real: --preset and --pipeline do not apply")
         listing, spec, strategy = realold_source(source, pairs_csv), None, "pairs" if pairs_csv else "given"
+        native_window = False
     else:
         if preset is None and pipeline_file is None:
             preset = "pikfix" if texture_dir is not None else DEFAULT_PRESET[kind]
         pipeline = pipeline_from_options(preset, pipeline_file, severity, texture_dir)
         spec, strategy = pipeline.spec, reference or "self-shifted"
+        native_window = pipeline.geometry.crop_after_damage and size > 0
         if strategy == "pairs" and pairs is None:
             raise PikfixError("--reference pairs needs --pairs CSV")
         listing = {
@@ -149,12 +154,18 @@ def build_dataset_command(
             resume=resume,
             force=force,
             strict=strict,
-            progress=sys.stderr.isatty(),
+            progress=True,  # a bar on a terminal, plain lines in a log (pikfix_bench.progress)
         )
     finally:
         runner.close()
     for entry in result.skipped:
         click.echo(f"skipped: {entry['path']}: {entry['reason']}", err=True)
+    if native_window:  # unlike --size's usual resize-and-centre-crop: say so where the user meets it
+        click.echo(
+            f"note: this pipeline damages each picture at its native resolution and cuts a random {size} x {size} "
+            "window from it (the paper's training crops), not the whole picture resized; docs/datasets.md",
+            err=True,
+        )
     click.echo(
         f"{result.built} samples written to {result.path} (content hash {result.content_hash[:16]}…, "
         f"{len(result.skipped)} skipped)"
@@ -166,10 +177,21 @@ def dataset_group() -> None:
     """Inspect, check, compare and export built datasets."""
 
 
+# Where a reference comes from, when that matters to how a colourization score is read.
+_REFERENCE_NOTES = {
+    "self-shifted": "each reference is cut from the sample's own ground truth (shifted, zoomed): it holds the "
+    "very colours the model must find, so colourization scores are optimistic (colours leak); use "
+    "--reference nearest/same-class/pairs for a reference of another picture",
+}
+
+
 @dataset_group.command("info")
 @click.argument("path", type=click.Path(path_type=Path))
-def info_command(path: Path) -> None:
-    """Summary of a dataset."""
+@click.option(
+    "--samples", "list_samples", is_flag=True, help="Also list every sample: size, gray/colour, damage."
+)
+def info_command(path: Path, list_samples: bool) -> None:
+    """Summary of a dataset (with --samples, one line per sample)."""
     dataset = Dataset(path)
     manifest = dataset.manifest
     recipe = manifest["recipe"]
@@ -183,8 +205,34 @@ def info_command(path: Path) -> None:
         ("reference", recipe["reference"]),
         ("built", f"{manifest['created']} with pikfix-bench {manifest['toolkit_version']}"),
     ]
+    if recipe["reference"] in _REFERENCE_NOTES:
+        rows.append(("note", _REFERENCE_NOTES[recipe["reference"]]))
     for key, value in rows:
         click.echo(f"{key:<14} {value}")
+    if list_samples:
+        _list_samples(dataset)
+
+
+def _list_samples(dataset: Dataset) -> None:
+    """One line per sample: id, input size, gray or colour, reference, mask, the damage applied.
+
+    Sizes come from the HDF5 metadata and the rest from the manifest: no pixel is read.
+    """
+    shapes = dataset.shapes("input")
+    entries = {entry["id"]: entry for entry in dataset.manifest["samples"]}
+    width = max(map(len, dataset.ids), default=2)
+    click.echo(f"\n{'id':<{width}}  {'size':>9}  {'input':<6} {'mask':<4}  reference / damage applied")
+    for sample_id in dataset.ids:
+        entry, shape = entries[sample_id], shapes[sample_id]
+        steps = (entry.get("record") or {}).get("steps", [])
+        damage = (
+            ", ".join(step["op"] for step in steps if step.get("applied")) or "none (real damage or clean)"
+        )
+        reference = (entry.get("reference") or {}).get("strategy", "?")
+        click.echo(
+            f"{sample_id:<{width}}  {f'{shape[1]}x{shape[0]}':>9}  {'gray' if len(shape) == 2 else 'colour':<6} "
+            f"{'yes' if 'mask' in entry['arrays'] else 'no':<4}  {reference} / {damage}"
+        )
 
 
 @dataset_group.command("verify")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
 import click
 
 from pikfix_bench.baselines import list_models
+from pikfix_bench.baselines.base import PLUGIN_ERRORS
 from pikfix_bench.cli.options import executor_options
 from pikfix_bench.errors import PikfixError
 from pikfix_bench.evaluation import evaluate
@@ -45,7 +47,20 @@ def parse_model_options(pairs: tuple[str, ...]) -> dict[str, str]:
     "--batch-size", type=click.IntRange(min=1), help="Samples per model call [default: the model's, else 8]."
 )
 @click.option(
-    "--out", type=click.Path(path_type=Path), help="Run directory [default: runs/DATASET/MODEL-PROFILE]."
+    "--out",
+    type=click.Path(path_type=Path),
+    help="Run directory [default: runs/DATASET/LABEL-PROFILE, or MODEL[-KEY=VALUE…]-PROFILE].",
+)
+@click.option(
+    "--label",
+    help="The run's name in leaderboard, compare, figure and report (an ablation, a checkpoint) "
+    "[default: the model, with the options that differ from their defaults].",
+)
+@click.option(
+    "--masked",
+    is_flag=True,
+    help="Also score PSNR, SSIM and LPIPS inside the damaged region of each sample's stored mask and outside "
+    "it (psnr_damaged, …, lpips_undamaged; nan without a mask; docs/metrics.md).",
 )
 @click.option("--save-outputs", is_flag=True, help="Write outputs/<sample_id>.png.")
 @click.option("--resume", is_flag=True, help="Score only what an earlier run of the same setup left missing.")
@@ -71,6 +86,8 @@ def evaluate_command(
     device,
     batch_size,
     out,
+    label,
+    masked,
     save_outputs,
     resume,
     strict,
@@ -84,8 +101,9 @@ def evaluate_command(
     Exits 1 when samples failed (the summary and errors.csv are still written) unless
     --allow-failures is given and at least one sample was scored; exits 2 for bad input.
     """
+    options = parse_model_options(model_opts)
     if out is None:
-        out = Path("runs") / dataset.name / f"{model_name}-{profile}"
+        out = Path("runs") / dataset.name / f"{label or _setup_folder(model_name, options)}-{profile}"
     if executor == "local" and scheduler:
         raise PikfixError("--scheduler applies to --executor dask")
     cluster = make_executor("dask", scheduler=scheduler or "local:2") if executor == "dask" else None
@@ -94,7 +112,7 @@ def evaluate_command(
             model_name,
             dataset,
             out,
-            model_options=parse_model_options(model_opts),
+            model_options=options,
             profile=profile,
             device=device,
             batch_size=batch_size,
@@ -102,8 +120,10 @@ def evaluate_command(
             resume=resume,
             strict=strict,
             align=align,
-            progress=sys.stderr.isatty(),
+            progress=True,  # a bar on a terminal, plain lines in a log (pikfix_bench.progress)
             executor=cluster,
+            label=label,
+            masked=masked,
         )
     finally:
         if cluster is not None:
@@ -134,6 +154,17 @@ def evaluate_command(
             sys.exit(1)
 
 
+def _setup_folder(model_name: str, options: dict[str, str]) -> str:
+    """A run folder name for a setup: the model and the options given (``welsh-samples=5``), so that variants
+    run without --out land in different folders; a path option by its last part, other characters that
+    are awkward in a folder name as ``_``."""
+    parts = [model_name]
+    for key, value in sorted(options.items()):
+        value = value.rstrip("/").rsplit("/", 1)[-1] if "/" in value and " " not in value else value
+        parts.append(re.sub(r"[^A-Za-z0-9._=+-]", "_", f"{key}={value}")[:40])
+    return "-".join(parts)
+
+
 @click.group("models")
 def models_group() -> None:
     """The registered models."""
@@ -159,8 +190,9 @@ def list_command(as_json: bool) -> None:
                 "description": d.description,
             }
         )
+    broken = [{"name": name, "error": reason} for name, reason in sorted(PLUGIN_ERRORS.items())]
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json.dumps(rows + broken, indent=2))
         return
     click.echo(f"{'name':<20} {'task':<26} {'ref':<4} {'in':<4} {'weights':<8} description")
     for row in rows:
@@ -170,6 +202,8 @@ def list_command(as_json: bool) -> None:
         )
         for key, option in descriptors[row["name"]].options.items():
             click.echo(f"{'':<22}--model-opt {key}={option.metavar}  {option.help_text}")
+    for row in broken:
+        click.echo(f"{row['name']:<20} {'(not available)':<26} {row['error']}")
 
 
 def _common_errors(run: Path, shown: int = 3) -> list[tuple[str, int]]:

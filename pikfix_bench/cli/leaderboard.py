@@ -16,6 +16,7 @@ import click
 
 from pikfix_bench.datasets.store import Dataset
 from pikfix_bench.errors import PikfixError
+from pikfix_bench.evaluation.statistics import BOOTSTRAP_RESAMPLES
 from pikfix_bench.image_io import atomic_write
 from pikfix_bench.leaderboard import (
     FORMATS,
@@ -26,6 +27,7 @@ from pikfix_bench.leaderboard import (
     load_run,
     render,
 )
+from pikfix_bench.leaderboard.table import ALPHA as SIGNIFICANCE
 from pikfix_bench.leaderboard.table import display
 from pikfix_bench.metrics import METRICS, parse_metric_names
 
@@ -67,6 +69,12 @@ def _found_runs(paths: Iterable[Path], datasets: list[Dataset]) -> tuple[list[Ru
     return runs, left_out
 
 
+STUDY_HELP = (
+    "A preference study of these runs (`study create`): adds a Preference column, the Bradley-Terry "
+    "strength with its 95% interval, to the rows its labels name."
+)
+
+
 @click.command("leaderboard")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--format", "fmt", default="md", show_default=True, type=click.Choice(FORMATS))
@@ -89,7 +97,10 @@ def _found_runs(paths: Iterable[Path], datasets: list[Dataset]) -> tuple[list[Ru
     help="A dataset runs were scored on (repeatable; matched by content hash): rows of sample ids it "
     "lacks are left out. Default: the dataset each run names, where it still is.",
 )
-def leaderboard_command(paths, fmt, out, metric_names, ci, reported, rank_partial, dataset_paths) -> None:
+@click.option("--study", "study_path", type=click.Path(path_type=Path), help=STUDY_HELP)
+def leaderboard_command(
+    paths, fmt, out, metric_names, ci, reported, rank_partial, dataset_paths, study_path
+) -> None:
     """Turn run directories (or folders of them) into a Table 1/2-style leaderboard.
 
     A run that lacks samples of its dataset (failed or missing) is shown with its coverage (k/n) and
@@ -100,6 +111,11 @@ def leaderboard_command(paths, fmt, out, metric_names, ci, reported, rank_partia
     metrics = list(parse_metric_names(metric_names))
     runs, left_out = _found_runs(paths, [Dataset(path) for path in dataset_paths])
     board = build_leaderboard(runs, metrics, rank_partial=rank_partial, left_out=left_out)
+    if study_path:
+        from pikfix_bench.study.analysis import analyze_study
+        from pikfix_bench.study.tables import add_preference
+
+        add_preference(board, analyze_study(study_path))
     text = render(board, fmt, with_ci=ci, reported=reported)
     if out:
         _write_text(out, text)
@@ -118,11 +134,14 @@ def compare_command(first: Path, second: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(result, indent=2, default=lambda v: str(v)))
         return
+    click.echo(f"first:  {result['first_name']}  ({first})")
+    click.echo(f"second: {result['second_name']}  ({second})")
     click.echo(
-        f"{second} vs {first} on the {result['images']} images both scored, of {result['samples']} "
-        f"(first scored {result['first_scored']}, second {result['second_scored']}; difference = second - first)"
+        f"difference = second - first, on the {result['images']} images both scored, of {result['samples']} "
+        f"(first scored {result['first_scored']}, second {result['second_scored']}); win: second is better"
     )
     click.echo(f"{'metric':<14} {'mean diff':>10} {'95% CI':>22} {'p-value':>9} {'win/tie/loss':>14}")
+    disagree = []
     for metric, values in result["metrics"].items():
         low, high = values["ci95"]
         interval = f"[{display(low, metric)}, {display(high, metric)}]" if not math.isnan(low) else "–"
@@ -130,6 +149,16 @@ def compare_command(first: Path, second: Path, as_json: bool) -> None:
             f"{metric + ' ' + METRICS[metric].arrow:<14} {display(values['mean_difference'], metric):>10} "
             f"{interval:>22} {values['p_value']:>9.3g} "
             f"{values['wins']:>4}/{values['ties']}/{values['losses']}"
+        )
+        if (low > 0 or high < 0) != (values["p_value"] < SIGNIFICANCE):
+            disagree.append(metric)
+    if disagree:
+        click.echo(
+            f"note: for {', '.join(disagree)} the 95% interval and the p-value disagree about 0. The interval is "
+            f"a percentile bootstrap of the mean difference ({BOOTSTRAP_RESAMPLES} resamples of the images); the p-value is the Wilcoxon "
+            "signed-rank test (a permutation test of the signs of the ranked differences). A few large "
+            "differences move the mean but count as single ranks, and with few images both are rough: read "
+            "the wins and losses, and score more images before calling a difference real."
         )
 
 
@@ -177,7 +206,8 @@ def figure_command(dataset_path: Path, run_paths, ids: str | None, count: int, o
 )
 @click.option("--metrics", "metric_names", default="psnr,ssim,lpips", show_default=True)
 @click.option("--out", required=True, type=click.Path(path_type=Path))
-def report_command(paths, dataset_path: Path | None, metric_names: str, out: Path) -> None:
+@click.option("--study", "study_path", type=click.Path(path_type=Path), help=STUDY_HELP)
+def report_command(paths, dataset_path: Path | None, metric_names: str, out: Path, study_path) -> None:
     """One self-contained HTML page: leaderboard, distributions, qualitative grid, provenance."""
     from pikfix_bench.datasets import open_dataset
     from pikfix_bench.leaderboard.report import build_report
@@ -186,6 +216,11 @@ def report_command(paths, dataset_path: Path | None, metric_names: str, out: Pat
     dataset = open_dataset(dataset_path) if dataset_path else None
     metrics = list(parse_metric_names(metric_names))
     runs, left_out = _found_runs(paths, [dataset] if dataset else [])
-    page = build_report(runs, dataset, metrics, left_out=left_out)
+    study = None
+    if study_path:
+        from pikfix_bench.study.analysis import analyze_study
+
+        study = analyze_study(study_path)
+    page = build_report(runs, dataset, metrics, left_out=left_out, study=study)
     _write_text(out, page)
     click.echo(f"report written to {out}")

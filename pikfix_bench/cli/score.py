@@ -1,4 +1,4 @@
-"""``pikfix-bench score``: score one pair of images or two folders."""
+"""``pikfix-bench score``: score one pair of images or two folders, or images alone (no-reference)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,12 @@ from pikfix_bench.devices import resolve_device
 from pikfix_bench.errors import PikfixError
 from pikfix_bench.image_io import read_image
 from pikfix_bench.metrics.profiles import DEFAULT_PROFILE, PROFILES, get_profile
-from pikfix_bench.metrics.scorer import METRICS, ImageScorer, check_pair, parse_metric_names
+from pikfix_bench.metrics.scorer import DEFAULT_METRICS, METRICS, ImageScorer, check_pair, parse_metric_names
 from pikfix_bench.metrics.summary import json_number, summarize
-from pikfix_bench.pairing import ImagePair, pair_images
+from pikfix_bench.pairing import ImagePair, index_image_folder, pair_images
+
+# What ``score`` computes without --gt unless --metrics says otherwise.
+NO_REFERENCE_DEFAULT = ("niqe", "piqe", "colorfulness")
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -32,18 +35,29 @@ def _score_pairs(scorer: ImageScorer, pairs: list[ImagePair], progress: bool) ->
             chunk, preds, gts = [], [], []
             for pair in pairs[start : start + scorer.batch_size]:
                 try:
-                    pred, gt = read_image(pair.pred), read_image(pair.gt)
-                    check_pair(pred, gt, str(pair.pred), str(pair.gt))
+                    pred = read_image(pair.pred)
+                    gt = pred if pair.gt is None else read_image(pair.gt)  # no-reference: checked alone
+                    check_pair(pred, gt, str(pair.pred), str(pair.gt or pair.pred))
                 except PikfixError as exc:
                     errors.append(str(exc))
                     continue
                 chunk.append(pair)
                 preds.append(pred)
                 gts.append(gt)
-            for pair, values in zip(chunk, scorer.score(preds, gts), strict=True):
+            no_reference = bool(chunk) and chunk[0].gt is None
+            for pair, values in zip(chunk, scorer.score(preds, None if no_reference else gts), strict=True):
                 rows.append({"key": pair.key, **values})
             bar.update(len(pairs[start : start + scorer.batch_size]))
     return rows, errors
+
+
+def _images_alone(pred: Path) -> list[ImagePair]:
+    """The images to score without a ground truth: one file, or every image under a folder."""
+    if not pred.exists():
+        raise PikfixError(f"--pred {pred}: no such file or folder")
+    if pred.is_file():
+        return [ImagePair(pred.stem, pred, None)]  # type: ignore[arg-type]
+    return [ImagePair(key, path, None) for key, path in index_image_folder(pred).items()]  # type: ignore[arg-type]
 
 
 def _format_value(value: float) -> str:
@@ -55,7 +69,9 @@ def _format_value(value: float) -> str:
     "--pred", required=True, type=click.Path(path_type=Path), help="Predicted image, or folder of them."
 )
 @click.option(
-    "--gt", required=True, type=click.Path(path_type=Path), help="Ground-truth image, or folder of them."
+    "--gt",
+    type=click.Path(path_type=Path),
+    help="Ground-truth image, or folder of them; without it only no-reference metrics are scored.",
 )
 @click.option(
     "--profile",
@@ -65,7 +81,11 @@ def _format_value(value: float) -> str:
     help="Metric protocol (see docs/metrics.md).",
 )
 @click.option(
-    "--metrics", "metric_names", default=",".join(METRICS), show_default=True, help="Comma-separated metrics."
+    "--metrics",
+    "metric_names",
+    default=None,
+    help=f"Comma-separated metrics [default: {','.join(DEFAULT_METRICS)}; without --gt: "
+    f"{','.join(NO_REFERENCE_DEFAULT)}].",
 )
 @click.option(
     "--crop-border",
@@ -86,7 +106,7 @@ def _format_value(value: float) -> str:
 )
 def score(
     pred: Path,
-    gt: Path,
+    gt: Path | None,
     profile: str,
     metric_names: str,
     crop_border: int | None,
@@ -98,32 +118,48 @@ def score(
 
     Folders are paired by path without suffix (a/b.png with a/b.jpg); files without a partner are listed
     on standard error. Prints one row per image and the mean.
+
+    Without ``--gt`` the images are scored alone by no-reference metrics (NIQE, PIQE, colourfulness;
+    the default), e.g. restored old photos that have no ground truth.
     """
+    if metric_names is None:
+        metric_names = ",".join(DEFAULT_METRICS if gt is not None else NO_REFERENCE_DEFAULT)
     names = parse_metric_names(metric_names)
     metric_profile = get_profile(profile, crop_border=crop_border)
-    pairing = pair_images(pred, gt)
-    for side, paths in (("prediction", pairing.only_pred), ("ground truth", pairing.only_gt)):
-        for path in paths:
-            click.echo(f"warning: {side} without a partner: {path}", err=True)
-    if not pairing.pairs:
-        raise PikfixError(f"no pairs of images found between {pred} and {gt}")
+    if gt is None:
+        needing = [name for name in names if METRICS[name].needs_reference]
+        if needing:
+            raise PikfixError(
+                f"{', '.join(needing)} need(s) --gt; without a ground truth choose from: "
+                + ", ".join(name for name, spec in METRICS.items() if not spec.needs_reference)
+            )
+        pairs = _images_alone(pred)
+        if not pairs:
+            raise PikfixError(f"no images found in {pred}")
+    else:
+        pairing = pair_images(pred, gt)
+        for side, paths in (("prediction", pairing.only_pred), ("ground truth", pairing.only_gt)):
+            for path in paths:
+                click.echo(f"warning: {side} without a partner: {path}", err=True)
+        if not pairing.pairs:
+            raise PikfixError(f"no pairs of images found between {pred} and {gt}")
+        pairs = pairing.pairs
     scorer = ImageScorer(metric_profile, names, resolve_device(device), batch_size)
-    rows, errors = _score_pairs(
-        scorer, pairing.pairs, progress=len(pairing.pairs) > 1 and sys.stderr.isatty()
-    )
+    rows, errors = _score_pairs(scorer, pairs, progress=len(pairs) > 1 and sys.stderr.isatty())
     for message in errors:
         click.echo(f"error: {message}", err=True)
     if not rows:
         raise PikfixError("no pair could be scored" + (f": {errors[0]}" if len(errors) == 1 else ""))
-    by_key = {pair.key: pair for pair in pairing.pairs}
+    by_key = {pair.key: pair for pair in pairs}
     records = [
         {
             "pred": _relative(by_key[row["key"]].pred, pred),
-            "gt": _relative(by_key[row["key"]].gt, gt),
+            **({} if gt is None else {"gt": _relative(by_key[row["key"]].gt, gt)}),
             **{name: row[name] for name in names},
         }
         for row in rows
     ]
+    blank_gt = {} if gt is None else {"gt": ""}
     summaries = {name: summarize([record[name] for record in records]) for name in names}
     if output_format == "json":
         payload = [
@@ -132,14 +168,14 @@ def score(
         ]
         click.echo(json.dumps(payload, indent=2, allow_nan=False))
     elif output_format == "csv":
-        mean_row = {"pred": "(mean)", "gt": "", **{name: summaries[name].mean for name in names}}
+        mean_row = {"pred": "(mean)", **blank_gt, **{name: summaries[name].mean for name in names}}
         click.echo(
             pd.DataFrame([*records, mean_row]).assign(profile=metric_profile.name).to_csv(index=False),
             nl=False,
         )
     else:
         table = pd.DataFrame(records)
-        mean_row = {"pred": "mean", "gt": "", **{name: summaries[name].mean for name in names}}
+        mean_row = {"pred": "mean", **blank_gt, **{name: summaries[name].mean for name in names}}
         table = pd.concat([table, pd.DataFrame([mean_row])], ignore_index=True)
         table = table.rename(columns={name: f"{name} {METRICS[name].arrow}" for name in names})
         click.echo(f"profile: {metric_profile.name} — {metric_profile.description}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -62,7 +61,7 @@ def train_command(
 ) -> None:
     """Train Pik-Fix (Adam 1e-4, 0.99 decay per epoch, random crops); writes model.pth for `evaluate --model pikfix`."""
     config = PikFixConfig.load(config_file) if config_file else PikFixConfig()
-    rows = train(
+    train(
         dataset,
         out,
         config,
@@ -76,13 +75,28 @@ def train_command(
         precision=precision,
         checkpoint_activations=checkpoint_activations,
         workers=workers,
-        progress=sys.stderr.isatty(),
+        progress=True,  # a bar on a terminal, plain lines in a log (pikfix_bench.progress)
+        on_start=_banner,
+        on_epoch=_epoch_line,
     )
-    for row in rows:
-        click.echo(
-            f"epoch {row['epoch']}: loss {row['loss']:.4f}  val PSNR {row['val_psnr']:.2f}  SSIM {row['val_ssim']:.3f}"
-            f"  LPIPS {row['val_lpips']:.3f}"
-        )
     click.echo(
         f"model written to {Path(out) / 'model.pth'} (evaluate with --model pikfix --model-opt weights=...)"
+    )
+
+
+def _banner(start: dict) -> None:
+    """What is about to run, before the first step (click.echo flushes: it reaches a log file now)."""
+    resumed = f", resuming at epoch {start['first_epoch']}" if start["first_epoch"] > 1 else ""
+    click.echo(
+        f"training on {start['train']} training and {start['val']} validation samples, "
+        f"{start['steps_per_epoch']} steps per epoch, {start['epochs']} epochs{resumed}; device {start['device']}, "
+        f"precision {start['precision']}; per-epoch log: {start['log']}"
+    )
+
+
+def _epoch_line(row: dict) -> None:
+    """One epoch's line, printed as the epoch ends."""
+    click.echo(
+        f"epoch {row['epoch']}: loss {row['loss']:.4f}  val PSNR {row['val_psnr']:.2f}  SSIM {row['val_ssim']:.3f}"
+        f"  LPIPS {row['val_lpips']:.3f}  ({row['seconds']:.0f} s)"
     )

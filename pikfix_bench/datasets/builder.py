@@ -24,7 +24,6 @@ from typing import Any
 
 import h5py
 import numpy as np
-from tqdm import tqdm
 
 from pikfix_bench import __version__
 from pikfix_bench.datasets.geometry import crop_window, cut, damage_source, normalise, shifted_crop
@@ -62,6 +61,7 @@ from pikfix_bench.execution import Executor, given_or_local
 from pikfix_bench.hashing import array_sha256, file_sha256
 from pikfix_bench.image_io import atomic_write
 from pikfix_bench.json_io import read_json, write_json
+from pikfix_bench.progress import Progress
 
 SHARDS_DIR, RECIPE_FILE = "shards", "recipe.json"
 
@@ -367,7 +367,7 @@ def build_dataset(
     resume, force, strict : bool
         Continue an interrupted build; replace an existing output; fail on the first unusable source.
     progress : bool
-        Show progress bars.
+        Show progress on standard error: a bar on a terminal, a line every tenth or 30 s otherwise.
 
     Returns
     -------
@@ -409,15 +409,8 @@ def _plan(
     items = listing.items
     descriptors, skipped_unreadable = None, []
     if recipe.reference in ("nearest", "same-class"):
-        found = dict(
-            tqdm(
-                executor.run(_descriptor_task, [item.gt for item in items]),
-                total=len(items),
-                desc="describing",
-                unit="img",
-                disable=not progress,
-            )
-        )
+        with Progress(len(items), "describing", enabled=progress) as shown:
+            found = dict(shown.iterate(executor.run(_descriptor_task, [item.gt for item in items])))
         unreadable = {item.sample_id: found[i] for i, item in enumerate(items) if isinstance(found[i], str)}
         descriptors = {
             item.sample_id: found[i] for i, item in enumerate(items) if item.sample_id not in unreadable
@@ -455,13 +448,7 @@ def _build_shards(
         else:
             skipped += done
     total = sum(map(len, shards))
-    with tqdm(
-        total=total,
-        initial=total - sum(len(t[1]) for t in tasks),
-        desc="building",
-        unit="img",
-        disable=not progress,
-    ) as bar:
+    with Progress(total, "building", initial=total - sum(len(t[1]) for t in tasks), enabled=progress) as bar:
         for _, result in executor.run(build_shard, tasks):
             if strict and result["skipped"]:
                 first = result["skipped"][0]

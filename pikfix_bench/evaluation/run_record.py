@@ -26,8 +26,17 @@ RUN_SCHEMA: dict[str, Any] = {
         "model": {
             "type": "object",
             "required": ["name"],
-            "properties": {"name": _NAME},
+            "properties": {
+                "name": _NAME,
+                # effective values (older versions: the options as typed, and no "defaults")
+                "options": {"type": "object"},
+                "defaults": {"type": "object"},
+                "given": {"type": "object"},
+                "weights_sha256": {"anyOf": [SHA256_HEX, {"type": "null"}]},
+                "files_sha256": {"type": "object", "additionalProperties": SHA256_HEX},
+            },
         },
+        "label": {**_NAME, "pattern": "^[^\\x00-\\x1f\\x7f]+$"},  # one line: a row name in every table
         "dataset": {
             "type": "object",
             "required": ["name", "version", "kind", "content_hash", "samples"],
@@ -48,8 +57,38 @@ RUN_SCHEMA: dict[str, Any] = {
         "resumed": {"type": "array", "items": _TEXT},
         "environment": {"type": "object"},
         "execution": {"type": "object"},
+        "metrics": {"type": "array", "items": _NAME},
     },
 }
+
+
+def model_setup(model: dict[str, Any]) -> dict[str, Any]:
+    """What a ``run.json`` model record says the results depend on, in a form two records compare by.
+
+    The model's name, every option's effective value and the sha256 of every weights file; how the
+    options were typed does not count (``samples=200`` is the default). A record of an older version
+    (no ``defaults``: its ``options`` are the ones typed) compares by name, typed options and weights
+    hash, so its re-runs are still recognised as one setup.
+
+    Parameters
+    ----------
+    model : dict
+        ``run.json``'s ``model`` (checked by :data:`RUN_SCHEMA`), or ``ModelAdapter.describe()``.
+
+    Returns
+    -------
+    dict
+        The setup.
+    """
+    if "defaults" in model:
+        return {"name": model["name"], "options": model["options"], "files": model.get("files_sha256", {})}
+    return typed_setup(model)
+
+
+def typed_setup(model: dict[str, Any]) -> dict[str, Any]:
+    """A model record's setup as older versions recorded it: name, options as typed, ``weights=`` hash."""
+    typed = model["given"] if "given" in model else model.get("options") or {}
+    return {"name": model["name"], "typed": typed, "weights": model.get("weights_sha256")}
 
 
 def read_run_record(path: str | Path) -> dict[str, Any]:

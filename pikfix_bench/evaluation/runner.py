@@ -13,19 +13,20 @@ import datetime as dt
 import platform
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm import tqdm
 
 from pikfix_bench import __version__
 from pikfix_bench.baselines import ModelAdapter, create_model
 from pikfix_bench.datasets.store import Dataset
 from pikfix_bench.devices import precision_record, resolve_device
-from pikfix_bench.errors import PikfixError
+from pikfix_bench.errors import PikfixError, PikfixWarning
 from pikfix_bench.evaluation.alignment import AlignMode
+from pikfix_bench.evaluation.run_record import model_setup, typed_setup
 from pikfix_bench.evaluation.rundir import (
     ERROR_COLUMNS,
     ERRORS_FILE,
@@ -37,14 +38,14 @@ from pikfix_bench.evaluation.shard import RunPlan, evaluate_shard, loaded, unloa
 from pikfix_bench.evaluation.statistics import summarize_rows
 from pikfix_bench.execution import Executor, given_or_local
 from pikfix_bench.locking import folder_lock
-from pikfix_bench.metrics import METRICS, get_profile
+from pikfix_bench.metrics import DEFAULT_METRICS, MASKED_METRICS, get_profile
 from pikfix_bench.metrics.profiles import MetricProfile
+from pikfix_bench.progress import Progress
 
 DEFAULT_BATCH = 8
 # Batches per shard in this process: one, so rows reach per_image.csv after every batch (an interruption
 # loses at most one batch); the dataset and model stay open across shards, so this costs nothing measurable.
 LOCAL_SHARD_BATCHES = 1
-COLUMNS = ["sample_id", *METRICS, "seconds"]
 
 
 @dataclass
@@ -58,7 +59,13 @@ class RunResult:
     dropped: list[str] = field(default_factory=list)  # rows of an earlier attempt that were scored again
 
 
-def run_identity(model: ModelAdapter, dataset: Dataset, profile: MetricProfile, align: str) -> dict[str, Any]:
+def run_identity(
+    model: ModelAdapter,
+    dataset: Dataset,
+    profile: MetricProfile,
+    align: str,
+    metrics: tuple[str, ...] = DEFAULT_METRICS,
+) -> dict[str, Any]:
     """What a run's results depend on; ``--resume`` refuses when any of it differs."""
     manifest = dataset.manifest
     return {
@@ -72,6 +79,7 @@ def run_identity(model: ModelAdapter, dataset: Dataset, profile: MetricProfile, 
         },
         "profile": profile.to_dict(),
         "align": align,
+        "metrics": list(metrics),  # the per_image.csv columns
     }
 
 
@@ -91,15 +99,49 @@ def _environment(device: str) -> dict[str, Any]:
     }
 
 
+def check_label(label: str | None) -> str | None:
+    """A ``--label``: one line of printable text (it names a row in every table format)."""
+    if label is not None and (not label.strip() or any(ord(c) < 32 or ord(c) == 127 for c in label)):
+        raise PikfixError(f"--label {label!r}: give one line of text (no control characters)")
+    return label
+
+
+def _same_model(stored: dict[str, Any], current: dict[str, Any]) -> bool:
+    """Whether a stored model record is the current setup (a record of an older version: as it was typed)."""
+    if "defaults" in stored:
+        return model_setup(stored) == model_setup(current)
+    return typed_setup(stored) == typed_setup(current)
+
+
 def _check_resume(
-    run_dir: RunDirectory, identity: dict[str, Any], execution: dict[str, Any], resume: bool
-) -> None:
+    run_dir: RunDirectory,
+    identity: dict[str, Any],
+    execution: dict[str, Any],
+    resume: bool,
+    label: str | None,
+) -> str | None:
+    """Refuse a run directory that holds another setup; returns the label the run keeps.
+
+    A label names a setup, it is not part of it: ``--resume`` without ``--label`` keeps the stored
+    one, and a different ``--label`` is refused (the rows already written were made under the first).
+    """
     if not run_dir.exists():
-        return
+        return label
     if not resume:
         raise PikfixError(f"{run_dir.path} already holds a run; use --resume to complete it or another --out")
     stored = run_dir.read_run()
-    for key in ("model", "dataset", "profile", "align"):
+    if label is not None and label != stored.get("label"):
+        named = f"labelled {stored['label']!r}" if "label" in stored else "not labelled"
+        raise PikfixError(
+            f"--resume refused: {run_dir.path} is {named}, not {label!r}; resume without --label (the run keeps "
+            "its label) or start a new run"
+        )
+    if not _same_model(stored["model"], identity["model"]):
+        raise PikfixError(
+            f"--resume refused: {run_dir.path} was run with another model ({stored['model']} vs {identity['model']})"
+        )
+    stored.setdefault("metrics", list(DEFAULT_METRICS))  # what older versions scored, unrecorded
+    for key in ("dataset", "profile", "align", "metrics"):
         if stored.get(key) != identity[key]:
             raise PikfixError(
                 f"--resume refused: {run_dir.path} was run with another {key} "
@@ -112,6 +154,7 @@ def _check_resume(
             "per-image values can differ in the last digits between devices and batch sizes, so pass the "
             "same --device and --batch-size, or start a new run"
         )
+    return stored.get("label")
 
 
 def _devices(requested: str, executor: Executor | None) -> tuple[str, dict[str, float] | None]:
@@ -128,13 +171,15 @@ def _devices(requested: str, executor: Executor | None) -> tuple[str, dict[str, 
     return "cpu", None
 
 
-def _pending(run_dir: RunDirectory, dataset: Dataset) -> tuple[list[str], list[str]]:
+def _pending(
+    run_dir: RunDirectory, dataset: Dataset, metrics: tuple[str, ...]
+) -> tuple[list[str], list[str]]:
     """Sample ids still to score, and the rows of an earlier attempt that could not be trusted.
 
     Untrusted rows are removed from ``per_image.csv`` (so new rows start on a clean line) and their
     samples scored again; samples that failed before are tried again.
     """
-    rows, dropped = run_dir.scored_rows(tuple(METRICS), set(dataset.ids))
+    rows, dropped = run_dir.scored_rows(metrics, set(dataset.ids))
     if dropped:
         run_dir.write_rows(rows)
     run_dir.path.joinpath(ERRORS_FILE).unlink(missing_ok=True)
@@ -164,6 +209,8 @@ def evaluate(
     progress: bool = True,
     executor: Executor | None = None,
     shard_batches: int | None = None,
+    label: str | None = None,
+    masked: bool = False,
 ) -> RunResult:
     """Evaluate a model on a built dataset and write a run directory.
 
@@ -190,41 +237,60 @@ def evaluate(
     align : {"error", "resize", "crop"}
         What to do with outputs of another size than the ground truth.
     progress : bool
-        Show a progress bar.
+        Show progress on standard error: a bar on a terminal, a line every tenth or 30 s otherwise
+        (:class:`~pikfix_bench.progress.Progress`).
     executor : Executor, optional
         A Dask executor (:func:`pikfix_bench.execution.make_executor`) to spread the shards over its
         workers, each loading the model once; GPU workers (Dask resource ``GPU``) are used when the
         cluster has them. Default: this process.
     shard_batches : int, optional
         Batches per shard (default 1 in this process, 4 on Dask).
+    label : str, optional
+        The run's name in tables (``--label``), recorded in ``run.json``. Without one, a run's row is
+        named by its model and the options that differ from their defaults. ``resume`` keeps the
+        stored label and refuses another.
+    masked : bool
+        Also score PSNR, SSIM and LPIPS inside and outside the damaged region of each sample's
+        stored mask (:mod:`pikfix_bench.metrics.masked`; ``nan`` for samples without a mask).
 
     Returns
     -------
     RunResult
         Counts, the summary, and the untrusted rows of an earlier attempt that were scored again.
     """
+    check_label(label)
     dataset = Dataset(dataset_path)
     model = create_model(model_name, **(model_options or {}))  # options checked before any work
+    if dataset.content_hash in model.trained_on():
+        warnings.warn(
+            f"{model_name}'s weights were trained on this dataset ({dataset.path}, content hash "
+            f"{dataset.content_hash[:16]}…; train fitted it to all of it but the validation split): the scores "
+            "measure how well it fits its training data, not how it does on new photographs; evaluate on a "
+            "dataset it has not seen",
+            PikfixWarning,
+            stacklevel=2,
+        )
     run_dir = RunDirectory(out)
     if run_dir.path.exists() and not run_dir.path.is_dir():
         raise PikfixError(f"--out {run_dir.path}: not a folder (a file is there)")
     device, resources = _devices(device, executor)
     preferred = model.descriptor.batch_size
     size = max(1, batch_size or (len(dataset) if preferred == 0 else preferred) or DEFAULT_BATCH)
-    identity = run_identity(model, dataset, get_profile(profile), align)
+    metrics = DEFAULT_METRICS + (MASKED_METRICS if masked else ())
+    identity = run_identity(model, dataset, get_profile(profile), align, metrics)
     execution = {"device": device.split(":")[0], "batch_size": size}
     with folder_lock(run_dir.path):  # a second process on this run stops here, naming this one
-        _check_resume(run_dir, identity, execution, resume)
+        label = _check_resume(run_dir, identity, execution, resume, label)
         plan = RunPlan(
             model_name, dict(model_options or {}), str(dataset.path), str(run_dir.path), profile, device,
-            align, save_outputs, strict, torch.get_num_threads(),
+            align, save_outputs, strict, torch.get_num_threads(), metrics,
         )  # fmt: skip
         here = executor is None
         if here:
             loaded(plan, model)  # load errors stop the run before any sample is read
         try:
-            todo, dropped = _pending(run_dir, dataset)
-            run = _start_record(run_dir, dataset, identity, execution, device, save_outputs)
+            todo, dropped = _pending(run_dir, dataset, metrics)
+            run = _start_record(run_dir, dataset, identity, execution, device, save_outputs, label)
             shards = _shards(todo, size, shard_batches or (LOCAL_SHARD_BATCHES if here else 4))
             tasks = [{"plan": plan, "batches": batches} for batches in shards]
             with given_or_local(executor) as runner:
@@ -238,10 +304,11 @@ def evaluate(
                     progress,
                     model.descriptor.name,
                     model.device if here else None,  # loaded here; on Dask the shards report it
+                    ["sample_id", *metrics, "seconds"],
                 )
         finally:
             unload(plan)
-        return _finish(run_dir, dataset, run, outcome, dropped)
+        return _finish(run_dir, dataset, run, outcome, dropped, metrics)
 
 
 def _start_record(
@@ -251,12 +318,14 @@ def _start_record(
     execution: dict[str, Any],
     device: str,
     save_outputs: bool,
+    label: str | None,
 ) -> dict[str, Any]:
     """Write ``run.json`` for this attempt (the first start and every resumption are kept)."""
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     previous = run_dir.read_run() if run_dir.exists() else {}
     run = {
         **identity,
+        **({"label": label} if label is not None else {}),
         "execution": execution,
         "environment": _environment(device),
         "precision": precision_record(),
@@ -280,17 +349,18 @@ def _run_shards(
     progress: bool,
     name: str,
     model_device: str | None,
+    columns: list[str],
 ) -> dict[str, Any]:
-    """Run the shards, appending each one's rows and failures as it completes."""
+    """Run the shards, appending each one's rows (``columns`` of ``per_image.csv``) and failures as it completes."""
     outcome = {
         "model_seconds": 0.0,
         "metric_seconds": 0.0,
         "model_device": model_device,
         "wall": time.perf_counter(),
     }
-    with tqdm(total=total, initial=done, desc=name, unit="img", disable=not progress, file=sys.stderr) as bar:
+    with Progress(total, name, unit="img", initial=done, enabled=progress) as bar:
         for _, result in executor.run(evaluate_shard, tasks, resources=resources):
-            run_dir.append_rows(PER_IMAGE_FILE, COLUMNS, result["rows"])
+            run_dir.append_rows(PER_IMAGE_FILE, columns, result["rows"])
             if result["errors"]:
                 run_dir.append_rows(ERRORS_FILE, ERROR_COLUMNS, result["errors"])
             outcome["model_seconds"] += result["model_seconds"]
@@ -301,11 +371,16 @@ def _run_shards(
 
 
 def _finish(
-    run_dir: RunDirectory, dataset: Dataset, run: dict[str, Any], outcome: dict[str, Any], dropped: list[str]
+    run_dir: RunDirectory,
+    dataset: Dataset,
+    run: dict[str, Any],
+    outcome: dict[str, Any],
+    dropped: list[str],
+    metrics: tuple[str, ...],
 ) -> RunResult:
     """Validate and sort the rows, write ``summary.json``, and close ``run.json``."""
     run_dir.sort_errors()
-    rows, problems = run_dir.scored_rows(tuple(METRICS), set(dataset.ids))
+    rows, problems = run_dir.scored_rows(metrics, set(dataset.ids))
     if problems:  # only this process wrote the file, so this is a bug, not a torn write
         raise PikfixError(f"{run_dir.path}: rows written by this run do not read back: {'; '.join(problems)}")
     rows = rows.sort_values("sample_id", kind="stable", ignore_index=True)  # the bootstrap follows this order

@@ -25,10 +25,11 @@ from pikfix_bench.errors import PikfixError
 from pikfix_bench.evaluation.alignment import OutputCountError, align_output, predict_images
 from pikfix_bench.evaluation.rundir import RunDirectory
 from pikfix_bench.image_io import write_png
-from pikfix_bench.metrics import ImageScorer, get_profile
+from pikfix_bench.metrics import DEFAULT_METRICS, METRICS, ImageScorer, get_profile
 from pikfix_bench.safe_paths import path_inside
 
-MODEL_ARRAYS = ("input", "gt", "ref")  # what evaluation reads: masks and colour scans stay compressed on disk
+# what evaluation reads: masks (unless a masked metric is scored) and colour scans stay compressed on disk
+MODEL_ARRAYS = ("input", "gt", "ref")
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,8 @@ class RunPlan:
         Write ``outputs/<id>.png``; stop at the first failing sample.
     threads : int
         torch threads (workers use the driver's count, so their values equal local ones).
+    metrics : tuple of str
+        What is scored; a masked metric makes the shard read the damage masks too.
     """
 
     model: str
@@ -63,11 +66,19 @@ class RunPlan:
     save_outputs: bool
     strict: bool
     threads: int
+    metrics: tuple[str, ...] = DEFAULT_METRICS
 
     @property
     def cache_key(self) -> tuple:
         """What identifies a loaded model and scorer in a worker."""
-        return self.model, json.dumps(self.options, sort_keys=True), self.device, self.profile
+        return self.model, json.dumps(self.options, sort_keys=True), self.device, self.profile, self.metrics
+
+    @property
+    def arrays(self) -> tuple[str, ...]:
+        """The arrays a shard reads: the mask only when a masked metric is scored."""
+        if any(METRICS[name].needs_mask for name in self.metrics):
+            return (*MODEL_ARRAYS, "mask")
+        return MODEL_ARRAYS
 
 
 def load_model(model: ModelAdapter, device: str) -> None:
@@ -99,7 +110,10 @@ def loaded(plan: RunPlan, model: ModelAdapter | None = None) -> tuple[ModelAdapt
     if plan.cache_key not in _LOADED:
         model = model or create_model(plan.model, **plan.options)
         load_model(model, plan.device)
-        _LOADED[plan.cache_key] = (model, ImageScorer(get_profile(plan.profile), device=plan.device))
+        _LOADED[plan.cache_key] = (
+            model,
+            ImageScorer(get_profile(plan.profile), plan.metrics, device=plan.device),
+        )
     return _LOADED[plan.cache_key]
 
 
@@ -171,7 +185,11 @@ class BatchRunner:
                 self._fail([sample.sample_id], str(exc))
                 error_rows.append({"sample_id": sample.sample_id, "stage": "predict", "message": str(exc)})
         start = time.perf_counter()
-        values = self.scorer.score([out for _, out in ready], [s.gt for s, _ in ready]) if ready else []
+        values = (
+            self.scorer.score([out for _, out in ready], [s.gt for s, _ in ready], [s.mask for s, _ in ready])
+            if ready
+            else []
+        )
         self.metric_seconds += time.perf_counter() - start
         rows = [
             {"sample_id": sample.sample_id, **value, "seconds": seconds / len(samples)}
@@ -211,11 +229,11 @@ def evaluate_shard(task: dict[str, Any]) -> dict[str, Any]:
     rows, errors = [], []
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pikfix-reader") as reader:
-            upcoming = reader.submit(dataset.read, batches[0], MODEL_ARRAYS)
+            upcoming = reader.submit(dataset.read, batches[0], plan.arrays)
             for index in range(len(batches)):
                 samples = upcoming.result()
                 if index + 1 < len(batches):
-                    upcoming = reader.submit(dataset.read, batches[index + 1], MODEL_ARRAYS)
+                    upcoming = reader.submit(dataset.read, batches[index + 1], plan.arrays)
                 batch_rows, batch_errors = runner.run_batch(samples)
                 rows += batch_rows
                 errors += batch_errors

@@ -20,12 +20,16 @@ from pikfix_bench.errors import PikfixError, ShapeMismatchError
 from pikfix_bench.metrics.ciede2000 import ciede2000
 from pikfix_bench.metrics.colorfulness import colorfulness
 from pikfix_bench.metrics.lpips_metric import load_lpips_alex, lpips_distance
+from pikfix_bench.metrics.masked import REGIONS, Region, damage_region, region_lpips, region_psnr, region_ssim
+from pikfix_bench.metrics.niqe import niqe
+from pikfix_bench.metrics.piqe import piqe
 from pikfix_bench.metrics.profiles import ColorSpace, MetricProfile, get_profile
 from pikfix_bench.metrics.psnr import psnr
 from pikfix_bench.metrics.ssim import ssim
 
-# How a metric is computed: ``(profile, pred, gt) -> N values`` on ``N x 3 x H x W`` uint8 batches.
-MetricFunction = Callable[[MetricProfile, torch.Tensor, torch.Tensor], torch.Tensor]
+# How a metric is computed: ``(profile, pred, gt) -> N values`` on ``N x 3 x H x W`` uint8 batches;
+# a metric that needs the damage mask also gets the ``N x H x W`` uint8 masks.
+MetricFunction = Callable[..., torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,8 @@ class MetricSpec:
     description: str
     decimals: int
     compute: MetricFunction
+    needs_mask: bool = False  # scored inside or outside the damage (metrics/masked.py); nan without a mask
+    on_request: bool = False  # scored only when asked for (the no-reference NIQE and PIQE), never by default
 
     @property
     def arrow(self) -> str:
@@ -59,9 +65,9 @@ _GRAY_WEIGHTS = (0.298936, 0.587043, 0.114021)
 
 
 def parse_metric_names(names: str | Sequence[str] | None) -> tuple[str, ...]:
-    """Validate a metric list (``"psnr,ssim"`` or a sequence); ``None`` means all five."""
+    """Validate a metric list (``"psnr,ssim"`` or a sequence); ``None`` means the five whole-image ones."""
     if names is None:
-        return tuple(METRICS)
+        return DEFAULT_METRICS
     if isinstance(names, str):
         names = [name.strip() for name in names.split(",") if name.strip()]
     unknown = [name for name in names if name not in METRICS]
@@ -133,6 +139,35 @@ def _lpips(profile: MetricProfile, pred: torch.Tensor, gt: torch.Tensor) -> torc
     return lpips_distance(load_lpips_alex(str(pred.device)), pred, gt)
 
 
+def _in_region(metric: str, region: Region) -> MetricFunction:
+    """``metric`` over one region of the damage masks, under the profile's colour space and border crop."""
+
+    def compute(
+        profile: MetricProfile, pred: torch.Tensor, gt: torch.Tensor, masks: torch.Tensor
+    ) -> torch.Tensor:
+        where = damage_region(masks, region)
+        if metric == "lpips":  # on the full RGB picture, as the whole-image LPIPS
+            return region_lpips(load_lpips_alex(str(pred.device)), pred, gt, where)
+        border = _checked_border(profile, pred)
+        (pred, gt), data_range = _in_space(
+            pred, gt, profile.psnr_space if metric == "psnr" else profile.ssim_space
+        )
+        pred, gt, where = (_crop(x, border) for x in (pred, gt, where))
+        if metric == "psnr":
+            return region_psnr(pred, gt, where, data_range)
+        return region_ssim(
+            pred,
+            gt,
+            where,
+            padding=profile.ssim_padding,
+            window_size=profile.ssim_window,
+            sigma=profile.ssim_sigma,
+            data_range=data_range,
+        )
+
+    return compute
+
+
 METRICS: dict[str, MetricSpec] = {
     spec.name: spec
     for spec in (
@@ -157,8 +192,50 @@ METRICS: dict[str, MetricSpec] = {
             1,
             lambda profile, pred, gt: colorfulness(pred),
         ),
+        MetricSpec(
+            "niqe",
+            "NIQE",
+            False,
+            False,
+            "NIQE, LIVE release (computequality) with its pristine model; no reference",
+            3,
+            lambda profile, pred, gt: niqe(pred),
+            on_request=True,
+        ),
+        MetricSpec(
+            "piqe",
+            "PIQE",
+            False,
+            False,
+            "PIQE, as MATLAB's piqe (training-free); no reference",
+            2,
+            lambda profile, pred, gt: piqe(pred),
+            on_request=True,
+        ),
+        *(
+            MetricSpec(
+                f"{metric}_{region}",
+                f"{label} {region}",
+                higher,
+                True,
+                f"{label} inside the {region} region of the stored damage mask (docs/metrics.md)",
+                decimals,
+                _in_region(metric, region),
+                needs_mask=True,
+            )
+            for region in REGIONS
+            for metric, label, higher, decimals in (
+                ("psnr", "PSNR", True, 2),
+                ("ssim", "SSIM", True, 3),
+                ("lpips", "LPIPS", False, 3),
+            )
+        ),
     )
 }
+# What every run scores, and `score` by default; the masked metrics are asked for (evaluate --masked),
+# the no-reference NIQE and PIQE by name (--metrics).
+DEFAULT_METRICS = tuple(name for name, spec in METRICS.items() if not spec.needs_mask and not spec.on_request)
+MASKED_METRICS = tuple(name for name, spec in METRICS.items() if spec.needs_mask)
 
 
 def check_pair(pred: np.ndarray, gt: np.ndarray, pred_name: str = "pred", gt_name: str = "gt") -> None:
@@ -214,36 +291,63 @@ class ImageScorer:
         if batch_size < 1:
             raise PikfixError(f"batch_size must be >= 1, got {batch_size}")
         self.batch_size = batch_size
-        if "lpips" in self.metrics:
+        self.needs_masks = any(METRICS[name].needs_mask for name in self.metrics)
+        if any(name.startswith("lpips") for name in self.metrics):
             load_lpips_alex(
                 str(torch.empty(0, device=self.device).device)
             )  # fails here, not mid-run; "cuda" -> "cuda:0" as tensors report it
 
-    def score(self, preds: Sequence[np.ndarray], gts: Sequence[np.ndarray]) -> list[dict[str, float]]:
+    def score(
+        self,
+        preds: Sequence[np.ndarray],
+        gts: Sequence[np.ndarray] | None,
+        masks: Sequence[np.ndarray | None] | None = None,
+    ) -> list[dict[str, float]]:
         """Score image pairs; images of different sizes are batched separately.
 
         Parameters
         ----------
         preds, gts : sequence of numpy.ndarray
             uint8 RGB images; ``preds[i]`` is compared with ``gts[i]`` (checked by :func:`check_pair`).
+            ``gts`` may be ``None`` when every metric is a no-reference one (NIQE, PIQE, colourfulness).
+        masks : sequence of numpy.ndarray or None, optional
+            The samples' soft damage masks (uint8 ``H x W``, ``None`` where a sample has none), for
+            the masked metrics; a pair without one scores ``nan`` for them.
 
         Returns
         -------
         list of dict
             One ``{metric: value}`` per pair, in input order.
         """
+        if gts is None:  # no-reference scoring: every metric must do without a ground truth
+            needing = [name for name in self.metrics if METRICS[name].needs_reference]
+            if needing:
+                raise PikfixError(
+                    f"{', '.join(needing)} need(s) a ground truth; without one choose from: "
+                    f"{', '.join(n for n, spec in METRICS.items() if not spec.needs_reference)}"
+                )
+            gts = preds
         if len(preds) != len(gts):
             raise PikfixError(f"{len(preds)} predictions but {len(gts)} ground truths")
-        by_shape: dict[tuple[int, ...], list[int]] = defaultdict(list)
-        for index, (pred, gt) in enumerate(zip(preds, gts, strict=True)):
+        masks = list(masks) if masks is not None and self.needs_masks else [None] * len(preds)
+        if len(masks) != len(preds):
+            raise PikfixError(f"{len(preds)} predictions but {len(masks)} masks")
+        by_shape: dict[tuple[tuple[int, ...], bool], list[int]] = defaultdict(list)
+        for index, (pred, gt, mask) in enumerate(zip(preds, gts, masks, strict=True)):
             check_pair(pred, gt, f"prediction {index}", f"ground truth {index}")
-            by_shape[pred.shape].append(index)
+            if mask is not None and (mask.dtype != np.uint8 or mask.shape != gt.shape[:2]):
+                raise ShapeMismatchError(
+                    f"mask {index}: expected uint8 {gt.shape[0]} x {gt.shape[1]}, got {mask.dtype} {mask.shape}"
+                )
+            by_shape[(pred.shape, mask is not None)].append(index)
         results: list[dict[str, float]] = [{} for _ in preds]
-        for indices in by_shape.values():
+        for (_, masked), indices in by_shape.items():
             for start in range(0, len(indices), self.batch_size):
                 chunk = indices[start : start + self.batch_size]
                 values = self.score_tensors(
-                    self._to_tensor([preds[i] for i in chunk]), self._to_tensor([gts[i] for i in chunk])
+                    self._to_tensor([preds[i] for i in chunk]),
+                    self._to_tensor([gts[i] for i in chunk]),
+                    torch.from_numpy(np.stack([masks[i] for i in chunk])).to(self.device) if masked else None,
                 )
                 for row, index in enumerate(chunk):
                     results[index] = {name: float(values[name][row]) for name in self.metrics}
@@ -252,13 +356,17 @@ class ImageScorer:
     def _to_tensor(self, images: list[np.ndarray]) -> torch.Tensor:
         return torch.from_numpy(np.stack(images)).to(self.device).permute(0, 3, 1, 2)
 
-    def score_tensors(self, pred_uint8: torch.Tensor, gt_uint8: torch.Tensor) -> dict[str, torch.Tensor]:
+    def score_tensors(
+        self, pred_uint8: torch.Tensor, gt_uint8: torch.Tensor, masks: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
         """Score one batch of same-sized RGB images.
 
         Parameters
         ----------
         pred_uint8, gt_uint8 : torch.Tensor
             ``N x 3 x H x W`` ``uint8`` tensors on :attr:`device`.
+        masks : torch.Tensor, optional
+            ``N x H x W`` uint8 soft damage masks for the masked metrics (``nan`` without them).
 
         Returns
         -------
@@ -271,9 +379,14 @@ class ImageScorer:
         duration of the call and the caller's settings are restored afterwards.
         """
         with strict_fp32():
-            return self._score_tensors(pred_uint8, gt_uint8)
+            return {name: self._metric(name, pred_uint8, gt_uint8, masks).cpu() for name in self.metrics}
 
-    def _score_tensors(self, pred_uint8: torch.Tensor, gt_uint8: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {
-            name: METRICS[name].compute(self.profile, pred_uint8, gt_uint8).cpu() for name in self.metrics
-        }
+    def _metric(
+        self, name: str, pred: torch.Tensor, gt: torch.Tensor, masks: torch.Tensor | None
+    ) -> torch.Tensor:
+        spec = METRICS[name]
+        if not spec.needs_mask:
+            return spec.compute(self.profile, pred, gt)
+        if masks is None:  # a dataset without masks (RealOld): missing, not an error
+            return torch.full((pred.shape[0],), float("nan"), dtype=torch.float64)
+        return spec.compute(self.profile, pred, gt, masks)

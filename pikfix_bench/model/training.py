@@ -9,17 +9,17 @@ loads) are written atomically after every epoch, and losses go to ``log.csv``.
 from __future__ import annotations
 
 import csv
+import math
 import os
 import pickle
-import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from pikfix_bench.datasets.store import Dataset, Sample
 from pikfix_bench.devices import resolve_device
@@ -33,6 +33,7 @@ from pikfix_bench.model.config import PikFixConfig
 from pikfix_bench.model.inference import PRECISIONS, colorize, lab_tensors, save_model, trainable_state
 from pikfix_bench.model.losses import PatchDiscriminator, discriminator_loss, generator_loss
 from pikfix_bench.model.network import MULTIPLE, PikFix
+from pikfix_bench.progress import Progress
 from pikfix_bench.resize import resize_to
 
 LOG_COLUMNS = [
@@ -373,6 +374,8 @@ def train(
     checkpoint_activations: bool = False,
     workers: int | None = None,
     progress: bool = True,
+    on_start: Callable[[dict[str, Any]], None] | None = None,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, float]]:
     """Train Pik-Fix and write ``model.pth``, ``last.pth``, ``log.csv`` and ``config.json`` into ``out``.
 
@@ -403,7 +406,14 @@ def train(
     workers : int, optional
         DataLoader worker processes making the batches (default: :func:`default_workers`; 0: this process).
     progress : bool
-        Show progress bars.
+        Show each epoch's progress on standard error: a bar on a terminal, a line every tenth or 30 s
+        otherwise (:class:`~pikfix_bench.progress.Progress`).
+    on_start : callable, optional
+        Called once before the first step with ``train``, ``val`` (sample counts),
+        ``steps_per_epoch``, ``first_epoch``, ``epochs``, ``device``, ``precision`` and ``log`` (the
+        path of ``log.csv``).
+    on_epoch : callable, optional
+        Called with each epoch's log row as soon as the epoch is written (``log.csv``, checkpoints).
 
     Returns
     -------
@@ -439,6 +449,20 @@ def train(
         "precision": precision,
     }
     workers = default_workers() if workers is None else workers
+    steps = math.ceil(len(train_ids) / batch_size)
+    if on_start is not None:
+        on_start(
+            {
+                "train": len(train_ids),
+                "val": len(val_ids),
+                "steps_per_epoch": steps,
+                "first_epoch": state.epoch + 1,
+                "epochs": epochs,
+                "device": device,
+                "precision": precision,
+                "log": out / "log.csv",
+            }
+        )
     rows = []
     release_free_memory()  # what building the networks and reading the validation samples left behind
     with _LogFile(out / "log.csv") as log:
@@ -455,10 +479,8 @@ def train(
             loader = torch.utils.data.DataLoader(
                 batches, batch_size=None, num_workers=workers, pin_memory=device.startswith("cuda")
             )
-            bar = tqdm(
-                loader, desc=f"epoch {epoch}/{epochs}", unit="batch", disable=not progress, file=sys.stderr
-            )
-            totals = _run_epoch(state, config, bar, device)
+            with Progress(steps, f"epoch {epoch}/{epochs}", unit="batch", enabled=progress) as shown:
+                totals = _run_epoch(state, config, shown.iterate(loader), device)
             release_free_memory()  # the epoch's freed activations, before validation loads LPIPS
             scorer = scorer or ImageScorer("pikfix", ["psnr", "ssim", "lpips"], device=device)
             lr = state.optimizers["generator"].param_groups[0]["lr"]
@@ -477,6 +499,8 @@ def train(
             rows.append(row)
             _save_state(out / "last.pth", state, extra)
             save_model(out / "model.pth", state.model, {**extra, "epoch": epoch})
+            if on_epoch is not None:
+                on_epoch(row)
     return rows
 
 

@@ -1,0 +1,208 @@
+"""NIQE, the LIVE release's ``computequality`` exactly, batched in torch float64.
+
+NIQE (Naturalness Image Quality Evaluator) is the distance between a multivariate Gaussian fitted to
+natural-scene-statistics features of 96 x 96 blocks of an image and the one fitted to pristine images;
+lower is better, and no reference image is needed. The pristine model is data: the LIVE release's
+``modelparameters.mat`` (``mu_prisparam``, ``cov_prisparam``), shipped as
+``weights/niqe_pris_params.npz`` and checked against its recorded sha256 on every load (the
+provenance and the LIVE copyright notice are in ``weights/niqe_pris_params.json``).
+
+What ``computequality(im, 96, 96, 0, 0, mu_prisparam, cov_prisparam)`` does, and this module too:
+
+1. ``rgb2gray`` of the uint8 image (MATLAB weights, rounded), then ``double``; the image is cropped to
+   whole 96 x 96 blocks from the top left.
+2. At two scales (the image, then ``imresize(im, 0.5)``: antialiased bicubic, not rounded): MSCN
+   coefficients ``(im - mu) / (sigma + 1)`` with a 7 x 7 Gaussian window (sigma 7/6, ``imfilter``
+   with replicated borders), split into blocks of 96 / scale.
+3. Per block, 18 features: the AGGD fit (``estimateaggdparam``: the shape from a search over the grid
+   ``0.2:0.001:10``, first minimum wins, NaN fits give the first grid value) of the coefficients
+   (shape, mean of the two scales) and of the products with their four neighbours, the block shifted
+   circularly within itself (shape, mean, left and right scale each).
+4. ``nanmean`` and ``nancov`` of the 36 features over all blocks (every block: the sharpness selection
+   of the release's ``estimatemodelparam`` is for training only), and
+   ``sqrt(d' pinv((cov_pris + cov) / 2) d)`` with ``d`` the difference of the means.
+
+Reference: A. Mittal, R. Soundararajan, A. C. Bovik, "Making a 'Completely Blind' Image Quality
+Analyzer", IEEE Signal Processing Letters 20(3), 209-212, 2013, :DOI:`10.1109/LSP.2012.2227726`.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import json
+import math
+from importlib import resources
+
+import numpy as np
+import torch
+from scipy.special import gamma
+
+from pikfix_bench.errors import PikfixError
+from pikfix_bench.metrics.checks import check_batch
+from pikfix_bench.metrics.matlab import (
+    colon,
+    imresize,
+    mscn,
+    nancov_rows,
+    nanmean,
+    pinv,
+    rgb2gray_uint8,
+)
+
+NIQE_PARAMS = "niqe_pris_params.npz"
+NIQE_SHA256 = "d902b44e6c4818a2c5b57e9728ad690080da46a525b8eeeb557cd8538b972373"
+BLOCK_SIZE = 96
+# The four neighbour directions of the paired products, as ``circshift`` shifts (rows, columns).
+_SHIFTS = ((0, 1), (1, 0), (1, 1), (1, -1))
+# Pixels scored at once: bounds the float64 temporaries (about 60 bytes a pixel) on large scans.
+_PIXELS_PER_CHUNK = 8_000_000
+
+
+def verified_params() -> bytes:
+    """The shipped pristine-model file, after checking its sha256 (raises :class:`PikfixError`)."""
+    resource = resources.files("pikfix_bench.metrics") / "weights" / NIQE_PARAMS
+    data = resource.read_bytes()
+    found = hashlib.sha256(data).hexdigest()
+    if found != NIQE_SHA256:
+        raise PikfixError(
+            f"{resource}: sha256 {found} does not match the recorded {NIQE_SHA256}; reinstall pikfix-bench"
+        )
+    return data
+
+
+@functools.lru_cache(maxsize=1)
+def pristine_model() -> tuple[np.ndarray, np.ndarray]:
+    """``(mu_prisparam, cov_prisparam)`` of the LIVE release: 36 means and a 36 x 36 covariance."""
+    with np.load(io.BytesIO(verified_params()), allow_pickle=False) as params:
+        return params["mu_prisparam"].astype(np.float64), params["cov_prisparam"].astype(np.float64)
+
+
+def provenance() -> dict:
+    """The provenance record shipped beside the parameters (source, licence, sha256)."""
+    resource = resources.files("pikfix_bench.metrics") / "weights" / "niqe_pris_params.json"
+    return json.loads(resource.read_text(encoding="utf-8"))
+
+
+@functools.lru_cache(maxsize=1)
+def _aggd_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The shape grid ``0.2:0.001:10``, its moment ratio ``r`` and the two gamma ratios per grid value."""
+    grid = colon(0.2, 0.001, 10.0)
+    ratio = gamma(2.0 / grid) ** 2 / (gamma(1.0 / grid) * gamma(3.0 / grid))
+    if not np.all(np.diff(ratio) > 0):  # the nearest-value search below relies on it
+        raise PikfixError("NIQE: the AGGD moment ratio is not increasing on its grid")
+    scale = np.sqrt(gamma(1.0 / grid) / gamma(3.0 / grid))  # beta = std * scale
+    mean = gamma(2.0 / grid) / gamma(1.0 / grid)  # AGGD mean = (beta_r - beta_l) * mean
+    return grid, ratio, scale, mean
+
+
+def _aggd(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``estimateaggdparam`` over the last dimension: grid index, alpha, beta_left, beta_right."""
+    grid, ratio, scale, _ = (torch.as_tensor(t, device=values.device) for t in _aggd_tables())
+    squares = values * values
+    negative, positive = values < 0, values > 0
+    left_std = torch.sqrt(torch.where(negative, squares, 0.0).sum(-1) / negative.sum(-1))
+    right_std = torch.sqrt(torch.where(positive, squares, 0.0).sum(-1) / positive.sum(-1))
+    gamma_hat = left_std / right_std
+    r_hat = values.abs().mean(-1) ** 2 / squares.mean(-1)
+    r_norm = r_hat * (gamma_hat**3 + 1) * (gamma_hat + 1) / (gamma_hat**2 + 1) ** 2
+    # argmin((ratio - r_norm)^2), first index on ties: the ratio increases, so compare the two neighbours.
+    upper = torch.searchsorted(ratio, r_norm.contiguous()).clamp(1, len(grid) - 1)
+    lower = upper - 1
+    pick_lower = (ratio[lower] - r_norm) ** 2 <= (ratio[upper] - r_norm) ** 2
+    index = torch.where(pick_lower, lower, upper)
+    index = torch.where(torch.isfinite(r_norm), index, 0)  # MATLAB's min: all NaN (or inf) -> first
+    return index, grid[index], left_std * scale[index], right_std * scale[index]
+
+
+def _block_features(blocks: torch.Tensor) -> torch.Tensor:
+    """``computefeature`` for ``N x P x b x b`` MSCN blocks: ``N x P x 18`` features."""
+    _, _, _, mean_table = _aggd_tables()
+    mean_of = torch.as_tensor(mean_table, device=blocks.device)
+    _, alpha, beta_l, beta_r = _aggd(blocks.flatten(-2))
+    features = [alpha, (beta_l + beta_r) / 2]
+    for shift in _SHIFTS:
+        pairs = blocks * torch.roll(blocks, shifts=shift, dims=(-2, -1))
+        index, alpha, beta_l, beta_r = _aggd(pairs.flatten(-2))
+        features += [alpha, (beta_r - beta_l) * mean_of[index], beta_l, beta_r]
+    return torch.stack(features, dim=-1)
+
+
+def _blocks(image: torch.Tensor, size: int) -> torch.Tensor:
+    """``N x H x W`` -> ``N x P x size x size`` non-overlapping blocks (H and W multiples of size)."""
+    count, height, width = image.shape
+    blocks = image.reshape(count, height // size, size, width // size, size).permute(0, 1, 3, 2, 4)
+    return blocks.reshape(count, -1, size, size)
+
+
+def niqe_features(gray: torch.Tensor) -> torch.Tensor:
+    """The 36 NIQE features of every 96 x 96 block of ``N x H x W`` float64 gray images on 0..255.
+
+    Returns
+    -------
+    torch.Tensor
+        ``N x P x 36`` (P blocks per image; scale-1 features first), NaN where a fit is undefined.
+    """
+    rows, cols = gray.shape[-2] // BLOCK_SIZE, gray.shape[-1] // BLOCK_SIZE
+    if rows == 0 or cols == 0:
+        raise PikfixError(
+            f"niqe: a {gray.shape[-1]}x{gray.shape[-2]} image has no whole {BLOCK_SIZE}x{BLOCK_SIZE} block "
+            "(NIQE needs at least 96 x 96 pixels)"
+        )
+    image = gray[:, : rows * BLOCK_SIZE, : cols * BLOCK_SIZE]
+    scales = []
+    for scale in (1, 2):
+        scales.append(_block_features(_blocks(mscn(image), BLOCK_SIZE // scale)))
+        if scale == 1:
+            image = imresize(image, 0.5)
+    return torch.cat(scales, dim=-1)
+
+
+def niqe_from_features(features: torch.Tensor) -> torch.Tensor:
+    """NIQE from ``N x P x 36`` block features: the MVG distance to the pristine model, ``N`` values."""
+    mu_pris, cov_pris = (torch.as_tensor(t, device=features.device) for t in pristine_model())
+    mu = nanmean(features, dim=1)
+    cov = nancov_rows(features)
+    difference = (mu_pris - mu)[:, None, :]
+    pooled = (cov_pris + cov) / 2
+    defined = torch.isfinite(pooled).flatten(1).all(dim=1) & torch.isfinite(difference).flatten(1).all(dim=1)
+    # an undefined fit (a flat image: every block's AGGD is NaN) is NaN; MATLAB's pinv would stop with an error
+    pooled = torch.where(
+        defined[:, None, None], pooled, torch.eye(pooled.shape[-1], dtype=pooled.dtype, device=pooled.device)
+    )
+    distance = difference.nan_to_num() @ pinv(pooled) @ difference.nan_to_num().transpose(1, 2)
+    return torch.where(defined, torch.sqrt(distance[:, 0, 0]), math.nan)
+
+
+def niqe(image: torch.Tensor) -> torch.Tensor:
+    """Per-image NIQE of uint8 images, as the LIVE release's ``computequality`` computes it.
+
+    Parameters
+    ----------
+    image : torch.Tensor
+        ``N x 3 x H x W`` RGB or ``N x 1 x H x W`` gray, ``uint8``, on any device; at least 96 x 96.
+        RGB goes through MATLAB's ``rgb2gray`` (weights from the NTSC matrix, rounded).
+
+    Returns
+    -------
+    torch.Tensor
+        ``N`` float64 values (lower is better; about 3-5 for good photographs), NaN if every block
+        of a feature is undefined (a flat image).
+
+    Notes
+    -----
+    Computed in float64 on the device. Validation against the published MATLAB values and the
+    BasicSR and scikit-video ports is in ``docs/metrics.md``.
+    """
+    check_batch("niqe", image)
+    if image.dtype != torch.uint8 or image.shape[1] not in (1, 3):
+        raise PikfixError(
+            f"niqe: expected N x 3 x H x W or N x 1 x H x W uint8, got {image.dtype} {tuple(image.shape)}"
+        )
+    per_chunk = max(1, _PIXELS_PER_CHUNK // (image.shape[-1] * image.shape[-2]))
+    values = []
+    for start in range(0, image.shape[0], per_chunk):
+        gray = rgb2gray_uint8(image[start : start + per_chunk])
+        values.append(niqe_from_features(niqe_features(gray)))
+    return torch.cat(values)

@@ -1,0 +1,195 @@
+"""No-reference metrics: NIQE (LIVE release) and PIQE (MATLAB), their parameters, and ``score`` without --gt.
+
+Published MATLAB values are for five TID2013 distorted images that pyiqa's repository
+(chaofengc/IQA-PyTorch, ``ResultsCalibra/dist_dir``) holds with its calibration table
+(``ResultsCalibra/results_official.csv``: ``niqe`` = LIVE ``computequality`` on ``rgb2gray``, ``piqe`` =
+MATLAB ``piqe``). TID2013's licence does not clearly allow redistribution, so the images are not shipped:
+point ``PIKFIX_TID2013_CALIBRATION`` at a folder holding them (checked by sha256) or those tests skip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+from skimage import data
+
+from pikfix_bench.cli import main
+from pikfix_bench.errors import PikfixError
+from pikfix_bench.metrics import METRICS, ImageScorer, parse_metric_names
+from pikfix_bench.metrics import matlab as M
+from pikfix_bench.metrics import niqe as niqe_module
+from pikfix_bench.metrics.niqe import niqe
+from pikfix_bench.metrics.piqe import piqe
+
+# name: (sha256 of the BMP, MATLAB NIQE (LIVE release), ours, MATLAB PIQE (2 decimals published))
+TID2013 = {
+    "I03": (
+        "bb817e7fef614dcc12b3a99af33ce3d201bc4d56c4827254c0bcc4fa6ea11151",
+        15.7536293917814,
+        15.7459577144,
+        100.00,
+    ),
+    "I04": (
+        "f3d685983aacd76b2c131579ea60cee345205a1169a4bd2ff5f3039ecf81729e",
+        3.65492152353770,
+        3.6549215235,
+        21.62,
+    ),
+    "I06": (
+        "726e043e99d8e07235c2535107d4bb6fc85bad0cb3cc7d6ba3ecf3364ac97539",
+        3.23547743716998,
+        3.2343275796,
+        35.86,
+    ),
+    "I08": (
+        "8ad39042d7e17d6c96ecfd8c4b9f0e98c803b303a92d368ef57bc9c3c40f5330",
+        3.18403333858339,
+        3.2020138021,
+        41.15,
+    ),
+    "I19": (
+        "e0c6000652d270d1c39b7094761d01e14695fc5aa7cb76b945be6391327ee886",
+        8.63519663862637,
+        8.6654831154,
+        76.95,
+    ),
+}
+# Our values on scikit-image photographs (always available): (NIQE, PIQE).
+PHOTO_GOLDENS = {
+    "astronaut": (3.0651568284306028, 33.7593866023507),
+    "coffee": (4.0584620074881395, 27.719668321593062),
+    "camera": (3.0962072441037236, 40.137401806553655),
+}
+
+
+def _tensor(image: np.ndarray) -> torch.Tensor:
+    if image.ndim == 2:
+        return torch.from_numpy(image)[None, None]
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
+
+
+@pytest.fixture(scope="module")
+def tid2013() -> dict[str, np.ndarray]:
+    folder = os.environ.get("PIKFIX_TID2013_CALIBRATION")
+    if not folder:
+        pytest.skip("PIKFIX_TID2013_CALIBRATION not set (folder with pyiqa's ResultsCalibra/dist_dir images)")
+    images = {}
+    for name, (sha256, *_) in TID2013.items():
+        path = Path(folder) / f"{name}.bmp"
+        if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != sha256:
+            pytest.skip(f"{path} missing or not the calibration image")
+        images[name] = np.array(Image.open(path).convert("RGB"))
+    return images
+
+
+def test_niqe_params_verified_by_sha256(monkeypatch):
+    mu, cov = niqe_module.pristine_model()
+    assert mu.shape == (36,) and cov.shape == (36, 36) and np.allclose(cov, cov.T)
+    record = niqe_module.provenance()
+    assert record["sha256"] == niqe_module.NIQE_SHA256
+    monkeypatch.setattr(niqe_module, "NIQE_SHA256", "0" * 64)
+    with pytest.raises(PikfixError, match="sha256"):
+        niqe_module.verified_params()
+
+
+def test_matlab_primitives():
+    grid = M.colon(0.2, 0.001, 10.0)
+    assert len(grid) == 9801 and grid[0] == 0.2 and grid[-1] == 10.0
+    assert np.allclose(M.RGB2GRAY_WEIGHTS, (0.2989, 0.5870, 0.1140), atol=5e-5)  # MATLAB's documented weights
+    flat = torch.full((1, 100, 130), 87.0, dtype=torch.float64)
+    assert torch.equal(M.imresize(flat, 0.5), torch.full((1, 50, 65), 87.0, dtype=torch.float64))
+    assert torch.count_nonzero(M.mscn(flat)) == 0  # exactly zero, not rounding noise
+    ramp = torch.arange(96.0, dtype=torch.float64).repeat(1, 96, 1)
+    assert torch.allclose(
+        M.imresize(ramp, 0.5)[0, 0, 2:-2], torch.arange(4.5, 91.0, 2.0, dtype=torch.float64)
+    )
+
+
+@pytest.mark.parametrize("name", list(PHOTO_GOLDENS))
+def test_photo_goldens_and_batching(name):
+    image = getattr(data, name)()
+    batch = _tensor(image)
+    expected_niqe, expected_piqe = PHOTO_GOLDENS[name]
+    assert float(niqe(batch)[0]) == pytest.approx(expected_niqe, abs=1e-9)
+    assert float(piqe(batch)[0]) == pytest.approx(expected_piqe, abs=1e-9)
+    if image.ndim == 3:  # gray stored as RGB scores as gray
+        gray = np.floor(image.astype(np.float64) @ np.array(M.RGB2GRAY_WEIGHTS) + 0.5).astype(np.uint8)
+        assert float(niqe(_tensor(np.repeat(gray[..., None], 3, 2)))[0]) == float(niqe(_tensor(gray))[0])
+
+
+def test_niqe_matches_numpy_port_and_batches(photo_pairs):
+    spec = importlib.util.spec_from_file_location(
+        "bench_metrics", Path(__file__).parents[1] / "bench" / "metrics.py"
+    )
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    images = [data.coffee()[:288, :384], data.astronaut()[100:292, 50:434]]
+    noisy = [
+        np.clip(im + np.random.default_rng(3).normal(0, 5, im.shape), 0, 255).astype(np.uint8)
+        for im in images
+    ]
+    batch = torch.stack([_tensor(im)[0] for im in noisy[:1] * 2])
+    values = niqe(batch)
+    assert values[0] == values[1]
+    for image in noisy:
+        assert float(niqe(_tensor(image))[0]) == pytest.approx(bench.numpy_niqe(image), abs=1e-8)
+
+
+def test_flat_and_small_images():
+    flat = torch.full((1, 3, 200, 200), 128, dtype=torch.uint8)
+    assert math.isnan(float(niqe(flat)[0]))
+    assert float(piqe(flat)[0]) == 100.0
+    with pytest.raises(PikfixError, match="96"):
+        niqe(torch.zeros((1, 3, 95, 300), dtype=torch.uint8))
+
+
+def test_niqe_against_published_matlab(tid2013):
+    within = 0
+    for name, (_, matlab, ours, _) in TID2013.items():
+        value = float(niqe(_tensor(tid2013[name]))[0])
+        assert value == pytest.approx(ours, abs=1e-9)  # pinned: a change shows here first
+        within += abs(value - matlab) <= 0.02
+    assert within >= 4
+    assert abs(float(niqe(_tensor(tid2013["I04"]))[0]) - TID2013["I04"][1]) < 1e-9  # no flat window: exact
+
+
+def test_piqe_against_published_matlab(tid2013):
+    batch = torch.stack([_tensor(tid2013[name])[0] for name in TID2013])
+    for value, (_, _, _, matlab) in zip(piqe(batch).tolist(), TID2013.values(), strict=True):
+        assert value == pytest.approx(matlab, abs=0.005)
+
+
+def test_score_without_gt(tmp_path):
+    crops = {"astronaut": data.astronaut()[:200, :300], "coffee": data.coffee()[:200, :200]}
+    for name, crop in crops.items():
+        Image.fromarray(crop).save(tmp_path / f"{name}.png")
+    result = CliRunner().invoke(
+        main, ["score", "--pred", str(tmp_path), "--metrics", "niqe,piqe,colorfulness", "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert [row["pred"] for row in rows] == ["astronaut.png", "coffee.png"] and "gt" not in rows[0]
+    assert rows[0]["niqe"] == float(niqe(_tensor(crops["astronaut"]))[0])
+    assert rows[1]["piqe"] == float(piqe(_tensor(crops["coffee"]))[0])
+    table = CliRunner().invoke(main, ["score", "--pred", str(tmp_path)])
+    assert table.exit_code == 0 and "niqe ↓" in table.output and "mean" in table.output
+    refused = CliRunner().invoke(main, ["score", "--pred", str(tmp_path), "--metrics", "psnr"])
+    assert refused.exit_code != 0 and "--gt" in refused.output
+
+
+def test_nr_metrics_on_request_only():
+    assert "niqe" not in parse_metric_names(None) and "piqe" not in parse_metric_names(None)
+    assert not METRICS["niqe"].higher_is_better and not METRICS["piqe"].higher_is_better
+    image = data.astronaut()
+    row = ImageScorer("pikfix", ("psnr", "niqe")).score([image], [image])[0]
+    assert math.isinf(row["psnr"]) and row["niqe"] == pytest.approx(PHOTO_GOLDENS["astronaut"][0], abs=1e-9)
