@@ -241,9 +241,17 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     try:
         write(tmp)
         os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise named_os_error(exc, path) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def named_os_error(exc: OSError, path: Path) -> OSError:
+    """``exc`` naming ``path`` when it names no file (a write to a full disk names none)."""
+    return exc if exc.filename else OSError(exc.errno, exc.strerror or str(exc), str(path))
 
 
 def write_png(path: str | Path, image: np.ndarray) -> None:

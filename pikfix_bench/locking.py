@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from pikfix_bench.errors import PikfixError
+from pikfix_bench.safe_paths import open_regular
 
 LOCK_FILE = ".lock"
 
@@ -52,7 +53,7 @@ def folder_lock(folder: str | Path) -> Iterator[None]:
     created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     lock_path = folder / LOCK_FILE
-    descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+    descriptor = open_regular(lock_path, os.O_RDWR | os.O_CREAT, "lock file")  # never through a link
     held = False
     try:
         try:
@@ -68,7 +69,7 @@ def folder_lock(folder: str | Path) -> Iterator[None]:
         os.pwrite(descriptor, record.encode(), 0)
         yield
     finally:
-        if held and created and [path.name for path in folder.iterdir()] == [LOCK_FILE]:
+        if held and created and folder.is_dir() and [path.name for path in folder.iterdir()] == [LOCK_FILE]:
             lock_path.unlink()  # a run that wrote nothing leaves no folder behind
             folder.rmdir()
         os.close(descriptor)  # releases the lock

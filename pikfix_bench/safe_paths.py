@@ -1,17 +1,24 @@
-"""Untrusted names (sample ids, bundle members) checked, and joined to a folder without leaving it.
+"""Untrusted names and folders: names checked and joined without leaving a folder, files opened without links.
 
 A sample id comes from a file someone else wrote (a manifest, an HDF5 file, a folder of scans) and
 becomes a file name (``outputs/<id>.png``, ``input/<id>.png``). Every such path is built by
 :func:`path_inside`, which refuses a name that is absolute, has ``..``, ``.`` or empty parts, holds
 a control character, a backslash or text that is not UTF-8, or resolves (through a link) outside
 the folder. ``/`` inside a name is allowed: it makes sub-folders, as in ``2008/000123``.
+
+A folder someone else made (a run directory, a training folder) may also hold a link or a FIFO where
+the toolkit reads or appends: :func:`open_regular`, :func:`read_regular` and :func:`append_text` never
+follow a link and refuse anything but a regular file.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import unicodedata
 from pathlib import Path
+from typing import TextIO
 
 from pikfix_bench.errors import PikfixError
 
@@ -43,6 +50,10 @@ def name_problem(name: object) -> str | None:
         return "is not valid UTF-8 text"
     if any(unicodedata.category(char) == "Cc" for char in name):
         return "holds a control character (newline, tab, NUL, ...)"
+    if any(unicodedata.category(char) in ("Cf", "Zl", "Zp") for char in name):
+        # Invisible or reordering characters (U+202E, U+200B, U+FEFF, U+2028) make a name that
+        # reads as another one ("r\u202egnp.exe" shows as "rexe.png").
+        return "holds an invisible or text-reordering character (U+202E, U+200B, U+2028, ...)"
     if "\\" in name:
         return "holds a backslash"
     if name.startswith("/"):
@@ -73,8 +84,10 @@ def check_name(name: object, what: str = "sample id") -> str:
     return name  # type: ignore[return-value]  # name_problem checked it is a str
 
 
-def path_inside(root: str | Path, name: str, suffix: str = "", what: str = "sample id") -> Path:
-    """``root / (name + suffix)``, refused when ``name`` is unsafe or the path leaves ``root``.
+def path_inside(
+    root: str | Path, name: str, suffix: str = "", what: str = "sample id", base: str | Path | None = None
+) -> Path:
+    """``root / (name + suffix)``, refused when ``name`` is unsafe or the path leaves ``base``.
 
     Parameters
     ----------
@@ -86,6 +99,10 @@ def path_inside(root: str | Path, name: str, suffix: str = "", what: str = "samp
         Appended to the last part (``".png"``).
     what : str
         What ``name`` is, for the message.
+    base : str or Path, optional
+        The folder the path must resolve inside (default ``root``). Give the folder the user chose
+        (``--out``) when ``root`` is a sub-folder of it (``RUN/outputs``), so that a sub-folder
+        replaced by a link to elsewhere is refused too.
 
     Returns
     -------
@@ -96,11 +113,61 @@ def path_inside(root: str | Path, name: str, suffix: str = "", what: str = "samp
     ------
     PikfixError
         When the name is unsafe (see :func:`name_problem`), or when the joined path resolves outside
-        ``root`` (a link planted in the folder).
+        ``base`` (a link planted in the folder).
     """
     check_name(name, what)
     path = Path(root) / f"{name}{suffix}"
-    real_root = os.path.realpath(root)
-    if os.path.commonpath([real_root, os.path.realpath(path)]) != real_root:
-        raise PikfixError(f"{what} {name!r}: {path} leads outside {root} (through a link)")
+    base = root if base is None else base
+    real_base = os.path.realpath(base)
+    if os.path.commonpath([real_base, os.path.realpath(path)]) != real_base:
+        raise PikfixError(f"{what} {name!r}: {path} leads outside {base} (through a link)")
     return path
+
+
+def open_regular(path: str | Path, flags: int, what: str = "file") -> int:
+    """``os.open`` that never follows a link and refuses anything but a regular file.
+
+    A folder given by someone else may hold a link where the toolkit writes (``RUN/per_image.csv ->
+    /etc/cron.d/x``) or a FIFO where it reads (which would block). ``O_NOFOLLOW`` refuses the link,
+    ``O_NONBLOCK`` keeps a FIFO from blocking the open, and ``fstat`` refuses every non-regular file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    flags : int
+        ``os.O_*`` flags (``O_CREAT`` creates it with the permissions the umask gives).
+    what : str
+        What the file is, for the message.
+
+    Returns
+    -------
+    int
+        An open file descriptor (blocking mode restored).
+    """
+    try:
+        descriptor = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK, 0o666)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise PikfixError(f"{path}: the {what} is a link; it must be a regular file") from None
+        raise
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise PikfixError(f"{path}: the {what} is not a regular file (a FIFO, device or folder)")
+    os.set_blocking(descriptor, True)
+    return descriptor
+
+
+def read_regular(path: str | Path, max_bytes: int, what: str = "file") -> bytes:
+    """The bytes of a regular file (never through a link), refused when it is larger than ``max_bytes``."""
+    descriptor = open_regular(path, os.O_RDONLY, what)
+    with os.fdopen(descriptor, "rb") as handle:
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise PikfixError(f"{path}: the {what} is larger than {max_bytes} bytes")
+    return data
+
+
+def append_text(path: str | Path, what: str = "file") -> TextIO:
+    """A regular file opened to append text (created with the umask's permissions), never through a link."""
+    return os.fdopen(open_regular(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, what), "a", newline="")

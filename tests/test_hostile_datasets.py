@@ -277,3 +277,75 @@ def test_any_id_is_either_safe_inside_the_folder_or_refused(name, tmp_path_facto
     path = path_inside(root, name, ".png")
     assert root.resolve() in path.resolve().parents
     assert np.all([part not in ("", ".", "..") for part in Path(name).parts])
+
+
+# -- HDF5 storage that reads other files or allocates without bound --------------------------------
+
+
+def _replace_array(path: Path, sample_id: str, array: str, make) -> None:
+    with h5py.File(path / SAMPLES_FILE, "r+") as handle:
+        group = handle["samples"][group_name(sample_id)]
+        data = group[array][()]
+        del group[array]
+        make(group, array, data, path)
+
+
+def _external_raw(group, name, data, path):
+    raw = path.parent / "outside.raw"
+    raw.write_bytes(data.tobytes())
+    group.create_dataset(name, shape=data.shape, dtype=data.dtype, external=[(str(raw), 0, data.nbytes)])
+
+
+def _external_link(group, name, data, path):
+    other = path.parent / "other.h5"
+    with h5py.File(other, "w") as handle:
+        handle.create_dataset("x", data=data)
+    group[name] = h5py.ExternalLink(str(other), "x")
+
+
+def _virtual(group, name, data, path):
+    other = path.parent / "virtual-source.h5"
+    with h5py.File(other, "w") as handle:
+        handle.create_dataset("x", data=data)
+    layout = h5py.VirtualLayout(shape=data.shape, dtype=data.dtype)
+    layout[...] = h5py.VirtualSource(str(other), "x", shape=data.shape)
+    group.create_virtual_dataset(name, layout)
+
+
+def _huge(group, name, data, path):
+    group.create_dataset(name, shape=(60000, 60000), dtype=np.uint8, chunks=(1000, 1000), compression="gzip")
+
+
+@pytest.mark.parametrize(
+    "storage", [_external_raw, _external_link, _virtual, _huge], ids=["external", "link", "virtual", "huge"]
+)
+def test_arrays_stored_outside_the_file_or_beyond_bounds_are_refused_before_reading(
+    storage, dataset, tmp_path
+):
+    hostile = _copy(dataset, tmp_path)
+    victim = Dataset(dataset).ids[1]
+    _replace_array(hostile, victim, "gt", storage)
+    for args in (
+        ["dataset", "verify", hostile],
+        ["evaluate", "--model", "gray", "--dataset", hostile, "--out", tmp_path / "run"],
+        ["dataset", "export", hostile, "--out", tmp_path / "export"],
+    ):
+        result = _run(*args)
+        assert result.exit_code in (1, 2) and victim in result.output and "gt" in result.output, result.output
+        assert "Traceback" not in result.output
+
+
+def test_verify_names_an_array_that_the_manifest_does_not_list(dataset, tmp_path):
+    hostile = _copy(dataset, tmp_path)
+    victim = Dataset(dataset).ids[0]
+    with h5py.File(hostile / SAMPLES_FILE, "r+") as handle:
+        handle["samples"][group_name(victim)].create_dataset(
+            "input_color", data=np.zeros((4, 4, 3), np.uint8)
+        )
+    result = _run("dataset", "verify", hostile)
+    assert result.exit_code == 1 and victim in result.output and "input_color" in result.output, result.output
+
+
+@pytest.mark.parametrize("char", ["\u202e", "\u200b", "\ufeff", "\u2028", "\u2029"])
+def test_ids_with_invisible_or_reordering_characters_are_refused(char):
+    assert name_problem(f"r{char}gnp.exe") is not None

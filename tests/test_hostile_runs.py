@@ -118,7 +118,7 @@ def test_build_dataset_on_a_full_disk_exits_cleanly_and_resumes(megabytes, small
     out = small_disk / "ds"
     done = _cli("build-dataset", "sample", "--out", out, "--size", "256")
     _refused_cleanly(done, "No space left on device")
-    assert not (small_disk / "ds.staging").exists()
+    assert not list(small_disk.path.glob("*staging*"))
     assert not out.exists()
     small_disk.resize(64)
     resumed = _cli("build-dataset", "sample", "--out", out, "--size", "256", "--resume")
@@ -296,3 +296,124 @@ def test_a_record_with_an_integer_too_long_to_parse_is_one_error(tmp_path):
     (tmp_path / "run.json").write_text('{"model": ' + "1" * 5000 + "}")
     with pytest.raises(PikfixError, match="run.json"):
         RunDirectory(tmp_path).read_run()
+
+
+# -- links and special files planted in a run directory by someone else -----------------------------
+
+
+@pytest.mark.parametrize("planted", ["per_image.csv", "errors.csv", ".lock"])
+def test_a_link_planted_in_a_run_directory_is_never_written_through(planted, dataset, tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / planted).symlink_to(victim)
+    result = CliRunner().invoke(
+        main, ["evaluate", "--model", "gray", "--dataset", str(dataset), "--out", str(out)]
+    )
+    assert victim.read_text() == "precious\n"
+    if planted == "errors.csv":  # gray fails no sample: errors.csv is never opened, the run is fine
+        assert result.exit_code == 0, result.output
+        return
+    assert result.exit_code == 2 and planted in result.output and "link" in result.output, result.output
+
+
+def test_a_link_to_dev_null_as_per_image_is_refused_not_counted_as_a_run(dataset, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "per_image.csv").symlink_to("/dev/null")
+    result = CliRunner().invoke(
+        main, ["evaluate", "--model", "gray", "--dataset", str(dataset), "--out", str(out)]
+    )
+    assert result.exit_code == 2, result.output
+    assert not RunDirectory(out).is_finished()
+
+
+def test_a_fifo_as_the_lock_file_is_one_line_naming_it(dataset, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    os.mkfifo(out / ".lock")
+    result = CliRunner().invoke(
+        main, ["evaluate", "--model", "gray", "--dataset", str(dataset), "--out", str(out)]
+    )
+    assert result.exit_code == 2 and ".lock" in result.output, result.output
+
+
+def test_a_linked_outputs_folder_is_refused(dataset, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "outputs").symlink_to(elsewhere)
+    result = CliRunner().invoke(
+        main, ["evaluate", "--model", "gray", "--dataset", str(dataset), "--out", str(out), "--save-outputs"]
+    )
+    assert result.exit_code == 2 and "outside" in result.output, result.output
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_a_linked_export_subfolder_is_refused(dataset, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = tmp_path / "export"
+    out.mkdir()
+    (out / "input").symlink_to(elsewhere)
+    result = CliRunner().invoke(main, ["dataset", "export", str(dataset), "--out", str(out)])
+    assert result.exit_code == 2 and "outside" in result.output, result.output
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_build_dataset_force_replaces_only_a_folder_holding_a_dataset_and_nothing_else(tmp_path):
+    fake = tmp_path / "fakeds"
+    fake.mkdir()
+    (fake / "manifest.json").write_text("{}")
+    (fake / "precious.txt").write_text("keep")
+    _refused_cleanly(
+        _cli("build-dataset", "sample", "--out", fake, "--size", "32", "--force"), "precious.txt"
+    )
+    assert (fake / "precious.txt").read_text() == "keep"
+
+
+def test_build_dataset_force_onto_a_link_is_refused(tmp_path):
+    assert _cli("build-dataset", "sample", "--out", tmp_path / "real", "--size", "32").returncode == 0
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    _refused_cleanly(
+        _cli("build-dataset", "sample", "--out", tmp_path / "link", "--size", "32", "--force"), "link"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "real"]
+
+
+def test_build_dataset_never_deletes_a_folder_of_the_user_named_like_its_scratch(tmp_path):
+    assert _cli("build-dataset", "sample", "--out", tmp_path / "ds", "--size", "32").returncode == 0
+    for scratch in ("ds.old", "ds.staging"):
+        (tmp_path / scratch).mkdir()
+        (tmp_path / scratch / "mine.txt").write_text("keep")
+    assert (
+        _cli("build-dataset", "sample", "--out", tmp_path / "ds", "--size", "32", "--force").returncode == 0
+    )
+    assert (tmp_path / "ds.old" / "mine.txt").exists() and (tmp_path / "ds.staging" / "mine.txt").exists()
+
+
+def test_a_linked_training_log_is_never_written_through(dataset, tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    out = tmp_path / "train"
+    out.mkdir()
+    (out / "log.csv").symlink_to(victim)
+    done = _cli(
+        "train",
+        "--dataset",
+        dataset,
+        "--out",
+        out,
+        "--epochs",
+        "1",
+        "--crop",
+        "32",
+        "--batch-size",
+        "4",
+        "--workers",
+        "0",
+    )
+    assert victim.read_text() == "precious\n"
+    _refused_cleanly(done, "log.csv", "link")

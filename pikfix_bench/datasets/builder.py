@@ -16,6 +16,7 @@ import json
 import math
 import os
 import shutil
+import tempfile
 import time
 import warnings
 from dataclasses import asdict, dataclass, replace
@@ -64,6 +65,7 @@ from pikfix_bench.json_io import read_json, write_json
 from pikfix_bench.progress import Progress
 
 SHARDS_DIR, RECIPE_FILE = "shards", "recipe.json"
+DATASET_FILES = (MANIFEST_FILE, SAMPLES_FILE)
 
 
 @dataclass(frozen=True)
@@ -300,13 +302,19 @@ class BuildResult:
 def _prepare_output(out: Path, recipe: Recipe, resume: bool, force: bool) -> Path:
     """Check the output and return the ``.partial`` folder to build in."""
     partial = out.with_name(out.name + ".partial")
+    if out.is_symlink():
+        raise PikfixError(f"--out {out} is a link; give the folder it points to")
     if out.exists() and not out.is_dir():
         raise PikfixError(f"--out {out}: a file is there, not a dataset folder; choose another --out")
     if out.exists() and not force:
         raise PikfixError(f"{out} exists; use --force to replace it")
-    if out.exists() and any(out.iterdir()) and not (out / MANIFEST_FILE).is_file():
+    others = (
+        sorted(path.name for path in out.iterdir() if path.name not in DATASET_FILES) if out.exists() else []
+    )
+    if others:  # --force deletes the folder: only ever one that holds a dataset and nothing else
         raise PikfixError(
-            f"--out {out} is not a pikfix-bench dataset (no {MANIFEST_FILE}); --force only replaces a dataset"
+            f"--out {out} holds files that are not a pikfix-bench dataset ({', '.join(others[:3])}); "
+            "--force only replaces a folder that holds a dataset and nothing else"
         )
     if partial.exists():
         if force and not resume:
@@ -487,10 +495,12 @@ def _finalise(
     then replaces ``out`` by a rename.
     """
     unique_skipped = sorted({(s["path"], s["reason"]): s for s in skipped}.values(), key=lambda s: s["path"])
-    staging = out.with_name(out.name + ".staging")
-    shutil.rmtree(staging, ignore_errors=True)
     _check_free_space(out.parent, sum(shard.stat().st_size for shard in shards if shard.is_file()))
-    staging.mkdir(parents=True)
+    # A scratch name of its own beside ``out``, so that a user's folder named "OUT.staging" is never
+    # touched; mkdtemp reserves the name and the folder is made again with the umask's permissions.
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
+    staging.rmdir()
+    staging.mkdir()
     try:
         return _merge(partial, shards, out, staging, recipe, unique_skipped, name, version, source_root)
     except BaseException:
@@ -564,8 +574,8 @@ def _merge(
     }
     write_json(staging / MANIFEST_FILE, {**header, "samples": metas, "skipped": unique_skipped})
     if out.exists():
-        old = out.with_name(out.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))  # a name of its own
+        old.rmdir()
         os.replace(out, old)
         os.replace(staging, out)
         shutil.rmtree(old)

@@ -27,6 +27,6 @@ def export_dataset(path: str | Path, out: str | Path) -> int:
         for folder, attribute in EXPORTED.items():
             array = getattr(sample, attribute)
             if array is not None:
-                write_png(path_inside(out / folder, sample.sample_id, ".png"), array)
+                write_png(path_inside(out / folder, sample.sample_id, ".png", base=out), array)
         count += 1
     return count

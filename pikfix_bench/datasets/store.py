@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -37,6 +38,7 @@ GZIP_LEVEL = 4
 # Store compressed only when deflate at least halves an array (masks, flat images): photographs deflate
 # to 60-80 % only, and inflating a 256 x 256 RGB array costs about 1.3 ms against 0.1 ms to read it raw.
 COMPRESS_IF_BELOW = 0.5
+MAX_ARRAY_BYTES = 1 << 31  # 2 GiB: a 26000 x 26000 RGB scan; a declared shape beyond it is refused unread
 
 
 def group_name(sample_id: str) -> str:
@@ -109,6 +111,32 @@ def _write_array(group: h5py.Group, name: str, array: np.ndarray) -> None:
     group.create_dataset(
         name, data=array, chunks=chunks, compression="gzip", compression_opts=GZIP_LEVEL, track_times=False
     )
+
+
+def _stored_array(group: h5py.Group, name: str, where: str) -> h5py.Dataset:
+    """The stored array ``name`` of a sample group, refused before any byte of it is read when it is
+    not plain data inside this file.
+
+    A hostile ``samples.h5`` can make HDF5 read other files (external raw storage, external links,
+    virtual datasets: a FIFO there hangs the reader) or declare a shape that allocates without bound.
+    Arrays are ``uint8``, ``H x W`` or ``H x W x 3``, at most :data:`MAX_ARRAY_BYTES`, stored in the file.
+    """
+    link = group.get(name, getlink=True)
+    if link is None:
+        raise PikfixError(f"{where}: array {name} is missing")
+    if not isinstance(link, h5py.HardLink):
+        raise PikfixError(f"{where}: array {name} is a link to elsewhere, not data in this file")
+    stored = group[name]
+    if not isinstance(stored, h5py.Dataset):
+        raise PikfixError(f"{where}: array {name} is not an array")
+    if stored.is_virtual or stored.id.get_create_plist().get_external_count():
+        raise PikfixError(f"{where}: array {name} is stored in other files, not in this one")
+    shape = stored.shape or ()
+    if stored.dtype != np.uint8 or len(shape) not in (2, 3) or (len(shape) == 3 and shape[2] != 3):
+        raise PikfixError(f"{where}: array {name} is {stored.dtype} {shape}, not uint8 H x W or H x W x 3")
+    if math.prod(shape) > MAX_ARRAY_BYTES:
+        raise PikfixError(f"{where}: array {name} declares {shape}, more than {MAX_ARRAY_BYTES} bytes")
+    return stored
 
 
 def write_sample(
@@ -256,7 +284,7 @@ class Dataset:
                 "(the manifest was edited after the build; `pikfix-bench dataset verify` says what differs)"
             )
         with self._open() as handle:
-            stored = set(handle["samples"]) if isinstance(handle.get("samples"), h5py.Group) else set()
+            stored = set(_hard_group(handle, "samples") or ())
         missing = [sample_id for sample_id in self.ids if group_name(sample_id) not in stored]
         if missing and check_content_hash:
             raise PikfixError(
@@ -283,14 +311,13 @@ class Dataset:
         tampered with is refused when the array itself is read.
         """
         with self._open() as handle:
-            samples = handle.get("samples")
             found = {}
             for sample_id in self.ids:
-                group = samples.get(group_name(sample_id)) if isinstance(samples, h5py.Group) else None
-                stored = group.get(array) if isinstance(group, h5py.Group) else None
-                if not isinstance(stored, h5py.Dataset):
-                    raise PikfixError(f"{self.samples_path}: sample {sample_id}: array {array} is missing")
-                found[sample_id] = tuple(stored.shape)
+                where = f"{self.samples_path}: sample {sample_id}"
+                group = _sample_group(handle, sample_id)
+                if group is None:
+                    raise PikfixError(f"{where} is missing")
+                found[sample_id] = tuple(_stored_array(group, array, where).shape)
         return found
 
     def recomputed_content_hash(self) -> str:
@@ -315,16 +342,14 @@ class Dataset:
         """One sample, each array checked against the sha256 its manifest entry records."""
         entry = self._entries[sample_id]
         where = f"{self.samples_path}: sample {sample_id}"
-        samples = handle.get("samples")
-        group = samples.get(group_name(sample_id)) if isinstance(samples, h5py.Group) else None
-        if not isinstance(group, h5py.Group):
+        group = _sample_group(handle, sample_id)
+        if group is None:
             raise PikfixError(f"{where} is missing")
         arrays = {}
         for name in (name for name in names if name in entry["arrays"]):
-            if not isinstance(group.get(name), h5py.Dataset):
-                raise PikfixError(f"{where}: array {name} is missing")
+            stored = _stored_array(group, name, where)
             try:
-                arrays[name] = read_array(group[name])
+                arrays[name] = read_array(stored)
             except (OSError, RuntimeError, ValueError, MemoryError, zlib.error) as exc:
                 raise PikfixError(f"{where}: array {name} cannot be read ({_first_line(exc)})") from None
             if array_sha256(arrays[name]) != entry["arrays"][name]:
@@ -349,6 +374,20 @@ class Dataset:
         return self.manifest["content_hash"]
 
 
+def _hard_group(parent: h5py.Group, name: str) -> h5py.Group | None:
+    """``parent[name]`` when it is a group held in this file; ``None`` when absent or a link (never followed)."""
+    if not isinstance(parent.get(name, getlink=True), h5py.HardLink):
+        return None
+    group = parent[name]
+    return group if isinstance(group, h5py.Group) else None
+
+
+def _sample_group(handle: h5py.File, sample_id: str) -> h5py.Group | None:
+    """A sample's group in this file, or ``None``."""
+    samples = _hard_group(handle, "samples")
+    return None if samples is None else _hard_group(samples, group_name(sample_id))
+
+
 def _first_line(exc: BaseException) -> str:
     """An exception's message without the multi-line detail HDF5 appends."""
     return (str(exc).splitlines() or [type(exc).__name__])[0]
@@ -364,12 +403,19 @@ def verify_dataset(path: str | Path) -> list[str]:
     dataset = Dataset(path, check_content_hash=False)
     problems = []
     with dataset._open() as handle:
-        stored = set(handle["samples"]) if isinstance(handle.get("samples"), h5py.Group) else set()
+        stored = set(_hard_group(handle, "samples") or ())
         for sample_id in dataset.ids:
             try:
                 dataset._read(handle, sample_id)
             except PikfixError as exc:
                 problems.append(str(exc).removeprefix(f"{dataset.samples_path}: sample "))
+            group = _sample_group(handle, sample_id)
+            unlisted = (
+                sorted(set(group) - set(dataset._entries[sample_id]["arrays"])) if group is not None else []
+            )
+            problems += [
+                f"{sample_id}: array {name} is stored but not listed in {MANIFEST_FILE}" for name in unlisted
+            ]
         extra = stored - {group_name(sample_id) for sample_id in dataset.ids}
         problems += [f"{key}: in {SAMPLES_FILE} but not in the manifest" for key in sorted(extra)]
     if dataset.recomputed_content_hash() != dataset.content_hash:

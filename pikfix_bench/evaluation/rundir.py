@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from collections import Counter
 from collections.abc import Collection, Sequence
 from pathlib import Path
@@ -19,8 +20,9 @@ from typing import Any
 import pandas as pd
 
 from pikfix_bench.evaluation.run_record import read_run_record
-from pikfix_bench.image_io import atomic_write
+from pikfix_bench.image_io import atomic_write, named_os_error
 from pikfix_bench.json_io import write_json
+from pikfix_bench.safe_paths import append_text, read_regular
 
 RUN_FILE, PER_IMAGE_FILE, SUMMARY_FILE, ERRORS_FILE, OUTPUTS_DIR = (
     "run.json",
@@ -30,6 +32,7 @@ RUN_FILE, PER_IMAGE_FILE, SUMMARY_FILE, ERRORS_FILE, OUTPUTS_DIR = (
     "outputs",
 )
 ERROR_COLUMNS = ["sample_id", "stage", "message"]
+MAX_RECORD_BYTES = 256 << 20  # per_image.csv of a few million samples; more is no run of this toolkit
 
 
 class RunDirectory:
@@ -89,8 +92,7 @@ class RunDirectory:
         list of str
             One line per dropped row: its line number, id and reason.
         """
-        path = self.path / PER_IMAGE_FILE
-        text = path.read_bytes().decode("utf-8", errors="replace") if path.is_file() else ""
+        text = self._read_text(PER_IMAGE_FILE)
         records, problems = _csv_records(text)
         header = records[0][1] if records else []
         if metrics is None:
@@ -127,30 +129,39 @@ class RunDirectory:
         text = frame.to_csv(index=False, float_format="%.17g")
         atomic_write(self.path / PER_IMAGE_FILE, lambda tmp: tmp.write_text(text))
 
+    def _read_text(self, name: str) -> str:
+        """A record file's text (``""`` when absent); a link, FIFO or oversized file is refused."""
+        path = self.path / name
+        if not os.path.lexists(path):
+            return ""
+        return read_regular(path, MAX_RECORD_BYTES, f"run's {name}").decode("utf-8", errors="replace")
+
     def errors(self) -> pd.DataFrame:
         """The failed samples."""
-        path = self.path / ERRORS_FILE
-        if not path.is_file():
+        text = self._read_text(ERRORS_FILE)
+        if not text:
             return pd.DataFrame(columns=ERROR_COLUMNS)
-        return pd.read_csv(path, dtype={"sample_id": str})
+        return pd.read_csv(io.StringIO(text), dtype={"sample_id": str})
 
     def append_rows(self, name: str, columns: list[str], rows: list[dict[str, Any]]) -> None:
         """Append rows to a CSV file (writing the header first if the file is new), then flush."""
-        path = self.path / name
-        new = not path.is_file() or path.stat().st_size == 0
-        with open(path, "a", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
-            if new:
-                writer.writeheader()
-            writer.writerows(rows)
-            handle.flush()
+        try:
+            with append_text(self.path / name, f"run's {name}") as handle:
+                new = os.fstat(handle.fileno()).st_size == 0
+                writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+                if new:
+                    writer.writeheader()
+                writer.writerows(rows)
+                handle.flush()
+        except OSError as exc:
+            raise named_os_error(exc, self.path / name) from None
 
     def sort_errors(self) -> None:
         """Rewrite ``errors.csv`` in sample-id order, atomically (the canonical form of a finished run)."""
         path = self.path / ERRORS_FILE
-        if not path.is_file():
+        if not os.path.lexists(path):
             return
-        frame = pd.read_csv(path, dtype={"sample_id": str}).drop_duplicates("sample_id", keep="last")
+        frame = self.errors().drop_duplicates("sample_id", keep="last")
         text = frame.sort_values("sample_id", kind="stable").to_csv(index=False)
         atomic_write(path, lambda tmp: tmp.write_text(text))
 

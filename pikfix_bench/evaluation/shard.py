@@ -197,7 +197,7 @@ class BatchRunner:
         ]
         if self.plan.save_outputs:
             for sample, output in ready:
-                path = path_inside(self.outputs, sample.sample_id, ".png")
+                path = path_inside(self.outputs, sample.sample_id, ".png", base=self.plan.run_dir)
                 self.pending_writes.append(self.writer.submit(write_png, path, output))
         return rows, error_rows
 

@@ -9,10 +9,12 @@ loads) are written atomically after every epoch, and losses go to ``log.csv``.
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 import pickle
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +37,7 @@ from pikfix_bench.model.losses import PatchDiscriminator, discriminator_loss, ge
 from pikfix_bench.model.network import MULTIPLE, PikFix
 from pikfix_bench.progress import Progress
 from pikfix_bench.resize import resize_to
+from pikfix_bench.safe_paths import append_text, read_regular
 
 LOG_COLUMNS = [
     "epoch",
@@ -284,7 +287,9 @@ def _read_resume_payload(path: Path) -> dict[str, Any]:
     pickle is never run, only refused.
     """
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about a file it then refuses: the refusal says it all
+            warnings.simplefilter("ignore", UserWarning)
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         raise PikfixError(
             f"--resume refused: {path} is not a pikfix-bench training checkpoint, or it holds objects that "
@@ -524,10 +529,10 @@ class _LogFile:
 
     def __enter__(self) -> _LogFile:
         fields = LOG_COLUMNS
-        if self.path.is_file() and self.path.stat().st_size:
-            with open(self.path, newline="") as handle:
-                fields = next(csv.reader(handle))
-        self.handle = open(self.path, "a", newline="")
+        self.handle = append_text(self.path, "training log")  # a link planted here is refused
+        if os.fstat(self.handle.fileno()).st_size:
+            text = read_regular(self.path, 64 << 20, "training log").decode("utf-8", errors="replace")
+            fields = next(csv.reader(io.StringIO(text, newline="")), LOG_COLUMNS)
         self.writer = csv.DictWriter(self.handle, fieldnames=fields, extrasaction="ignore")
         if fields is LOG_COLUMNS:
             self.writer.writeheader()
