@@ -9,7 +9,8 @@ code that splits file names) and map outputs back by position. The command templ
 ``{input_dir}``, ``{ref_dir}``, ``{output_dir}``, ``{pairs_file}``, ``{python}``, ``{gpu}`` (the CUDA
 index the model runs on, ``-1`` on the CPU) and any option of the model by its name; every value is
 inserted shell-quoted, and :func:`check_template` refuses, when the model is created, a template that
-would fail at run time or undo that quoting. It runs through the shell with a timeout, with the folder
+would fail at run time or undo that quoting (quotes around a placeholder, or ``eval``, a heredoc,
+``sh -c`` or ``.`` parsing a value as code). A ``work/`` that is a link is refused. It runs through the shell with a timeout, with the folder
 of ``python=`` first on ``PATH`` (scripts that call a bare ``python`` then use the model's environment),
 and its output goes to the call's log, which a failure names. Outputs are collected from
 ``{output_dir}`` by name. See ``docs/baselines.md``.
@@ -17,6 +18,7 @@ and its output goes to the call's log, which a failure names. Outputs are collec
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shlex
@@ -40,7 +42,7 @@ from pikfix_bench.baselines.base import (
     register_model,
 )
 from pikfix_bench.baselines.predictions import find_output
-from pikfix_bench.errors import did_you_mean
+from pikfix_bench.errors import PikfixError, did_you_mean
 from pikfix_bench.image_io import read_image, write_png
 from pikfix_bench.safe_paths import path_inside
 
@@ -69,45 +71,190 @@ COMMON_OPTIONS = {
 }
 
 
+# A placeholder's place in a word's text (a template holds no NUL: check_template refuses one first).
+_PLACEHOLDER = "\0"
+# Programs whose -c option takes a script: the word after it is parsed as code again.
+_INTERPRETERS = re.compile(r"(?:ba|da|z|k|mk|a|y|po|fi|c|tc)?sh|python[0-9.]*|pypy[0-9.]*")
+# Words before a command's name that leave it in command position (`x=1 eval ...`, `if eval ...`).
+_COMMAND_PREFIXES = frozenset({"!", "time", "command", "builtin", "exec", "if", "then", "else", "elif", "do"})
+_COMMAND_PREFIXES |= {"while", "until", "{"}
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+_HOW_TO_PASS = "pass values as arguments of the program that reads them (tool {input_dir} {output_dir})"
+
+
+@dataclasses.dataclass
+class _Word:
+    """One shell word: its text with quotes removed and each placeholder as ``_PLACEHOLDER``."""
+
+    text: str = ""
+    names: list[str] = dataclasses.field(default_factory=list)
+
+
 class _ShellQuoting:
-    """Where a POSIX shell stands after reading a template's literal text: quotes, a pending escape, a ``$``.
+    """Where a POSIX shell stands after reading a template's literal text: quotes, escapes, words, commands.
 
     Only what decides how an inserted value is read is followed: single, double and ``$'...'``
-    quotes, backslashes, and ``$`` (``$$`` is the shell's process id, not the start of a name).
+    quotes, backslashes, ``$`` (``$$`` is the shell's process id, not the start of a name), comments,
+    the words of each simple command (split at blanks and at ``; & | ( )`` and backquotes) and
+    heredocs, so that :meth:`problems` can name a construct that parses an inserted value as code.
     """
 
     def __init__(self) -> None:
         self.quote = ""  # the open quote: "", "'", '"' or "$'"
         self.escaped = False  # the last character was a backslash that escapes the next one
         self.dollar = False  # the last character was an unescaped, unquoted-or-double-quoted $
+        self.comment = False  # inside a comment (from an unquoted # that starts a word to the line's end)
+        self.problems: list[str] = []  # constructs found that parse an inserted value as code
+        self._word: _Word | None = None  # the word being read
+        self._words: list[_Word] = []  # the words of the simple command being read
+        self._less = 0  # unquoted '<' just read in a row (2: a heredoc; 3: a here-string)
 
     def read(self, text: str) -> list[str]:
         """Follow ``text``; return the names of the ``$name`` expansions in it."""
         variables = []
         for index, char in enumerate(text):
             after_dollar, self.dollar = self.dollar, False
+            if self.comment:
+                if char == "\n":
+                    self.comment = False
+                    self._end_command()
+                continue
+            if char != "<" or self.escaped or self.quote:
+                self._end_redirection()
             if self.escaped:
                 self.escaped = False
+                if char != "\n":  # a backslash before a line break joins the lines
+                    self._text(char)
             elif self.quote == "'":
                 self.quote = "" if char == "'" else "'"
+                if self.quote:
+                    self._text(char)
             elif char == "\\":
                 self.escaped = True
+                self._text("")
             elif self.quote == "$'":
                 self.quote = "" if char == "'" else "$'"
+                if self.quote:
+                    self._text(char)
             elif char == '"':
                 self.quote = "" if self.quote == '"' else '"'
-            elif char == "'" and not self.quote:
+                self._text("")
+            elif self.quote == '"':
+                self._text(char)
+                if char == "$" and not after_dollar:
+                    variables += self._dollar(text, index)
+            elif char == "'":
                 self.quote = "$'" if after_dollar else "'"
-            elif char == "$" and not after_dollar:
-                self.dollar = True
-                name = _SHELL_NAME.match(text, index + 1)
-                if name:
-                    variables.append(name.group())
+                self._text("")
+            elif char == "#" and self._word is None:
+                self.comment = True
+            elif char in " \t":
+                self._end_word()
+            elif char in "\n;&|()`":
+                self._end_command()
+            elif char in "<>":
+                self._end_word()
+                self._less += char == "<"
+            else:
+                self._text(char)
+                if char == "$" and not after_dollar:
+                    variables += self._dollar(text, index)
         return variables
 
-    def inserted(self) -> None:
+    def _dollar(self, text: str, index: int) -> list[str]:
+        self.dollar = True
+        name = _SHELL_NAME.match(text, index + 1)
+        return [name.group()] if name else []
+
+    def inserted(self, name: str) -> None:
         """A quoted value was inserted: it closes every quote it opens and ends no escape."""
+        self._end_redirection()
         self.escaped = self.dollar = False
+        word = self._text(_PLACEHOLDER)
+        word.names.append(name)
+
+    def finish(self) -> None:
+        """The template ended: check its last command."""
+        self._end_redirection()
+        self._end_command()
+
+    def _text(self, text: str) -> _Word:
+        if self._word is None:
+            self._word = _Word()
+        self._word.text += text
+        return self._word
+
+    def _end_word(self) -> None:
+        if self._word is not None:
+            self._words.append(self._word)
+            self._word = None
+
+    def _end_redirection(self) -> None:
+        if self._less == 2:
+            self.problems.append(
+                "a heredoc (<<) puts values into text the shell reads again: with <<EOF it expands $(...) "
+                "in the body (a run directory named 'x$(touch X)' runs touch), with <<'EOF' the quotes "
+                f"the tool adds stay in the text; {_HOW_TO_PASS}, or use a here-string (<<< {{input_dir}})"
+            )
+        self._less = 0
+
+    def _end_command(self) -> None:
+        self._end_word()
+        problem = _reparsing_problem(self._words)
+        if problem:
+            self.problems.append(problem)
+        self._words = []
+
+
+def _reparsing_problem(words: list[_Word]) -> str | None:
+    """Why a simple command parses a placeholder's value as shell code (``eval``, ``.``, ``sh -c``), or ``None``."""
+    start = 0
+    while start < len(words) and (
+        words[start].text in _COMMAND_PREFIXES or _ASSIGNMENT.match(words[start].text)
+    ):
+        start += 1
+    later = [name for word in words[start + 1 :] for name in word.names]
+    if later and words[start].text == "eval":
+        return (
+            f"eval parses its arguments as code again, which undoes the quoting of {{{later[0]}}} (a path "
+            f"holding $(...) would run); run the program without eval: {_HOW_TO_PASS}"
+        )
+    if later and words[start].text in (".", "source"):
+        return (
+            f"{words[start].text!r} with {{{later[0]}}} runs the file a value names as code of the command's "
+            "own shell (looked up on PATH when the value holds no /); cd to its folder and source a fixed "
+            "name (cd {repo} && . ./env.sh), or run it as a script (sh {repo}/env.sh)"
+        )
+    for index, word in enumerate(words):
+        program = word.text.rsplit("/", 1)[-1]
+        if not (_INTERPRETERS.fullmatch(program) or (word.text == _PLACEHOLDER and word.names == ["python"])):
+            continue
+        flag, after = None, index + 1
+        while after < len(words) and words[after].text[:1] in "-+" and len(words[after].text) > 1:
+            option = words[after].text
+            if option == "--":
+                after += 1
+                break
+            if option in ("-o", "+o", "-O", "+O"):  # a shell option's name follows
+                after += 2
+                continue
+            if not option.startswith("--") and "c" in option[1:].split(_PLACEHOLDER)[0]:
+                flag = option.split(_PLACEHOLDER)[0]
+                if words[after].names:  # -c{input_dir}: the value is the script itself
+                    return _script_problem(program, flag, words[after].names[0])
+            after += 1
+        if flag and after < len(words) and words[after].names:
+            return _script_problem(program, flag, words[after].names[0])
+    return None
+
+
+def _script_problem(program: str, flag: str, name: str) -> str:
+    program = "{python}" if program == _PLACEHOLDER else program
+    return (
+        f"{{{name}}} is in the script of {program} {flag}, a word the shell parses as code again, which undoes "
+        f"the quoting of the value (a path holding $(...) would run); hand values to the script after it "
+        f'and use them as "$1", "$2": sh -c \'tool "$1"\' sh {{{name}}}'
+    )
 
 
 def check_template(template: str, names: Collection[str], what: str) -> None:
@@ -119,7 +266,14 @@ def check_template(template: str, names: Collection[str], what: str) -> None:
     takes no conversion or format (``{input_dir!r}``, ``{input_dir:.5}`` would re-quote or cut the
     quoted value). ``${NAME}`` collides with the braces: it is refused, saying to write ``$NAME`` for an
     environment variable or ``{name}`` for a placeholder; ``$name`` spelt as a placeholder (an unset
-    shell variable, so an empty word) is refused as a slip for ``{name}``.
+    shell variable, so an empty word) is refused as a slip for ``{name}``. A placeholder inside a
+    comment is refused (it does nothing).
+
+    A construct that makes the shell parse an inserted value again, as code, is refused too, since it
+    undoes the quoting (a run directory ``e$(touch X)`` would run ``touch``): ``eval`` with a
+    placeholder among its arguments, a heredoc (``<<``; the here-string ``<<<`` is fine), ``source`` or
+    ``.`` with a placeholder, and a placeholder in the script word of ``sh -c``, ``bash -ec``,
+    ``{python} -c`` and the like (values go after the script, as ``"$1"``...).
 
     Parameters
     ----------
@@ -157,6 +311,8 @@ def check_template(template: str, names: Collection[str], what: str) -> None:
                 refuse(
                     f"${variable} is a shell variable, not a placeholder; write {{{variable}}} for the placeholder"
                 )
+        if shell.problems:
+            refuse(shell.problems[0])
         if field is None:
             continue
         if shell.dollar and field.isidentifier():
@@ -185,6 +341,11 @@ def check_template(template: str, names: Collection[str], what: str) -> None:
                 f"{{{written}}}: a placeholder takes no conversion or format (its value is inserted quoted, "
                 f"as it is); write {{{field}}}"
             )
+        if shell.comment:
+            refuse(
+                f"{{{field}}} is inside a shell comment (from # to the end of the line), where it does nothing; "
+                "remove it, or end the comment with a line break before it"
+            )
         if shell.quote:
             refuse(
                 f"{{{field}}} is inside quotes ({shell.quote}...): the tool quotes every value itself, and "
@@ -194,9 +355,12 @@ def check_template(template: str, names: Collection[str], what: str) -> None:
             refuse(
                 f"a backslash directly before {{{field}}} escapes the quote put around its value; remove it"
             )
-        shell.inserted()
+        shell.inserted(field)
     if shell.quote:
         refuse(f"it has an unterminated {shell.quote} quote")
+    shell.finish()
+    if shell.problems:
+        refuse(shell.problems[0])
 
 
 @register_model
@@ -263,13 +427,40 @@ class CommandAdapter(ModelAdapter):
 
     def predict(self, batch: Batch) -> list[np.ndarray | None]:  # noqa: D102
         if self.work_dir is not None:
+            self._check_work_dir()
             self.work_dir.mkdir(parents=True, exist_ok=True)
+            self._check_work_dir()  # again: made just now, or planted between the check and mkdir
         work = Path(tempfile.mkdtemp(prefix="call-", dir=self.work_dir))
+        if self.work_dir is not None:
+            try:  # a link swapped in while mkdtemp ran: nothing is written there yet
+                path_inside(self.work_dir.parent, f"{self.work_dir.name}/{work.name}", what="work folder")
+            except PikfixError:
+                os.rmdir(work)
+                raise
         try:
             return self._run(batch, work)
         finally:
             if self.settings["keep_work"] == "0":
                 shutil.rmtree(work, ignore_errors=True)
+
+    def _check_work_dir(self) -> None:
+        """Refuse a work folder (the run directory's ``work/``) that is a link or leads out of the run directory.
+
+        Someone who can write to the run directory could plant ``work`` as a link to another folder;
+        each call's inputs, references and ``pairs.txt`` would then be written there.
+
+        Raises
+        ------
+        PikfixError
+            Naming the work folder and where it leads.
+        """
+        work_dir = Path(self.work_dir)
+        if work_dir.is_symlink():
+            raise PikfixError(
+                f"{self.descriptor.name}: the work folder {work_dir} is a symbolic link (to "
+                f"{os.readlink(work_dir)}), so each call's files would be written elsewhere; remove it"
+            )
+        path_inside(work_dir.parent, work_dir.name, what="work folder")
 
     def _file_names(self, batch: Batch) -> list[str]:
         """The exported files' names: the sample ids, or ``s000000``... for recipes."""

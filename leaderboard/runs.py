@@ -4,13 +4,19 @@ A run is read, not trusted: its ``run.json`` is checked against its schema, its 
 validated (:meth:`~pikfix_bench.evaluation.rundir.RunDirectory.scored_rows`), against the sample ids
 of its dataset when that can be found, and its summary is computed again from the rows that passed, so
 a torn or edited ``per_image.csv`` cannot reach a table. A run that cannot be read at all is left out
-of a search with a warning that names it, so one broken directory does not hide the others.
+of a search with a warning that names it, so one broken directory does not hide the others (nor
+stands, as the newest re-run, in a good run's place): a ``per_image.csv`` that is missing, a
+``run.json``, ``per_image.csv`` or ``errors.csv`` that is a folder, FIFO or device (``/dev/zero``) or
+too large, is such a run. Each warning is one line: control characters of a run's path are escaped.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
+import unicodedata
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -24,6 +30,7 @@ from pikfix_bench.errors import PikfixError, PikfixWarning
 from pikfix_bench.evaluation.run_record import model_setup
 from pikfix_bench.evaluation.rundir import ERRORS_FILE, PER_IMAGE_FILE, RUN_FILE, SUMMARY_FILE, RunDirectory
 from pikfix_bench.evaluation.statistics import summarize_rows
+from pikfix_bench.schema import MAX_RECORD_BYTES
 
 
 @dataclass(frozen=True)
@@ -162,6 +169,67 @@ class DatasetIndex:
         return None if dataset is None else set(dataset.ids)
 
 
+MAX_CSV_BYTES = 256 << 20  # per_image.csv of a few million samples; more is no run of this toolkit
+# The files of a finished run, with the largest size read (summary.json is not read: it is computed again).
+RUN_FILES = (
+    (RUN_FILE, MAX_RECORD_BYTES),
+    (SUMMARY_FILE, MAX_RECORD_BYTES),
+    (PER_IMAGE_FILE, MAX_CSV_BYTES),
+    (ERRORS_FILE, MAX_CSV_BYTES),
+)
+MISSING = "missing"
+
+
+def file_problem(path: Path, max_bytes: int) -> str | None:
+    """Why a run's file cannot be read as one: ``"missing"``, not a regular file, too large; else ``None``.
+
+    A link to a regular file is followed. Checked before a file is opened: opening a FIFO blocks, and
+    a link to ``/dev/zero`` never ends.
+
+    Parameters
+    ----------
+    path : Path
+        The file.
+    max_bytes : int
+        The largest size accepted.
+
+    Returns
+    -------
+    str or None
+        The problem in words (``MISSING`` when there is no file, or a link leads nowhere).
+    """
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        return MISSING
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    if not stat.S_ISREG(status.st_mode):
+        return "not a regular file (a folder, FIFO or device)"
+    if status.st_size > max_bytes:
+        return f"larger than {max_bytes} bytes, too large for a run's file"
+    return None
+
+
+def _is_candidate(directory: Path) -> bool:
+    """Whether a folder holding ``run.json`` is read as a run: a finished one, or one whose ``run.json``
+    or ``summary.json`` is something else than a regular file (named, not skipped). A run that only
+    started (no ``summary.json``) is skipped."""
+    run_file, summary = directory / RUN_FILE, directory / SUMMARY_FILE
+    return os.path.lexists(summary) or file_problem(run_file, MAX_RECORD_BYTES) not in (None, MISSING)
+
+
+def one_line(text: str) -> str:
+    """``text`` with control, invisible and line-separating characters escaped (``\\n``, ``\\x1b``,
+    ``\\u202e``), so that a run path cannot break or forge a line of a warning or a table note."""
+    return "".join(
+        char.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp")
+        else char
+        for char in text
+    )
+
+
 def load_run(path: str | Path, datasets: DatasetIndex | None = None) -> Run:
     """Read one run directory (``run.json``, ``summary.json``, ``per_image.csv``, ``errors.csv``).
 
@@ -181,11 +249,19 @@ def load_run(path: str | Path, datasets: DatasetIndex | None = None) -> Run:
     Raises
     ------
     PikfixError
-        When the run is not finished or one of its files cannot be read.
+        When the run is not finished or one of its files cannot be read: ``per_image.csv`` missing, or
+        a file that is not a regular file or is too large (:func:`file_problem`, checked before any
+        file is opened).
     """
     directory = RunDirectory(path)
-    if not directory.is_finished():
-        raise PikfixError(f"{directory.path}: not a finished run (needs {RUN_FILE} and {SUMMARY_FILE})")
+    for name, limit in RUN_FILES:
+        problem = file_problem(directory.path / name, limit)
+        if problem == MISSING and name in (RUN_FILE, SUMMARY_FILE):
+            raise PikfixError(f"{directory.path}: not a finished run (needs {RUN_FILE} and {SUMMARY_FILE})")
+        if problem == MISSING and name == PER_IMAGE_FILE:  # a finished run wrote its header at least
+            raise PikfixError(f"{directory.path / name}: missing, though the run finished")
+        if problem and problem != MISSING:
+            raise PikfixError(f"{directory.path / name}: {problem}")
     info = directory.read_run()
     known = (datasets or DatasetIndex()).ids(info)
     try:
@@ -210,8 +286,10 @@ def find_runs(
     """Runs at the given paths: run directories themselves, or folders searched recursively for them.
 
     A run that cannot be read (an unfinished run given by name, a ``run.json`` that is not JSON or
-    does not fit its schema, an unreadable ``per_image.csv`` or ``errors.csv``) is left out, with a
-    line naming it and the problem.
+    does not fit its schema, a missing or unreadable ``per_image.csv``, an unreadable ``errors.csv``,
+    any of them a folder, FIFO, device or too large) is left out, with a line naming it and the
+    problem (:func:`one_line`: its control characters escaped). A run that only started (no
+    ``summary.json``) is skipped in a search.
 
     Parameters
     ----------
@@ -241,15 +319,16 @@ def find_runs(
         if (path / RUN_FILE).is_file():
             found = [path]
         else:
-            found = sorted(p.parent for p in path.rglob(RUN_FILE) if RunDirectory(p.parent).is_finished())
+            found = sorted(p.parent for p in path.rglob(RUN_FILE) if _is_candidate(p.parent))
         for run_path in found:
             try:
                 runs.append(load_run(run_path, index))
             except PikfixError as exc:
-                problems.append(f"run {run_path} left out: {exc}")
+                problems.append(one_line(f"run {run_path} left out: {exc}"))
     if not runs:
         raise PikfixError(
-            "no finished runs found in " + ", ".join(map(str, paths)) + "".join(f"; {m}" for m in problems)
+            one_line("no finished runs found in " + ", ".join(map(str, paths)))
+            + "".join(f"; {m}" for m in problems)
         )
     if left_out is None:
         for problem in problems:

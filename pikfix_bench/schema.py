@@ -17,6 +17,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from pikfix_bench.errors import PikfixError
+from pikfix_bench.safe_paths import read_regular
 
 SHA256_HEX = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 
@@ -47,8 +48,15 @@ def check_schema(record: Any, schema: dict[str, Any], source: str | Path) -> Non
         raise PikfixError(f"{source}: {field_path(error.absolute_path)}: {message}")
 
 
-def read_json_record(path: str | Path, schema: dict[str, Any]) -> Any:
+MAX_RECORD_BYTES = 64 << 20  # far above any record of this toolkit; /dev/zero is endless
+
+
+def read_json_record(path: str | Path, schema: dict[str, Any], max_bytes: int = MAX_RECORD_BYTES) -> Any:
     """Read a JSON file and check it against ``schema``; any problem is one :class:`PikfixError`.
+
+    The file must be a regular file of at most ``max_bytes``, not a link
+    (:func:`~pikfix_bench.safe_paths.read_regular`): a FIFO would block the read, and a device such as
+    ``/dev/zero`` never ends.
 
     Parameters
     ----------
@@ -56,6 +64,8 @@ def read_json_record(path: str | Path, schema: dict[str, Any]) -> Any:
         The file.
     schema : dict
         A JSON Schema (draft 2020-12).
+    max_bytes : int
+        The largest file read (default 64 MiB).
 
     Returns
     -------
@@ -64,7 +74,8 @@ def read_json_record(path: str | Path, schema: dict[str, Any]) -> Any:
     """
     path = Path(path)
     try:
-        record = json.loads(path.read_bytes().decode("utf-8"))
+        data = read_regular(path, max_bytes, "record")
+        record = json.loads(data.decode("utf-8"))
     except OSError as exc:
         raise PikfixError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     except UnicodeDecodeError:

@@ -234,3 +234,103 @@ def test_any_template_gives_a_model_or_one_clear_error(template):
     folders = {name: work / name for name in ("input", "ref", "output")}
     # An accepted template always formats, so no sample can fail on it at run time.
     assert isinstance(model._command(folders, work), str)
+
+
+# --- templates where the shell parses a substituted value as code ----------------------------------------------
+REPARSED = "$(touch PWNED)"  # in a run directory path: runs wherever the shell reads the path as code
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("eval cp -r {input_dir}/. {output_dir}/", r"eval.*parses its arguments as code"),
+        ("cd /tmp && eval tool {input_dir} {output_dir}", "eval"),
+        ("x=1 eval 'tool' {input_dir}", "eval"),
+        ("sh <<EOF\ncp -r {input_dir}/. {output_dir}/\nEOF", r"heredoc.*<<"),
+        ("sh <<'EOF'\ncp -r {input_dir}/. {output_dir}/\nEOF", "heredoc"),
+        ("cat <<-EOF > {output_dir}/x\nhi\nEOF", "heredoc"),
+        ("sh -c {input_dir}", r"-c.*script"),
+        ("bash -ec 'cp -r '{input_dir}/. {output_dir}", r"-ec.*script"),
+        ("timeout 60 bash -o pipefail -c {input_dir}", "script"),
+        ("{python} -c {pairs_file}", "script"),
+        ("find . | xargs /bin/sh -c {input_dir}", "script"),
+        ("source {input_dir}/env.sh && tool", r"source.*code"),
+        (". {input_dir}/env.sh; tool", r"'\.'.*code"),
+        ("tool {input_dir} # '{output_dir}'", "comment"),
+    ],
+)
+def test_template_whose_shell_reparses_a_value_is_refused(template, message):
+    with pytest.raises(PikfixError, match=message) as caught:
+        create_model("command", command=template)
+    assert "inside quotes" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "tool {input_dir} {output_dir} # it's a comment, with a quote",
+        "tool a#b {input_dir} {output_dir}",
+        'eval "$(conda shell.bash hook)" && conda activate x && tool {input_dir} {output_dir}',
+        'sh -c \'cp -r "$1"/. "$2"/\' sh {input_dir} {output_dir}',
+        "tool <<< {input_dir} {output_dir}",
+        "tool -c {input_dir}/config.yml {output_dir}",
+        "{python} main.py eval -c {input_dir} --out {output_dir}",
+        "cd /tmp && . ./env.sh && tool {input_dir} {output_dir}",
+    ],
+)
+def test_template_that_keeps_values_as_words_is_accepted(template):
+    create_model("command", command=template)
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "eval cp -r {input_dir}/. {output_dir}/",
+        "sh <<EOF\ncp -r {input_dir}/. {output_dir}/\nEOF",
+        "sh -c 'cp -r '{input_dir}/. {output_dir}",
+    ],
+)
+def test_reparsing_templates_never_reach_a_run_directory_with_shell_syntax(template, tmp_path, monkeypatch):
+    """The attack: ``--out 'e$(touch PWNED)'`` with such a template ran ``touch``; now it is refused."""
+    monkeypatch.chdir(tmp_path)
+    try:
+        model = command_model(tmp_path, template, tmp_path / f"e{REPARSED}" / "work")
+    except PikfixError:
+        pass
+    else:  # pragma: no cover - the bug
+        model.predict(batch())
+    assert not (tmp_path / "PWNED").exists()
+
+
+def test_shell_script_with_placeholders_as_arguments_runs_safely(tmp_path, monkeypatch):
+    """The documented way to hand paths to ``sh -c``: as ``$1``, ``$2`` after the script."""
+    monkeypatch.chdir(tmp_path)
+    template = 'sh -c \'cp -r "$1"/. "$2"/\' sh {input_dir} {output_dir}'
+    model = command_model(tmp_path, template, tmp_path / f"e{REPARSED}" / "work")
+    inputs = batch()
+    for image, output in zip(inputs.inputs, model.predict(inputs), strict=True):
+        np.testing.assert_array_equal(output, image)
+    assert not (tmp_path / "PWNED").exists()
+
+
+# --- the work folder: a link planted in the run directory ------------------------------------------------------
+@pytest.mark.parametrize("target", ["elsewhere", "run/inside"])
+def test_a_work_folder_that_is_a_link_is_refused(tmp_path, target):
+    run_dir, elsewhere = tmp_path / "run", tmp_path / target
+    elsewhere.mkdir(parents=True)
+    run_dir.mkdir(exist_ok=True)
+    (run_dir / "work").symlink_to(elsewhere, target_is_directory=True)
+    script = tmp_path / "tool.py"
+    script.write_text(textwrap.dedent(COPY_SCRIPT))
+    model = create_model(
+        "command",
+        command=f"{{python}} {script} {{input_dir}} {{output_dir}}",
+        python=sys.executable,
+        keep_work="1",
+    )
+    model.load("cpu")
+    model.work_dir = run_dir / "work"
+    with pytest.raises(PikfixError, match="work") as caught:
+        model.predict(batch())
+    assert str(run_dir / "work") in str(caught.value)
+    assert list(elsewhere.iterdir()) == []

@@ -8,6 +8,7 @@ import copy
 import json
 import os
 import stat
+import threading
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,7 @@ from pikfix_bench.evaluation.run_record import read_run_record
 from pikfix_bench.evaluation.statistics import summarize_rows
 from pikfix_bench.leaderboard import build_leaderboard, find_runs, load_run, render
 from pikfix_bench.metrics import get_profile
+from pikfix_bench.schema import read_json_record
 
 IDS = [f"s{i:02d}" for i in range(8)]
 
@@ -351,3 +353,139 @@ def test_a_run_with_any_field_replaced_loads_or_is_one_error(tmp_path, where, va
         return
     for fmt in ("md", "tex", "html", "json", "csv"):
         render(build_leaderboard([run], ["psnr"]), fmt)
+
+
+# --- a newer broken run must not hide a good one; files that are not regular files ------------------------
+
+PER_IMAGE_DAMAGES = ("missing", "folder", "dev-zero link", "fifo", "oversized")
+
+
+def _damage(path, damage):
+    """Replace the file at ``path`` by something a table must not read."""
+    path.unlink()
+    if damage == "folder":
+        path.mkdir()
+    elif damage == "dev-zero link":
+        path.symlink_to("/dev/zero")
+    elif damage == "fifo":
+        os.mkfifo(path)
+    elif damage == "oversized":
+        with open(path, "wb") as handle:  # sparse: no disk is used
+            handle.truncate((256 << 20) + 1)
+
+
+def _newer_copy(root, good, name="x"):
+    """A copy of the run ``good`` whose run.json says it started (and finished) later, in 2027."""
+    copy_path = root / name
+    copy_path.mkdir()
+    for child in good.iterdir():
+        (copy_path / child.name).write_bytes(child.read_bytes())
+    record = json.loads((copy_path / "run.json").read_text())
+    record["started"], record["finished"] = "2027-01-01T00:00:00+00:00", "2027-01-01T00:01:00+00:00"
+    (copy_path / "run.json").write_text(json.dumps(record))
+    return copy_path
+
+
+def _warnings(result):
+    return [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+
+
+@pytest.mark.parametrize("damage", PER_IMAGE_DAMAGES)
+def test_a_newer_run_with_a_broken_per_image_file_is_named_and_the_good_run_shown(tmp_path, damage):
+    lb = tmp_path / "lb3"
+    good = _run(lb, "good", "gray", np.full(8, 30.0))
+    newer = _newer_copy(lb, good)
+    _damage(newer / "per_image.csv", damage)
+    result = _leaderboard(lb, "--format", "md", "--metrics", "psnr")
+    assert result.exit_code == 0, result.output
+    assert _md_cells(_row(result.stdout, "gray"))[1].strip() == "**30.00**"  # not "–"
+    assert "the newest" not in result.stdout
+    warnings = _warnings(result)
+    assert len(warnings) == 1 and str(newer) in warnings[0] and "per_image.csv" in warnings[0], result.stderr
+
+
+@pytest.mark.parametrize("damage", ["folder", "dev-zero link", "fifo", "oversized"])
+def test_a_newer_run_with_a_broken_errors_file_is_named_and_left_out(tmp_path, damage):
+    lb = tmp_path / "lb3"
+    good = _run(lb, "good", "gray", np.full(8, 30.0))
+    newer = _newer_copy(lb, good)
+    (newer / "errors.csv").write_text("sample_id,stage,message\n")
+    _damage(newer / "errors.csv", damage)
+    result = _leaderboard(lb, "--format", "md", "--metrics", "psnr")
+    assert result.exit_code == 0, result.output
+    assert _md_cells(_row(result.stdout, "gray"))[1].strip() == "**30.00**"  # not "–"
+    warnings = _warnings(result)
+    assert len(warnings) == 1 and str(newer) in warnings[0] and "errors.csv" in warnings[0], result.stderr
+
+
+@pytest.mark.parametrize("damage", ["dev-zero link", "fifo", "folder"])
+def test_a_run_json_that_is_no_regular_file_is_named_and_left_out(tmp_path, damage):
+    lb = tmp_path / "lb3"
+    _run(lb, "good", "gray", np.full(8, 30.0))
+    broken = _run(lb, "broken", "broken", np.full(8, 40.0))
+    _damage(broken / "run.json", damage)
+    result = _leaderboard(lb, "--format", "md", "--metrics", "psnr")
+    assert result.exit_code == 0, result.output
+    assert "| gray |" in result.stdout and "| broken |" not in result.stdout
+    warnings = _warnings(result)
+    assert len(warnings) == 1 and str(broken) in warnings[0] and "run.json" in warnings[0], result.stderr
+
+
+def _read_in_a_thread(function, *args):
+    """``function(*args)`` in a thread; a read that blocks (on a FIFO) fails the test instead of hanging it."""
+    outcome = {}
+
+    def target():
+        try:
+            outcome["value"] = function(*args)
+        except BaseException as exc:  # handed to the test
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(10)
+    if thread.is_alive():
+        pipes = [arg for arg in args if isinstance(arg, os.PathLike) and stat.S_ISFIFO(os.stat(arg).st_mode)]
+        for pipe in pipes:  # unblock the reader
+            with open(pipe, "wb"):
+                pass
+        thread.join(10)
+        pytest.fail("the read blocked")
+    return outcome
+
+
+@pytest.mark.parametrize("damage", ["dev-zero link", "fifo", "folder"])
+def test_read_json_record_refuses_what_is_not_a_regular_file(tmp_path, damage):
+    path = tmp_path / "run.json"
+    path.write_text("{}")
+    _damage(path, damage)
+    outcome = _read_in_a_thread(read_json_record, path, {})
+    assert isinstance(outcome.get("error"), PikfixError), outcome
+    assert str(path) in str(outcome["error"]) and "regular file" in str(outcome["error"])
+
+
+def test_read_json_record_refuses_a_file_over_its_size_cap(tmp_path):
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps({"pad": "x" * 100}))
+    assert read_json_record(path, {}, max_bytes=200)["pad"] == "x" * 100
+    with pytest.raises(PikfixError, match="larger than") as caught:
+        read_json_record(path, {}, max_bytes=50)
+    assert str(path) in str(caught.value)
+    big = tmp_path / "big.json"
+    with open(big, "wb") as handle:  # sparse, just over the default cap of 64 MiB
+        handle.truncate((64 << 20) + 1)
+    with pytest.raises(PikfixError, match="larger than"):
+        read_json_record(big, {})
+
+
+def test_warnings_show_a_run_path_with_line_breaks_escaped(tmp_path):
+    lb = tmp_path / "lb3"
+    _run(lb, "good", "gray", np.full(8, 30.0))
+    broken = _run(lb, "bad\nwarning: forged\x1b[31m", "broken", np.full(8, 40.0))
+    (broken / "run.json").write_text("[]")
+    result = _leaderboard(lb, "--format", "md", "--metrics", "psnr")
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.stderr and "\x1b" not in result.stdout
+    warnings = _warnings(result)
+    assert len(warnings) == 1 and "bad\\nwarning: forged\\x1b[31m" in warnings[0], result.stderr
+    assert all(line.startswith("warning:") for line in result.stderr.splitlines())
