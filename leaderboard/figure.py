@@ -13,9 +13,17 @@ from pikfix_bench.image_io import read_image
 from pikfix_bench.leaderboard.runs import Run
 from pikfix_bench.resize import resize_to
 
+# What samples are chosen by when no metric is named: the first one every run has (a scan set's runs: NIQE).
+INFORMATIVE_METRICS = ("lpips", "niqe", "piqe", "psnr")
 
-def pick_informative(runs: list[Run], count: int, metric: str = "lpips") -> list[str]:
-    """Samples where the models disagree most (largest spread of the metric across runs)."""
+
+def pick_informative(runs: list[Run], count: int, metric: str | None = None) -> list[str]:
+    """Samples where the models disagree most (largest spread of the metric across runs; by default the
+    first of :data:`INFORMATIVE_METRICS` that every run has)."""
+    if metric is None:
+        metric = next(
+            (name for name in INFORMATIVE_METRICS if all(name in run.per_image for run in runs)), "lpips"
+        )
     tables = [run.per_image.set_index("sample_id")[metric] for run in runs if metric in run.per_image]
     if not tables:
         raise PikfixError(f"the runs have no {metric} values to choose samples by; pass --ids")
@@ -29,6 +37,9 @@ def pick_informative(runs: list[Run], count: int, metric: str = "lpips") -> list
 
 def draw_figure(dataset: Dataset, runs: list[Run], ids: list[str], tile: int = 192) -> np.ndarray:
     """Rows of samples; columns input, reference, each run's output (labelled by its name), ground truth.
+
+    On a scan set (no ground truth) the first column is the scan, labelled ``scan``, and there is no
+    ground-truth column; a set without references has no reference column.
 
     Raises
     ------
@@ -47,10 +58,10 @@ def draw_figure(dataset: Dataset, runs: list[Run], ids: list[str], tile: int = 1
         def fit(image):
             return resize_to(as_rgb(image), tile, max(1, round(tile * image.shape[1] / image.shape[0])))
 
-        tiles = [
-            labelled_tile(fit(sample.input), f"input {sample.sample_id}"[:28]),
-            labelled_tile(fit(sample.ref), "reference"),
-        ]
+        first = "input" if sample.gt is not None else "scan"
+        tiles = [labelled_tile(fit(sample.input), f"{first} {sample.sample_id}"[:28])]
+        if sample.ref is not None:
+            tiles.append(labelled_tile(fit(sample.ref), "reference"))
         for run in runs:
             try:
                 tiles.append(
@@ -59,8 +70,10 @@ def draw_figure(dataset: Dataset, runs: list[Run], ids: list[str], tile: int = 1
                     )
                 )
             except ModelError:
-                tiles.append(labelled_tile(np.full_like(fit(sample.gt), 235), f"{run.name[:20]} (none)"))
-        tiles.append(labelled_tile(fit(sample.gt), "ground truth"))
+                blank = np.full_like(fit(as_rgb(sample.input)), 235)
+                tiles.append(labelled_tile(blank, f"{run.name[:20]} (none)"))
+        if sample.gt is not None:
+            tiles.append(labelled_tile(fit(sample.gt), "ground truth"))
         height = max(t.shape[0] for t in tiles)
         padded = [np.pad(t, ((0, height - t.shape[0]), (0, GAP), (0, 0)), constant_values=255) for t in tiles]
         rows.append(np.hstack(padded))

@@ -19,7 +19,16 @@ from scipy import stats
 
 from pikfix_bench.errors import PikfixError
 from pikfix_bench.leaderboard.runs import ColumnKey, Run
-from pikfix_bench.metrics import METRICS
+from pikfix_bench.metrics import METRICS, NO_REFERENCE_METRICS
+
+# The leaderboard's metrics unless --metrics says otherwise: the paper's three, and on scan sets (no ground
+# truth) the no-reference ones.
+DEFAULT_TABLE_METRICS = ("psnr", "ssim", "lpips")
+NO_GROUND_TRUTH_NOTE = (
+    "no ground truth: a scan set's column scores the outputs alone with no-reference metrics (NIQE and PIQE: "
+    "lower is better; colourfulness is shown, never ranked, as no direction is right); full-reference metrics "
+    "are not computed there"
+)
 
 ALPHA = 0.05
 SIGNIFICANCE_NOTE = (
@@ -69,10 +78,12 @@ class Leaderboard:
     notes: list[str] = field(default_factory=list)
     # row -> a preference study's result for it ("score", "ci_low", "ci_high"; ``leaderboard --study``)
     preference: dict[str, dict[str, Any]] = field(default_factory=dict)
+    no_ground_truth: set[ColumnKey] = field(default_factory=set)  # columns of scan sets
 
     def heading(self, column: ColumnKey) -> str:
-        """A column's label with its number of samples."""
-        return f"{column.label} · n={self.samples[column]}"
+        """A column's label with its number of samples (and ``no ground truth`` for a scan set's)."""
+        scan = " · no ground truth" if column in self.no_ground_truth else ""
+        return f"{column.label} · n={self.samples[column]}{scan}"
 
     def cell(self, model: str, column: ColumnKey, metric: str) -> Cell | None:
         """The cell, or ``None`` when that model has no run in that column."""
@@ -89,7 +100,9 @@ def display(value: float, metric: str) -> str:
 
 
 def _rank(cells: list[Cell], metric: str) -> None:
-    """Dense ranks 1 and 2 on displayed values, in the metric's direction."""
+    """Dense ranks 1 and 2 on displayed values, in the metric's direction (none for an unranked metric)."""
+    if not METRICS[metric].ranked:
+        return
     higher, decimals = METRICS[metric].higher_is_better, METRICS[metric].decimals
     shown = sorted(
         {
@@ -197,7 +210,8 @@ def build_leaderboard(
     runs : list of Run
         From :func:`pikfix_bench.leaderboard.find_runs`.
     metrics : list of str, optional
-        Metrics to show (default: PSNR, SSIM, LPIPS, as the paper's tables).
+        Metrics to show (default: PSNR, SSIM, LPIPS, as the paper's tables; where runs were made on scan
+        sets, which have no ground truth, NIQE, PIQE and colourfulness, after them when both kinds are there).
     rank_partial : bool
         Rank cells of incomplete runs too (and let them be the best); the table says so.
     left_out : sequence of str
@@ -209,7 +223,13 @@ def build_leaderboard(
     Leaderboard
         Columns, rows, cells with ranks and significance, and notes.
     """
-    metrics = list(metrics or ["psnr", "ssim", "lpips"])
+    scans = [run for run in runs if run.info["dataset"].get("ground_truth", True) is False]
+    if not metrics:
+        metrics = [
+            *(DEFAULT_TABLE_METRICS if len(scans) < len(runs) else ()),
+            *(NO_REFERENCE_METRICS if scans else ()),
+        ]
+    metrics = list(metrics)
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
         raise PikfixError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(METRICS)}")
@@ -266,7 +286,12 @@ def build_leaderboard(
         )
     notes += list(left_out)
     models.sort(key=lambda model: _order(model, columns, metrics[0], cells))
-    board = Leaderboard(columns, metrics, models, cells, chosen, samples, notes)
+    no_ground_truth = {run.key for run in scans}
+    if no_ground_truth:
+        notes.append(NO_GROUND_TRUTH_NOTE)
+    board = Leaderboard(
+        columns, metrics, models, cells, chosen, samples, notes, no_ground_truth=no_ground_truth
+    )
     if any(not cell.complete for cell in cells.values()):
         board.notes.append(
             "k/n: the run has a value for only k of the column's n samples (the others failed or are missing); "

@@ -216,7 +216,8 @@ def open_bundle(path: str | Path, dataset: Dataset) -> Iterator[OpenedBundle]:
     path = Path(path)
     if not path.is_file():
         raise PikfixError(f"{path}: no such bundle file")
-    sample_sizes = {sample_id: shape[:2] for sample_id, shape in dataset.shapes("gt").items()}
+    # outputs have the ground truth's size, or a scan set's scan size
+    sample_sizes = {sample_id: shape[:2] for sample_id, shape in dataset.shapes(dataset.target_array).items()}
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:

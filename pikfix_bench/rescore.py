@@ -176,6 +176,7 @@ def rescore(
             batch_size=execution.get("batch_size"),
             align=submitted.get("align", "error"),
             progress=progress,
+            metrics=submitted.get("metrics"),  # NIQE/PIQE asked for, a scan set's no-reference metrics
         )
         derived_run = RunDirectory(result.path)
         derived = derived_run.per_image()

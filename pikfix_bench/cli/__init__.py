@@ -19,7 +19,7 @@ COMMANDS = {
     "build-dataset": (
         "dataset",
         "build_dataset_command",
-        "Build a versioned dataset (realold, pascal, div2k, folder, sample).",
+        "Build a versioned dataset (realold, pascal, div2k, folder, sample, scans).",
     ),
     "dataset": ("dataset", "dataset_group", "Inspect, check, compare and export built datasets."),
     "degrade": ("degrade", "degrade_command", "Degrade image files or folders reproducibly."),
@@ -34,6 +34,11 @@ COMMANDS = {
         "Run a model on a dataset and score it into a run directory.",
     ),
     "models": ("evaluate", "models_group", "The registered models."),
+    "restore": (
+        "restore",
+        "restore_command",
+        "Restore a folder of photographs with a model; outputs keep the inputs' names.",
+    ),
     "score": ("score", "score", "Score predictions against ground truths (files or folders)."),
     "leaderboard": ("leaderboard", "leaderboard_command", "Turn runs into a Table 1/2-style leaderboard."),
     "bundle": ("bundle", "bundle_command", "Pack a run with its outputs into one zip anyone can re-score."),

@@ -20,24 +20,31 @@ from pikfix_bench.datasets import (
 )
 from pikfix_bench.datasets.references import STRATEGIES
 from pikfix_bench.datasets.sources import (
+    SourceListing,
     div2k_source,
     folder_source,
     pascal_source,
     read_pairs_csv,
+    realold_has_targets,
+    realold_scans_source,
     realold_source,
     sample_source,
+    scans_source,
+    skip_entry,
 )
+from pikfix_bench.datasets.store import SCAN_KIND
 from pikfix_bench.degradations import PRESETS
 from pikfix_bench.errors import PikfixError
 from pikfix_bench.execution import make_executor
 
-KINDS = ("realold", "pascal", "div2k", "folder", "sample")
+KINDS = ("realold", "pascal", "div2k", "folder", "sample", SCAN_KIND)
 DEFAULT_PRESET = {  # with --texture-dir, "pikfix" (the paper's textures) instead of "pikfix-procedural"
     "pascal": "pikfix-procedural",
     "folder": "pikfix-procedural",
     "sample": "pikfix-procedural",
     "div2k": "clean-gray",
     "realold": None,
+    SCAN_KIND: None,
 }
 DEFAULT_SPLIT = {"pascal": "val", "div2k": "valid"}
 
@@ -60,16 +67,23 @@ DEFAULT_SPLIT = {"pascal": "val", "div2k": "valid"}
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option(
     "--size",
-    default=256,
-    show_default=True,
     type=click.IntRange(min=0),
     help="N: the ground truth is N x N. Most presets: short side to N, then centre crop; the pikfix presets damage "
     "each picture at its native resolution and cut a random N x N window (as the paper's training), so on large "
     "scans a sample shows a small part of the picture; pikfix-offline starts from 4N, realesrgan ends at N/4 "
-    "(docs/datasets.md). 0: the full image cropped to a multiple of 32.",
+    "(docs/datasets.md). 0: the full image cropped to a multiple of 32; scan sets: the scan as it is "
+    "[default: 256; scan sets 0].",
 )
 @click.option(
     "--reference", type=click.Choice([*STRATEGIES]), help="Reference strategy [default: self-shifted]."
+)
+@click.option(
+    "--references",
+    "scan_references",
+    metavar="DIR|nearest|none",
+    help="scans (and realold without targets): a folder of references named as the scans, the nearest other "
+    "scan by colour, or none [default: none; realold: its real_old_ref/]. Models that read a reference are "
+    "refused on a set without references.",
 )
 @click.option("--pairs", "pairs_csv", type=click.Path(path_type=Path), help="CSV sample_id,reference.")
 @click.option("--split", help="pascal: train|val|trainval (default val); div2k: train|valid (default valid).")
@@ -98,6 +112,7 @@ def build_dataset_command(
     seed,
     size,
     reference,
+    scan_references,
     pairs_csv,
     split,
     num,
@@ -112,14 +127,28 @@ def build_dataset_command(
     force,
     strict,
 ) -> None:
-    """Build a versioned dataset: realold, pascal, div2k, folder (any images) or sample (bundled photos)."""
+    """Build a versioned dataset: realold, pascal, div2k, folder (any images), sample (bundled photos) or
+    scans (old photographs without ground truth, scored by no-reference metrics)."""
     if kind != "sample" and source is None:
         raise PikfixError(f"build-dataset {kind} needs --source DIR")
     if kind != "pascal" and (num is not None or reference == "same-class"):
         raise PikfixError("--num and --reference same-class apply to pascal only")
     split = split or DEFAULT_SPLIT.get(kind)
     pairs = read_pairs_csv(pairs_csv) if pairs_csv else None
-    if kind == "realold":
+    scans = kind == SCAN_KIND or (kind == "realold" and not realold_has_targets(source))
+    if scan_references is not None and not scans:
+        raise PikfixError("--references applies to scans (and realold without targets); use --reference")
+    size = size if size is not None else (0 if scans else 256)
+    if scans:
+        if preset or pipeline_file or severity or texture_dir:
+            raise PikfixError(
+                "a scan set holds the scans as they are: --preset, --pipeline, --severity and --texture-dir "
+                "do not apply"
+            )
+        listing, strategy = _scan_listing(kind, source, scan_references, reference, pairs_csv)
+        name = name or kind  # "scans", or "realold" for a release without targets
+        spec, native_window, kind = None, False, SCAN_KIND
+    elif kind == "realold":
         if preset or pipeline_file:
             raise PikfixError("RealOld's damage is real: --preset and --pipeline do not apply")
         listing, spec, strategy = realold_source(source, pairs_csv), None, "pairs" if pairs_csv else "given"
@@ -139,6 +168,11 @@ def build_dataset_command(
             "sample": sample_source,
         }[kind]()
     recipe = Recipe(kind, spec, seed, size, strategy, split, num, selection_seed if num else None)
+    if scans:
+        click.echo(
+            f"building a scan set (no ground truth: scored by no-reference metrics; references: {strategy})",
+            err=True,
+        )
     runner = make_executor(executor, workers, scheduler)
     try:
         result = build_dataset(
@@ -172,6 +206,72 @@ def build_dataset_command(
     )
 
 
+def _scan_listing(
+    kind: str, source: Path, references: str | None, reference: str | None, pairs_csv: Path | None
+) -> tuple[SourceListing, str]:
+    """The scans of a scan set and its reference strategy (``given``, ``nearest``, ``pairs`` or ``none``).
+
+    ``--references`` is a folder (``given``), ``nearest`` or ``none``; ``--reference nearest`` and
+    ``--pairs CSV`` are taken too. Without any, a ``scans`` set has no references and a RealOld release
+    without targets takes its ``real_old_ref/`` where it has one.
+    """
+    if reference is not None and reference not in ("nearest", "pairs"):
+        raise PikfixError(
+            f"--reference {reference} does not apply to a scan set; use --references DIR|nearest|none"
+        )
+    choice = references or reference
+    if pairs_csv is not None and choice not in (None, "pairs"):
+        raise PikfixError("--pairs and --references are two ways to give references: choose one")
+    if pairs_csv is not None or choice == "pairs":
+        if pairs_csv is None:
+            raise PikfixError("--reference pairs needs --pairs CSV")
+        strategy = "pairs"
+    elif choice in ("nearest", "none"):
+        strategy = choice
+    elif choice is not None:
+        folder = Path(choice)
+        if not folder.is_dir():
+            raise PikfixError(f"--references {choice}: not a folder (give a folder, nearest or none)")
+        strategy = "given"
+    elif kind == "realold" and (source / "real_old_ref").is_dir():
+        strategy = "given"
+    else:
+        strategy = "none"
+    if kind == "realold":
+        if strategy == "given" and choice is not None:  # --references DIR instead of real_old_ref/
+            return _with_reference_folder(realold_scans_source(source, None, False), Path(choice)), strategy
+        return realold_scans_source(source, pairs_csv, strategy in ("given", "pairs")), strategy
+    listing = scans_source(source, Path(choice) if strategy == "given" else None)
+    if strategy == "pairs":
+        pairs = read_pairs_csv(pairs_csv)
+        missing = [item for item in listing.items if item.sample_id not in pairs]
+        listing.skipped.extend(skip_entry(item.gt, "no reference in --pairs") for item in missing)
+        listing.items[:] = [item for item in listing.items if item.sample_id in pairs]
+    return listing, strategy
+
+
+def _with_reference_folder(listing: SourceListing, folder: Path) -> SourceListing:
+    """RealOld scans with the references of ``--references DIR`` (same names as the scans' ids)."""
+    from dataclasses import replace
+
+    from pikfix_bench.pairing import index_image_folder
+
+    if not folder.is_dir():
+        raise PikfixError(f"--references {folder}: not a folder")
+    by_name = index_image_folder(folder)
+    items = [
+        replace(item, reference=str(by_name[item.sample_id]))
+        for item in listing.items
+        if item.sample_id in by_name
+    ]
+    skipped = listing.skipped + [
+        skip_entry(item.gt, f"no reference named {item.sample_id}.* in {folder}")
+        for item in listing.items
+        if item.sample_id not in by_name
+    ]
+    return SourceListing(items, skipped)
+
+
 @click.group("dataset")
 def dataset_group() -> None:
     """Inspect, check, compare and export built datasets."""
@@ -196,15 +296,24 @@ def info_command(path: Path, list_samples: bool) -> None:
     manifest = dataset.manifest
     recipe = manifest["recipe"]
     pipeline = recipe["pipeline"]["name"] if recipe["pipeline"] else "none (real damage)"
+    full = "full (multiple of 32)" if dataset.ground_truth else "full (as scanned)"
     rows = [
         ("name", f"{manifest['name']} v{manifest['version']} ({manifest['kind']})"),
         ("content hash", manifest["content_hash"]),
         ("samples", f"{len(dataset)} ({len(manifest['skipped'])} source files skipped)"),
         ("degradation", pipeline),
-        ("seed / size", f"{recipe['seed']} / {recipe['size'] or 'full (multiple of 32)'}"),
+        ("seed / size", f"{recipe['seed']} / {recipe['size'] or full}"),
         ("reference", recipe["reference"]),
         ("built", f"{manifest['created']} with pikfix-bench {manifest['toolkit_version']}"),
     ]
+    if not dataset.ground_truth:
+        rows.insert(
+            4,
+            (
+                "ground truth",
+                "none: a scan set; evaluate scores no-reference metrics (NIQE, PIQE, colourfulness)",
+            ),
+        )
     if recipe["reference"] in _REFERENCE_NOTES:
         rows.append(("note", _REFERENCE_NOTES[recipe["reference"]]))
     for key, value in rows:
@@ -276,6 +385,7 @@ def diff_command(first: Path, second: Path, as_json: bool) -> None:
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--out", required=True, type=click.Path(path_type=Path))
 def export_command(path: Path, out: Path) -> None:
-    """Write input/, gt/, ref/ and mask/ PNG folders named by sample id."""
+    """Write input/, gt/, ref/ and mask/ PNG folders named by sample id (a scan set: input/, and ref/ when it
+    has references)."""
     count = export_dataset(path, out)
     click.echo(f"{count} samples exported to {out}")

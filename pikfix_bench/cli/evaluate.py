@@ -62,6 +62,13 @@ def parse_model_options(pairs: tuple[str, ...]) -> dict[str, str]:
     help="Also score PSNR, SSIM and LPIPS inside the damaged region of each sample's stored mask and outside "
     "it (psnr_damaged, …, lpips_undamaged; nan without a mask; docs/metrics.md).",
 )
+@click.option(
+    "--metrics",
+    "metric_names",
+    help="Comma-separated metrics to score [default: psnr,ssim,lpips,ciede2000,colorfulness; on a scan set "
+    "(no ground truth) niqe,piqe,colorfulness]. No-reference niqe and piqe may be added on any set "
+    "(docs/metrics.md).",
+)
 @click.option("--save-outputs", is_flag=True, help="Write outputs/<sample_id>.png.")
 @click.option("--resume", is_flag=True, help="Score only what an earlier run of the same setup left missing.")
 @click.option("--strict", is_flag=True, help="Stop at the first failing sample.")
@@ -88,6 +95,7 @@ def evaluate_command(
     out,
     label,
     masked,
+    metric_names,
     save_outputs,
     resume,
     strict,
@@ -124,6 +132,7 @@ def evaluate_command(
             executor=cluster,
             label=label,
             masked=masked,
+            metrics=metric_names,
         )
     finally:
         if cluster is not None:

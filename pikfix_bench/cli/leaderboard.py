@@ -80,7 +80,9 @@ STUDY_HELP = (
 @click.option("--format", "fmt", default="md", show_default=True, type=click.Choice(FORMATS))
 @click.option("--out", type=click.Path(path_type=Path), help="Write to this file instead of standard output.")
 @click.option(
-    "--metrics", "metric_names", default="psnr,ssim,lpips", show_default=True, help="Comma-separated metrics."
+    "--metrics",
+    "metric_names",
+    help="Comma-separated metrics [default: psnr,ssim,lpips; niqe,piqe,colorfulness for runs on scan sets].",
 )
 @click.option("--ci", is_flag=True, help="Show the 95% bootstrap interval of every mean.")
 @click.option("--reported", is_flag=True, help="Add the paper's published rows, apart and unranked.")
@@ -108,7 +110,7 @@ def leaderboard_command(
     """
     if out:
         _check_output_file(out)
-    metrics = list(parse_metric_names(metric_names))
+    metrics = list(parse_metric_names(metric_names)) if metric_names else None
     runs, left_out = _found_runs(paths, [Dataset(path) for path in dataset_paths])
     board = build_leaderboard(runs, metrics, rank_partial=rank_partial, left_out=left_out)
     if study_path:
@@ -204,7 +206,11 @@ def figure_command(dataset_path: Path, run_paths, ids: str | None, count: int, o
 @click.option(
     "--dataset", "dataset_path", type=click.Path(path_type=Path), help="Dataset, for the qualitative grid."
 )
-@click.option("--metrics", "metric_names", default="psnr,ssim,lpips", show_default=True)
+@click.option(
+    "--metrics",
+    "metric_names",
+    help="Comma-separated metrics [default: psnr,ssim,lpips; niqe,piqe,colorfulness for runs on scan sets].",
+)
 @click.option("--out", required=True, type=click.Path(path_type=Path))
 @click.option("--study", "study_path", type=click.Path(path_type=Path), help=STUDY_HELP)
 def report_command(paths, dataset_path: Path | None, metric_names: str, out: Path, study_path) -> None:
@@ -214,7 +220,7 @@ def report_command(paths, dataset_path: Path | None, metric_names: str, out: Pat
 
     _check_output_file(out)
     dataset = open_dataset(dataset_path) if dataset_path else None
-    metrics = list(parse_metric_names(metric_names))
+    metrics = list(parse_metric_names(metric_names)) if metric_names else None
     runs, left_out = _found_runs(paths, [dataset] if dataset else [])
     study = None
     if study_path:

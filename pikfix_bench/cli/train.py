@@ -60,6 +60,13 @@ def train_command(
     workers,
 ) -> None:
     """Train Pik-Fix (Adam 1e-4, 0.99 decay per epoch, random crops); writes model.pth for `evaluate --model pikfix`."""
+    from pikfix_bench.datasets.store import Dataset
+    from pikfix_bench.errors import PikfixError
+
+    if not Dataset(dataset).ground_truth:
+        raise PikfixError(
+            f"{dataset} is a scan set (no ground truth): training needs targets; train on a synthetic or RealOld set"
+        )
     config = PikFixConfig.load(config_file) if config_file else PikFixConfig()
     train(
         dataset,

@@ -42,6 +42,7 @@ from pikfix_bench.datasets.store import (
     LIBVER,
     MANIFEST_FILE,
     SAMPLES_FILE,
+    SCAN_KIND,
     Sample,
     content_hash,
     sample_meta,
@@ -75,9 +76,10 @@ class Recipe:
     Attributes
     ----------
     kind : str
-        ``realold``, ``pascal``, ``div2k``, ``folder`` or ``sample``.
+        ``realold``, ``pascal``, ``div2k``, ``folder``, ``sample`` or ``scans`` (old photographs without
+        ground truth: :func:`build_scan`).
     pipeline : dict or None
-        The degradation pipeline spec (``None`` for RealOld, whose damage is real).
+        The degradation pipeline spec (``None`` for RealOld and scan sets, whose damage is real).
     seed : int
         Global seed of degradations and references.
     size : int
@@ -130,10 +132,45 @@ def _pipeline(spec_json: str) -> Pipeline:
     return Pipeline(json.loads(spec_json))
 
 
+def scan_geometry(image: np.ndarray, size: int) -> np.ndarray:
+    """A scan (or its reference) as a scan set stores it: ``size == 0`` as it is, any size; ``size > 0``
+    short side to ``size`` then centre crop, as every other kind (:func:`normalise`)."""
+    return np.ascontiguousarray(image) if size == 0 else normalise(image, size)
+
+
+def build_scan(
+    item: SourceItem, recipe: Recipe, reference: dict[str, Any]
+) -> tuple[dict[str, np.ndarray], dict]:
+    """One sample of a scan set: the scan as the model input (``H x W`` when its channels are equal, else
+    ``H x W x 3``), no ground truth, and a reference when the recipe's strategy gives one."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # alpha/16-bit notes: the manifest records the source hash instead
+        raw = load_source_image(item.gt)
+    scan = scan_geometry(raw, recipe.size)
+    gray = np.array_equal(scan[..., 0], scan[..., 1]) and np.array_equal(scan[..., 1], scan[..., 2])
+    arrays = {"input": np.ascontiguousarray(scan[..., 0]) if gray else scan}
+    sources = {"scan": _source_record(item.gt, raw)}
+    info = {key: value for key, value in reference.items() if key != "location"}
+    if reference["location"] is not None:
+        ref = load_source_image(reference["location"])
+        arrays["ref"] = scan_geometry(ref, recipe.size)
+        sources["ref"] = _source_record(reference["location"], ref)
+    meta = {
+        "id": item.sample_id,
+        "arrays": {name: array_sha256(array) for name, array in sorted(arrays.items())},
+        "record": {},
+        "reference": info,
+        "sources": sources,
+    }
+    return arrays, meta
+
+
 def build_sample(
     item: SourceItem, recipe: Recipe, reference: dict[str, Any]
 ) -> tuple[dict[str, np.ndarray], dict]:
     """Build one sample's arrays and metadata (raises :class:`PikfixError` when its sources are unusable)."""
+    if recipe.kind == SCAN_KIND:
+        return build_scan(item, recipe, reference)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # alpha/16-bit notes: the manifest records the source hash instead
         raw = load_source_image(item.gt)

@@ -6,7 +6,8 @@ Strategies, recorded per sample:
 - ``same-class`` (Pascal VOC): another image of the split whose largest annotated object has the same
   class, falling back to ``nearest`` (and saying so) when the class has no other member;
 - ``nearest``: the most similar other image of the pool by a global colour descriptor;
-- ``pairs``: a CSV of ``sample_id,reference``; RealOld uses its own references (``given``).
+- ``pairs``: a CSV of ``sample_id,reference``; RealOld uses its own references (``given``);
+- ``none`` (scan sets only): no reference at all; models that read one are refused on such a set.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from pikfix_bench.datasets.sources import SourceItem, load_source_image
 from pikfix_bench.degradations import sample_generator
 
 STRATEGIES = ("self-shifted", "same-class", "nearest", "pairs")
+# A scan set's references: given per scan (--references DIR, RealOld's real_old_ref/), the nearest other
+# scan, a pairs file, or none.
+SCAN_STRATEGIES = ("given", "nearest", "pairs", "none")
 DESCRIPTOR_SIZE = 64
 
 
@@ -60,7 +64,7 @@ def plan_references(
         samples without a possible reference are left out.
     """
     by_id = {item.sample_id: item for item in items}
-    if strategy == "self-shifted":
+    if strategy in ("self-shifted", "none"):  # "none": a scan set without references
         return {i: {"strategy": strategy, "location": None} for i in by_id}
     if strategy == "pairs":
         return {i: {"strategy": strategy, "location": pairs[i]} for i in by_id if i in pairs}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +43,7 @@ class SourceItem:
     sample_id : str
         Stable identity of the sample (file stem or relative path without suffix).
     gt : str
-        Path of the colour ground truth, or ``skimage:NAME``.
+        Path of the colour ground truth, or ``skimage:NAME`` (a scan set: the scan's path).
     old_photo : str, optional
         RealOld: the scanned old photo, used as the model input.
     label : str, optional
@@ -247,6 +247,69 @@ def realold_source(root: Path, pairs_csv: Path | None) -> SourceListing:
                 )
             )
     return SourceListing(items, skipped)
+
+
+def realold_has_targets(root: Path) -> bool:
+    """Whether a RealOld-layout folder holds any expert-restored target (``<id>t.<ext>``); without one,
+    ``build-dataset realold`` builds a scan set of its old photos."""
+    data_dir = require_dir(root / "real_old_data", f"RealOld's real_old_data/ inside {root}")
+    files, _ = image_files(sorted(data_dir.iterdir()))
+    return any((match := _REALOLD_NAME.match(path.stem)) and match["kind"] == "t" for path in files)
+
+
+def realold_scans_source(root: Path, pairs_csv: Path | None, use_references: bool) -> SourceListing:
+    """RealOld's old photos (``real_old_data/<id>o.<ext>``) as a scan set: a release without targets.
+
+    With ``use_references``, each scan takes its reference from ``real_old_ref/`` (by shared id, as
+    :func:`realold_source`) or ``pairs_csv``, and a scan without one is skipped with that reason.
+    """
+    data_dir = require_dir(root / "real_old_data", f"RealOld's real_old_data/ inside {root}")
+    skipped: list[dict[str, str]] = []
+    found: dict[str, Path] = {}
+    for path in _image_files(sorted(data_dir.iterdir()), skipped):
+        match = _REALOLD_NAME.match(path.stem)
+        if "m" in path.stem or match is None or match["kind"] != "o":
+            skipped.append(skip_entry(path, "not an old photo (<id>o.<ext>, no 'm' in the name)"))
+        elif problem := _id_problem(match["id"]):
+            skipped.append(skip_entry(path, problem))
+        else:
+            found[match["id"]] = path
+    if not use_references:
+        return SourceListing([SourceItem(i, str(path)) for i, path in sorted(found.items())], skipped)
+    references = read_pairs_csv(pairs_csv) if pairs_csv else _references_by_id(root / "real_old_ref", found)
+    items = []
+    for sample_id, path in sorted(found.items()):
+        if sample_id in references:
+            items.append(SourceItem(sample_id, str(path), reference=references[sample_id]))
+        else:
+            skipped.append(skip_entry(path, "no reference (name it in --pairs, or use --references none)"))
+    return SourceListing(items, skipped)
+
+
+def scans_source(root: Path, references: Path | None) -> SourceListing:
+    """Every image under ``root`` (recursive) as a scan, gray or colour, any size: a scan set.
+
+    Ids are relative paths without suffix, as :func:`folder_source`. With ``references`` (a folder),
+    each scan takes the image of the same relative name (any suffix) as its reference, and a scan
+    without one is skipped with that reason.
+    """
+    require_dir(root, "a folder of scanned photographs")
+    listing = folder_source(root)
+    if references is None:
+        return listing
+    require_dir(references, "a folder of references named as the scans")
+    by_name: dict[str, Path] = {}
+    for path in _image_files(sorted(references.rglob("*")), listing.skipped):
+        by_name.setdefault(path.relative_to(references).with_suffix("").as_posix(), path)
+    items = []
+    for item in listing.items:
+        if item.sample_id in by_name:
+            items.append(replace(item, reference=str(by_name[item.sample_id])))
+        else:
+            listing.skipped.append(
+                skip_entry(item.gt, f"no reference named {printable(item.sample_id)}.* in {references}")
+            )
+    return SourceListing(items, listing.skipped)
 
 
 def _references_by_id(folder: Path, ids: dict[str, dict]) -> dict[str, str]:

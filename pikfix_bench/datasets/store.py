@@ -31,6 +31,9 @@ from pikfix_bench.schema import SHA256_HEX, read_json_record
 
 FORMAT_VERSION = 1
 ARRAY_NAMES = ("input", "gt", "ref", "mask", "input_color")
+# The recipe kind of a scan set: old photographs as they are, without ground truth (and, with
+# ``--references none``, without references): samples hold ``input`` and optionally ``ref``.
+SCAN_KIND = "scans"
 SAMPLES_FILE, MANIFEST_FILE = "samples.h5", "manifest.json"
 LIBVER = ("earliest", "v110")  # pinned so that the same content gives the same bytes
 CHUNK_BYTES = 4 << 20
@@ -157,14 +160,15 @@ def sample_meta(handle: h5py.File, key: str) -> dict[str, Any]:
 
 @dataclass
 class Sample:
-    """One sample read back from a dataset (uint8 arrays; ``mask`` and ``input_color`` may be ``None``;
+    """One sample read back from a dataset (uint8 arrays; ``mask`` and ``input_color`` may be ``None``,
+    and so are ``gt`` in a scan set and ``ref`` in a scan set built with ``--references none``;
     ``crop``: where input and ground truth were cut from the damaged picture, for pipelines that crop after
     the damage)."""
 
     sample_id: str
     input: np.ndarray
-    gt: np.ndarray
-    ref: np.ndarray
+    gt: np.ndarray | None
+    ref: np.ndarray | None
     mask: np.ndarray | None = None
     input_color: np.ndarray | None = None
     record: dict[str, Any] = field(default_factory=dict)
@@ -173,7 +177,7 @@ class Sample:
 
 _ARRAY_HASHES = {
     "type": "object",
-    "required": ["input", "gt", "ref"],
+    "required": ["input"],  # and gt, ref unless the set is a scan set (MANIFEST_SCHEMA's "if")
     "propertyNames": {"enum": list(ARRAY_NAMES)},
     "additionalProperties": SHA256_HEX,
 }
@@ -236,7 +240,18 @@ MANIFEST_SCHEMA = {
             },
         },
     },
+    # a scan set has no ground truth; every other set has a ground truth and a reference per sample
+    "if": {"properties": {"recipe": {"properties": {"kind": {"const": SCAN_KIND}}}}},
+    "then": {"properties": {"samples": {"items": {"properties": {"arrays": {"not": {"required": ["gt"]}}}}}}},
+    "else": {
+        "properties": {"samples": {"items": {"properties": {"arrays": {"required": ["input", "gt", "ref"]}}}}}
+    },
 }
+
+
+def has_ground_truth(manifest: dict[str, Any]) -> bool:
+    """Whether a (schema-checked) manifest's samples have a ground truth: every set but a scan set."""
+    return manifest["recipe"]["kind"] != SCAN_KIND
 
 
 class Dataset:
@@ -299,8 +314,19 @@ class Dataset:
             for sample_id in self.ids:
                 yield self._read(handle, sample_id)
 
+    @property
+    def ground_truth(self) -> bool:
+        """Whether the samples have a ground truth (``False`` for a scan set: no-reference metrics only)."""
+        return has_ground_truth(self.manifest)
+
+    @property
+    def target_array(self) -> str:
+        """The array outputs are sized by: ``gt``, or a scan set's ``input`` (outputs keep the scan's size)."""
+        return "gt" if self.ground_truth else "input"
+
     def read(self, sample_ids: list[str], arrays: tuple[str, ...] = ARRAY_NAMES) -> list[Sample]:
-        """Read the named samples; ``arrays`` limits which arrays are decompressed (``input, gt, ref`` at least)."""
+        """Read the named samples; ``arrays`` limits which arrays are decompressed (``input, gt, ref`` at least;
+        those a sample does not have, as a scan set's ``gt``, are ``None``)."""
         with self._open() as handle:
             return [self._read(handle, sample_id, arrays) for sample_id in sample_ids]
 
@@ -360,8 +386,8 @@ class Dataset:
         return Sample(
             sample_id,
             arrays["input"],
-            arrays["gt"],
-            arrays["ref"],
+            arrays.get("gt"),
+            arrays.get("ref"),
             arrays.get("mask"),
             arrays.get("input_color"),
             entry["record"] or {},

@@ -93,9 +93,14 @@ def predict_images(
 
 
 def align_output(
-    output: np.ndarray, gt_shape: tuple[int, ...], mode: AlignMode, sample_id: str
+    output: np.ndarray,
+    gt_shape: tuple[int, ...],
+    mode: AlignMode,
+    sample_id: str,
+    target: str = "ground truth",
 ) -> np.ndarray:
-    """Bring an output to the ground truth's size as ``mode`` says (``error``: refuse)."""
+    """Bring an output to the ground truth's size as ``mode`` says (``error``: refuse); ``target`` names
+    what the size is taken from in the message (a scan set's ``scan``)."""
     height, width = gt_shape[:2]
     if output.shape[:2] == (height, width):
         return output
@@ -105,6 +110,6 @@ def align_output(
     if mode == "crop" and output.shape[0] >= height and output.shape[1] >= width:
         return output[:height, :width]
     raise ShapeMismatchError(
-        f"{sample_id}: output is {got} but the ground truth is {width}x{height}"
+        f"{sample_id}: output is {got} but the {target} is {width}x{height}"
         + (" (--align crop needs a larger output)" if mode == "crop" else "; use --align resize or crop")
     )

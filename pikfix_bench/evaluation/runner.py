@@ -14,6 +14,7 @@ import platform
 import sys
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,14 @@ from pikfix_bench.evaluation.shard import RunPlan, evaluate_shard, loaded, unloa
 from pikfix_bench.evaluation.statistics import summarize_rows
 from pikfix_bench.execution import Executor, given_or_local
 from pikfix_bench.locking import folder_lock
-from pikfix_bench.metrics import DEFAULT_METRICS, MASKED_METRICS, get_profile
+from pikfix_bench.metrics import (
+    DEFAULT_METRICS,
+    MASKED_METRICS,
+    METRICS,
+    NO_REFERENCE_METRICS,
+    get_profile,
+    parse_metric_names,
+)
 from pikfix_bench.metrics.profiles import MetricProfile
 from pikfix_bench.progress import Progress
 
@@ -76,6 +84,7 @@ def run_identity(
             "kind": manifest["kind"],
             "content_hash": manifest["content_hash"],
             "samples": len(dataset),
+            **({} if dataset.ground_truth else {"ground_truth": False}),  # a scan set: tables say so
         },
         "profile": profile.to_dict(),
         "align": align,
@@ -157,6 +166,40 @@ def _check_resume(
     return stored.get("label")
 
 
+def run_metrics(
+    dataset: Dataset, requested: Sequence[str] | str | None = None, masked: bool = False
+) -> tuple[str, ...]:
+    """What a run on ``dataset`` scores: ``requested`` (``--metrics``), else the default of its kind.
+
+    A set with ground truth scores :data:`~pikfix_bench.metrics.DEFAULT_METRICS` by default (and the
+    masked metrics with ``masked``); no-reference metrics (NIQE, PIQE) are added when asked for. A scan
+    set scores no-reference metrics only, :data:`~pikfix_bench.metrics.NO_REFERENCE_METRICS` by default,
+    and refuses the others.
+    """
+    chosen = parse_metric_names(requested) if requested else None
+    if dataset.ground_truth:
+        chosen = chosen or DEFAULT_METRICS
+        return tuple(dict.fromkeys(chosen + (MASKED_METRICS if masked else ())))
+    what = f"{dataset.path} is a scan set (no ground truth)"
+    if masked:
+        raise PikfixError(f"{what}: --masked does not apply (nothing to compare inside the damage)")
+    needing = [name for name in chosen or () if METRICS[name].needs_reference]
+    if needing:
+        choices = ", ".join(name for name, spec in METRICS.items() if not spec.needs_reference)
+        raise PikfixError(f"{what}: {', '.join(needing)} need(s) a ground truth; choose from {choices}")
+    return chosen or NO_REFERENCE_METRICS
+
+
+def check_references(model: ModelAdapter, dataset: Dataset) -> None:
+    """Refuse a model that reads a reference on a set built without references (``--references none``)."""
+    if model.descriptor.uses_reference and dataset.manifest["recipe"]["reference"] == "none":
+        raise PikfixError(
+            f"{model.descriptor.name} reads a reference image, but {dataset.path} was built without references "
+            "(--references none): build the scan set with --references DIR or nearest, or run a model that "
+            "needs none"
+        )
+
+
 def _devices(requested: str, executor: Executor | None) -> tuple[str, dict[str, float] | None]:
     """The device shards run on, and the Dask resources they need (GPU workers when the cluster has them)."""
     if executor is None:
@@ -211,6 +254,7 @@ def evaluate(
     shard_batches: int | None = None,
     label: str | None = None,
     masked: bool = False,
+    metrics: Sequence[str] | str | None = None,
 ) -> RunResult:
     """Evaluate a model on a built dataset and write a run directory.
 
@@ -252,6 +296,10 @@ def evaluate(
     masked : bool
         Also score PSNR, SSIM and LPIPS inside and outside the damaged region of each sample's
         stored mask (:mod:`pikfix_bench.metrics.masked`; ``nan`` for samples without a mask).
+    metrics : sequence of str or str, optional
+        What to score (``--metrics``): default PSNR, SSIM, LPIPS, CIEDE2000 and colourfulness, and on a
+        scan set (no ground truth) NIQE, PIQE and colourfulness, where only no-reference metrics are
+        allowed (:func:`run_metrics`).
 
     Returns
     -------
@@ -261,6 +309,8 @@ def evaluate(
     check_label(label)
     dataset = Dataset(dataset_path)
     model = create_model(model_name, **(model_options or {}))  # options checked before any work
+    metrics = run_metrics(dataset, metrics, masked)
+    check_references(model, dataset)
     if dataset.content_hash in model.trained_on():
         warnings.warn(
             f"{model_name}'s weights were trained on this dataset ({dataset.path}, content hash "
@@ -276,7 +326,6 @@ def evaluate(
     device, resources = _devices(device, executor)
     preferred = model.descriptor.batch_size
     size = max(1, batch_size or (len(dataset) if preferred == 0 else preferred) or DEFAULT_BATCH)
-    metrics = DEFAULT_METRICS + (MASKED_METRICS if masked else ())
     identity = run_identity(model, dataset, get_profile(profile), align, metrics)
     execution = {"device": device.split(":")[0], "batch_size": size}
     with folder_lock(run_dir.path):  # a second process on this run stops here, naming this one

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from pikfix_bench.baselines import ModelAdapter, ModelError, create_model
+from pikfix_bench.baselines.base import as_rgb
 from pikfix_bench.baselines.command import CommandAdapter
 from pikfix_bench.datasets.store import Dataset, Sample
 from pikfix_bench.errors import PikfixError
@@ -145,8 +146,11 @@ class BatchRunner:
     def _predict(self, samples: list[Sample]) -> tuple[list[np.ndarray | None], list[str | None]]:
         """Outputs (or ``None``) and error messages per sample."""
         ids = [sample.sample_id for sample in samples]
+        # a set without references (a scan set built with --references none) only runs models that read
+        # none (evaluate refuses the others): they get the scan in the reference's place and never look
+        references = [as_rgb(s.input) if s.ref is None else s.ref for s in samples]
         try:
-            outputs = predict_images(self.model, ids, [s.input for s in samples], [s.ref for s in samples])
+            outputs = predict_images(self.model, ids, [s.input for s in samples], references)
         except OutputCountError as exc:  # which output belongs to which sample is unknown: all fail
             self._fail(ids, str(exc), exc)
             return [None] * len(samples), [str(exc)] * len(samples)
@@ -169,6 +173,8 @@ class BatchRunner:
             raise PikfixError(error)
         if output.dtype != np.uint8 or output.ndim != 3 or output.shape[2] != 3:
             raise PikfixError(f"model returned {output.dtype} {output.shape}, not uint8 H x W x 3")
+        if sample.gt is None:  # a scan set: outputs keep the scan's size
+            return align_output(output, sample.input.shape, self.plan.align, sample.sample_id, "scan")
         return align_output(output, sample.gt.shape, self.plan.align, sample.sample_id)
 
     def run_batch(self, samples: list[Sample]) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
@@ -185,8 +191,13 @@ class BatchRunner:
                 self._fail([sample.sample_id], str(exc))
                 error_rows.append({"sample_id": sample.sample_id, "stage": "predict", "message": str(exc)})
         start = time.perf_counter()
+        no_ground_truth = any(s.gt is None for s, _ in ready)  # a scan set: no-reference metrics only
         values = (
-            self.scorer.score([out for _, out in ready], [s.gt for s, _ in ready], [s.mask for s, _ in ready])
+            self.scorer.score(
+                [out for _, out in ready],
+                None if no_ground_truth else [s.gt for s, _ in ready],
+                [s.mask for s, _ in ready],
+            )
             if ready
             else []
         )

@@ -46,6 +46,9 @@ class MetricSpec:
     compute: MetricFunction
     needs_mask: bool = False  # scored inside or outside the damage (metrics/masked.py); nan without a mask
     on_request: bool = False  # scored only when asked for (the no-reference NIQE and PIQE), never by default
+    ranked: bool = (
+        True  # False: tables show it without rank, bold or significance (colourfulness: no right direction)
+    )
 
     @property
     def arrow(self) -> str:
@@ -54,8 +57,8 @@ class MetricSpec:
 
     @property
     def header(self) -> str:
-        """The table heading: label and arrow (``"LPIPS ↓"``)."""
-        return f"{self.label} {self.arrow}"
+        """The table heading: label and arrow (``"LPIPS ↓"``); a metric that is not ranked, its label alone."""
+        return f"{self.label} {self.arrow}" if self.ranked else self.label
 
 
 # BT.601 limited-range luma (as BasicSR's ``rgb2ycbcr(y_only=True)``), on RGB in [0, 1], result in 0..255.
@@ -191,6 +194,7 @@ METRICS: dict[str, MetricSpec] = {
             "Hasler-Süsstrunk colourfulness of the prediction",
             1,
             lambda profile, pred, gt: colorfulness(pred),
+            ranked=False,  # more colour is not better restoration: shown, never ranked
         ),
         MetricSpec(
             "niqe",
@@ -236,6 +240,8 @@ METRICS: dict[str, MetricSpec] = {
 # the no-reference NIQE and PIQE by name (--metrics).
 DEFAULT_METRICS = tuple(name for name, spec in METRICS.items() if not spec.needs_mask and not spec.on_request)
 MASKED_METRICS = tuple(name for name, spec in METRICS.items() if spec.needs_mask)
+# What is scored without a ground truth unless asked otherwise: `score` without --gt, `evaluate` on a scan set.
+NO_REFERENCE_METRICS = ("niqe", "piqe", "colorfulness")
 
 
 def check_pair(pred: np.ndarray, gt: np.ndarray, pred_name: str = "pred", gt_name: str = "gt") -> None:

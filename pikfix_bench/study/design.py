@@ -410,7 +410,7 @@ def create_study(
     seed : int
         Seed of the design.
     gold : int
-        Gold trials per rater (0: none).
+        Gold trials per rater (0: none; none on a scan set, which has no ground truth, with a warning).
     allow_tie : bool
         Whether raters may answer "no preference".
 
@@ -427,6 +427,14 @@ def create_study(
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise PikfixError(f"--out {out}: exists and is not an empty folder")
     dataset = open_dataset(dataset_path)
+    if gold and not dataset.ground_truth:
+        warnings.warn(
+            f"{dataset.path} is a scan set (no ground truth): no gold trials (they show a ground truth against a "
+            "damaged copy); raters are not screened",
+            PikfixWarning,
+            stacklevel=2,
+        )
+        gold = 0
     runs = _read_runs(Path(runs_dir), dataset)
     labels = [label for label, _ in runs]
     samples = [
@@ -454,7 +462,7 @@ def create_study(
 
     for sample in dataset.read(samples):
         put("input", sample.sample_id, sample.input)
-        if show_reference:
+        if show_reference and sample.ref is not None:
             put("ref", sample.sample_id, sample.ref)
         if gold:
             put(GOLD_CLEAN, sample.sample_id, sample.gt)
