@@ -79,6 +79,17 @@ def _preference_text(board: Leaderboard, model: str) -> str:
     return "–" if row is None else f"{row['score']:.2f} [{row['ci_low']:.2f}, {row['ci_high']:.2f}]"
 
 
+def _shows_verified(board: Leaderboard) -> bool:
+    """Whether the table has a Verified column: when any of its runs was made by ``rescore``."""
+    return any(run.rescored for run in board.runs.values())
+
+
+def _verified_mark(board: Leaderboard, model: str) -> str:
+    """``✓`` when every run of the row was re-derived from its bundle and agreed (docs/leaderboard.md)."""
+    runs = [run for (row, _), run in board.runs.items() if row == model]
+    return "✓" if runs and all(run.verified for run in runs) else ""
+
+
 def to_markdown(board: Leaderboard, with_ci: bool = False, reported: bool = False) -> str:
     """GitHub markdown: best in bold, second underlined, † for ties with the best within noise.
 
@@ -91,6 +102,7 @@ def to_markdown(board: Leaderboard, with_ci: bool = False, reported: bool = Fals
         for metric in board.metrics
     ]
     header += ["Preference"] if board.preference else []
+    header += ["Verified"] if _shows_verified(board) else []
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" + "---:|" * (len(header) - 1)]
     for model in board.models:
         cells = [
@@ -99,6 +111,7 @@ def to_markdown(board: Leaderboard, with_ci: bool = False, reported: bool = Fals
             for metric in board.metrics
         ]
         cells += [_preference_text(board, model)] if board.preference else []
+        cells += [_verified_mark(board, model)] if _shows_verified(board) else []
         lines.append(f"| {md_escape(model)} | " + " | ".join(cells) + " |")
     lines += [
         "",
@@ -160,6 +173,7 @@ def tidy_frame(board: Leaderboard, reported: bool = False) -> pd.DataFrame:
                 "p_value": cell.p_value,
                 "paired_count": cell.paired,
                 "run_id": cell.run_id,
+                "verified": board.runs[(model, column)].verified,
             }
         )
     rows += [
@@ -293,6 +307,8 @@ def html_table(board: Leaderboard, with_ci: bool = False) -> str:
             f'<th rowspan="2" class="sortable" data-column="{1 + width * len(board.columns)}" '
             'data-direction="desc">Preference</th>'
         )
+    if _shows_verified(board):
+        out.append('<th rowspan="2">Verified</th>')
     out.append("</tr><tr>")
     index = 1
     for _ in board.columns:
@@ -321,6 +337,10 @@ def html_table(board: Leaderboard, with_ci: bool = False) -> str:
             row = board.preference.get(model)
             sort_value = "" if row is None else repr(row["score"])
             out.append(f'<td data-sort="{sort_value}">{_preference_text(board, model)}</td>')
+        if _shows_verified(board):
+            mark = _verified_mark(board, model)
+            label = ' title="numbers re-derived from the bundle\'s outputs by rescore"' if mark else ""
+            out.append(f"<td{label}>{mark}</td>")
         out.append("</tr>")
     out += ["</tbody>", "</table>"]
     out.append(

@@ -103,6 +103,16 @@ class Run:
         """The run directory's name, as a short id in tables."""
         return self.path.name
 
+    @property
+    def rescored(self) -> bool:
+        """Whether ``rescore`` made this run from a bundle (whatever it found)."""
+        return "rescored_from" in self.info
+
+    @property
+    def verified(self) -> bool:
+        """Whether ``rescore`` re-derived every number of this run from its bundle's outputs, and they agreed."""
+        return self.rescored and self.info["rescored_from"]["agrees"] is True
+
 
 def _shown(value: Any, longest: int = 32) -> str:
     """An option's value as a row name shows it: a path by its last part, long text shortened."""

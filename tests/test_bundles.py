@@ -255,3 +255,42 @@ def test_any_bundle_index_gives_a_bundle_or_one_pikfix_error(index, bundle, data
     with pytest.raises(PikfixError):
         with open_bundle(path, Dataset(dataset)):
             pass
+
+
+def test_the_leaderboard_marks_rescored_rows_and_never_a_disagreeing_one(
+    bundle, saved_run, dataset, tmp_path
+):
+    runs = tmp_path / "runs"
+    assert (
+        _run("rescore", bundle, "--dataset", dataset, "--out", runs / "honest", "--device", "cpu").exit_code
+        == 0
+    )
+    members = _members(bundle)
+    lines = members["per_image.csv"].decode().splitlines()
+    fields = lines[1].split(",")
+    fields[1] = repr(float(fields[1]) + 1.0)
+    lines[1] = ",".join(fields)
+    members["per_image.csv"] = ("\n".join(lines) + "\n").encode()
+    _rewrite(tmp_path / "dishonest.zip", members)
+    rescored = _run("rescore", tmp_path / "dishonest.zip", "--dataset", dataset, "--out", runs / "dishonest")
+    assert rescored.exit_code == 1
+    (runs / "dishonest" / "run.json").write_text(  # a second label, so that both rows show
+        json.dumps({**json.loads((runs / "dishonest" / "run.json").read_text()), "label": "dishonest"})
+    )
+    assert _run("evaluate", "--model", "gray", "--dataset", dataset, "--out", runs / "plain").exit_code == 0
+    table = _run("leaderboard", runs, "--format", "md")
+    assert table.exit_code == 0, table.output
+    rows = {line.split("|")[1].strip(): line for line in table.output.splitlines() if line.startswith("| ")}
+    assert "Verified" in table.output.splitlines()[0]
+    assert rows["reinhard"].rstrip(" |").endswith("✓")
+    assert not rows["dishonest"].rstrip(" |").endswith("✓") and not rows["gray"].rstrip(" |").endswith("✓")
+    frame = json.loads(_run("leaderboard", runs, "--format", "json").output)["rows"]
+    assert {row["model"]: row["verified"] for row in frame} == {
+        "reinhard": True,
+        "dishonest": False,
+        "gray": False,
+    }
+    only = _run("leaderboard", runs, "--format", "md", "--verified-only")
+    assert "reinhard" in only.output and "dishonest" not in only.output and "| gray" not in only.output
+    html = _run("leaderboard", runs, "--format", "html")
+    assert "✓" in html.output

@@ -100,8 +100,13 @@ STUDY_HELP = (
     "lacks are left out. Default: the dataset each run names, where it still is.",
 )
 @click.option("--study", "study_path", type=click.Path(path_type=Path), help=STUDY_HELP)
+@click.option(
+    "--verified-only",
+    is_flag=True,
+    help="Only runs whose numbers `rescore` re-derived from their bundle and found equal (docs/leaderboard.md).",
+)
 def leaderboard_command(
-    paths, fmt, out, metric_names, ci, reported, rank_partial, dataset_paths, study_path
+    paths, fmt, out, metric_names, ci, reported, rank_partial, dataset_paths, study_path, verified_only
 ) -> None:
     """Turn run directories (or folders of them) into a Table 1/2-style leaderboard.
 
@@ -112,6 +117,10 @@ def leaderboard_command(
         _check_output_file(out)
     metrics = list(parse_metric_names(metric_names)) if metric_names else None
     runs, left_out = _found_runs(paths, [Dataset(path) for path in dataset_paths])
+    if verified_only:
+        runs = [run for run in runs if run.verified]
+        if not runs:
+            raise PikfixError("no verified runs: `pikfix-bench rescore` a bundle to verify its numbers")
     board = build_leaderboard(runs, metrics, rank_partial=rank_partial, left_out=left_out)
     if study_path:
         from pikfix_bench.study.analysis import analyze_study

@@ -58,6 +58,13 @@ RUN_SCHEMA: dict[str, Any] = {
         "environment": {"type": "object"},
         "execution": {"type": "object"},
         "metrics": {"type": "array", "items": _NAME},
+        # written by `rescore` (docs/leaderboard.md): the bundle it re-derived the numbers from, and whether
+        # they agreed; a row is verified only when `agrees` is true
+        "rescored_from": {
+            "type": "object",
+            "required": ["sha256", "agrees"],
+            "properties": {"sha256": SHA256_HEX, "agrees": {"type": "boolean"}},
+        },
     },
 }
 
