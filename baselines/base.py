@@ -284,12 +284,16 @@ def _load_plugins() -> None:
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         if entry.name in MODELS or entry.name in PLUGIN_ERRORS:
             continue
+        before = dict(MODELS)
         try:
             loaded = entry.load()
             if not (isinstance(loaded, type) and issubclass(loaded, ModelAdapter)):
                 raise TypeError(f"{entry.value} is not a ModelAdapter subclass")
             register_model(loaded)
         except Exception as exc:  # third-party code may raise anything while it is imported
+            # A module that registered its model and then failed is half-imported: none of it is used.
+            MODELS.clear()
+            MODELS.update(before)
             reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
             PLUGIN_ERRORS[entry.name] = f"plug-in {entry.name} ({entry.value}) could not be loaded: {reason}"
             warnings.warn(PLUGIN_ERRORS[entry.name], PikfixWarning, stacklevel=3)

@@ -148,9 +148,10 @@ def _significance(board: Leaderboard, column: ColumnKey, metric: str) -> None:
         cell.not_significant = cell.p_value >= ALPHA
 
 
-def _age(run: Run) -> tuple[str, str]:
-    """Sorts runs oldest first (ties by path, so the choice does not depend on the search order)."""
-    return run.finished, str(run.path)
+def _age(run: Run) -> tuple[str, bool, str]:
+    """Sorts runs oldest first; on equal times a run ``rescore`` verified counts as newer (it keeps the
+    submitted run's times), then the path decides, so the choice does not depend on the search order."""
+    return run.finished, run.verified, str(run.path)
 
 
 def _row_names(newest: dict[tuple[str, ColumnKey], Run]) -> dict[str, str]:

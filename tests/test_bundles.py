@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import stat
 import zipfile
 from pathlib import Path
@@ -294,3 +295,19 @@ def test_the_leaderboard_marks_rescored_rows_and_never_a_disagreeing_one(
     assert "reinhard" in only.output and "dishonest" not in only.output and "| gray" not in only.output
     html = _run("leaderboard", runs, "--format", "html")
     assert "✓" in html.output
+
+
+def test_a_verified_rescoring_is_chosen_over_the_run_it_was_made_from(bundle, saved_run, dataset, tmp_path):
+    """A rescored run keeps the submitted run's times: of the two, the one this toolkit re-derived wins."""
+    runs = tmp_path / "runs"
+    shutil.copytree(saved_run, runs / "zz-submitted")  # sorts after the rescored one by path
+    assert (
+        _run(
+            "rescore", bundle, "--dataset", dataset, "--out", runs / "aa-rescored", "--device", "cpu"
+        ).exit_code
+        == 0
+    )
+    table = _run("leaderboard", runs, "--format", "md")
+    assert "the newest (" in table.output and "aa-rescored) is used" in table.output, table.output
+    row = next(line for line in table.output.splitlines() if line.startswith("| reinhard"))
+    assert row.rstrip(" |").endswith("✓")

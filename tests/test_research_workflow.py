@@ -162,6 +162,41 @@ def test_a_broken_plugin_is_named_and_the_rest_works(broken_plugin, dataset, tmp
     assert len(used.output.strip().splitlines()) <= 3
 
 
+def test_a_plugin_that_fails_after_registering_its_model_is_not_used(tmp_path, monkeypatch, dataset):
+    (tmp_path / "halfplug.py").write_text(
+        "from pikfix_bench.baselines.base import ModelAdapter, ModelDescriptor, register_model\n"
+        "@register_model\n"
+        "class Model(ModelAdapter):\n"
+        "    descriptor = ModelDescriptor('half-model', 'registers, then its module fails', 'any', False)\n"
+        "    def predict(self, batch):\n"
+        "        return list(batch.inputs)\n"
+        "raise RuntimeError('boom after registering')\n"
+    )
+    dist = tmp_path / "halfplug-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: halfplug\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[pikfix_bench.models]\nhalf-model = halfplug:Model\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        with pytest.warns(Warning, match="half-model.*boom after registering"):
+            models = list_models()
+        assert "half-model" not in models
+        used = invoke(
+            "evaluate",
+            "--model",
+            "half-model",
+            "--dataset",
+            str(dataset),
+            "--out",
+            str(tmp_path / "h"),
+            expect=2,
+        )
+        assert "boom after registering" in used.output
+    finally:
+        MODELS.pop("half-model", None)
+        base_module.PLUGIN_ERRORS.pop("half-model", None)
+
+
 def test_a_broken_plugin_warns_once(broken_plugin):
     with pytest.warns(Warning) as caught:
         list_models()

@@ -272,3 +272,13 @@ def test_restore_a_folder(scans: Path, tmp_path: Path) -> None:
     assert read_image(out / "camera.png").shape[:2] == read_image(source / "camera.png").shape[:2]
     result = invoke("restore", "--model", "welsh", "--input", source, "--out", tmp_path / "w", code=2)
     assert "--references" in result.output
+
+
+def test_a_folder_written_by_degrade_gives_one_scan_per_photo(scans: Path, tmp_path: Path) -> None:
+    """degrade writes NAME.png, NAME.mask.png and NAME.json: the masks are named as skipped, never scans."""
+    invoke("degrade", scans / "photos", "--preset", "oldphoto", "--seed", "3", "--out", tmp_path / "raw")
+    invoke("build-dataset", "scans", "--source", tmp_path / "raw", "--out", tmp_path / "ds")
+    manifest = json.loads((tmp_path / "ds" / "manifest.json").read_text())
+    assert sorted(sample["id"] for sample in manifest["samples"]) == sorted(PHOTOS)
+    masks = [entry for entry in manifest["skipped"] if entry["path"].endswith(".mask.png")]
+    assert len(masks) == len(PHOTOS) and all("mask" in entry["reason"] for entry in masks)

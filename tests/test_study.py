@@ -402,3 +402,14 @@ def test_rater_page_by_keyboard_survives_a_killed_server(study_path, tmp_path):
         driver.quit()
         server.kill()
         server.wait(timeout=30)
+
+
+def test_intervals_from_too_few_raters_come_with_a_warning(study_path):
+    study = read_study(study_path)
+    labels = study.labels
+    samples = study.samples[:1]
+    strengths = np.linspace(-1, 1, len(labels))
+    few = analyze(study, simulate(np.random.default_rng(1), labels, strengths, 2, samples), replicates=50)
+    assert any("2 raters" in warning for warning in few["warnings"])
+    many = analyze(study, simulate(np.random.default_rng(1), labels, strengths, 30, samples), replicates=50)
+    assert many["warnings"] == []

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
+from pikfix_bench.datasets.sources import DEGRADE_MASK_SUFFIX
 from pikfix_bench.degradations import (
     OPERATIONS,
     PRESETS,
@@ -129,7 +130,7 @@ def degrade_command(inputs, out, preset, pipeline_file, operation, severity, see
             continue
         write_png(out / f"{sample_id}.png", result.image)
         if result.mask is not None:
-            write_png(out / f"{sample_id}.mask.png", result.mask)
+            write_png(out / f"{sample_id}{DEGRADE_MASK_SUFFIX}", result.mask)
         write_json(out / f"{sample_id}.json", {"source": str(path), **result.record})
     for message in failures:
         click.echo(f"error: {message}", err=True)

@@ -136,6 +136,8 @@ def analyze_command(study_path: Path, fmt: str, bootstrap: int, seed: int, min_g
     result = analyze(
         study, store.choices(), replicates=bootstrap, seed=seed, min_gold_accuracy=min_gold_accuracy
     )
+    for warning in result["warnings"]:
+        click.echo(f"warning: {warning}", err=True)
     if fmt == "json":
         click.echo(json.dumps(result, indent=2, allow_nan=False))
     else:

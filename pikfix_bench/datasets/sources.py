@@ -67,6 +67,9 @@ class SourceListing:
     skipped: list[dict[str, str]]
 
 
+DEGRADE_MASK_SUFFIX = ".mask.png"  # what `pikfix-bench degrade` names the mask it writes beside an image
+
+
 def skip_entry(path: str | Path, reason: str) -> dict[str, str]:
     """A ``skipped`` record: the path and the reason as one printable line each (:func:`printable`)."""
     return {"path": printable(str(path)), "reason": printable(reason)}
@@ -289,12 +292,24 @@ def realold_scans_source(root: Path, pairs_csv: Path | None, use_references: boo
 def scans_source(root: Path, references: Path | None) -> SourceListing:
     """Every image under ``root`` (recursive) as a scan, gray or colour, any size: a scan set.
 
+    The damage masks ``degrade`` writes beside its images (``NAME.mask.png``) are skipped and named, so
+    that a folder of degraded photographs can be given as it is.
+
     Ids are relative paths without suffix, as :func:`folder_source`. With ``references`` (a folder),
     each scan takes the image of the same relative name (any suffix) as its reference, and a scan
     without one is skipped with that reason.
     """
     require_dir(root, "a folder of scanned photographs")
-    listing = folder_source(root)
+    found = folder_source(root)
+    masks = [item for item in found.items if Path(item.gt).name.endswith(DEGRADE_MASK_SUFFIX)]
+    listing = SourceListing(
+        [item for item in found.items if item not in masks],
+        found.skipped
+        + [
+            skip_entry(item.gt, "a damage mask written by `pikfix-bench degrade`, not a scan")
+            for item in masks
+        ],
+    )
     if references is None:
         return listing
     require_dir(references, "a folder of references named as the scans")

@@ -327,7 +327,24 @@ def analyze(
             "excluded_raters": excluded,
         },
         "choices": {"total": len(choices), "used": len(kept), "raters_used": len(kept_raters)},
+        "warnings": _warnings(len(kept_raters)),
     }
+
+
+# Below this many raters a bootstrap over raters has too few distinct resamples (n^n at most, and the
+# extreme ones dominate) for a 95 % interval to mean anything: the analysis says so rather than print
+# intervals of zero width as if they were precise.
+MIN_RATERS = 5
+
+
+def _warnings(raters: int) -> list[str]:
+    """What a reader of the analysis must know before trusting its intervals."""
+    if raters >= MIN_RATERS:
+        return []
+    return [
+        f"only {raters} rater{'s' if raters != 1 else ''} passed the gold trials: the intervals, a bootstrap "
+        f"over raters, are not meaningful below {MIN_RATERS} raters"
+    ]
 
 
 def analyze_study(path: str | Path, replicates: int = 1000, seed: int = 0) -> dict[str, Any]:

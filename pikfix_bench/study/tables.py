@@ -53,6 +53,8 @@ def analysis_markdown(result: dict[str, Any]) -> str:
         f"score = {method['score']}, {method['interval']} ({method['replicates']} replicates); "
         f"tie parameter ν = {_number(result['tie_parameter'])}",
         "",
+        *(f"**Warning:** {_md(warning)}." for warning in result.get("warnings", [])),
+        "",
         "| rank | model | score | 95% CI | win rate | comparisons | W/T/L |",
         "|---:|---|---:|---|---:|---:|---|",
     ]
@@ -104,6 +106,7 @@ def add_preference(board: Any, result: dict[str, Any]) -> None:
     found = {row["model"]: row for row in result["models"]}
     board.preference = {model: found[model] for model in board.models if model in found}
     board.notes.append(preference_note(result, board.models))
+    board.notes += [f"preference study: {warning}" for warning in result.get("warnings", [])]
 
 
 def preference_note(result: dict[str, Any], rows: list[str]) -> str:
