@@ -109,4 +109,8 @@ def main() -> None:
       pikfix-bench leaderboard runs/ --format md                    Table 1/2-style leaderboard
       pikfix-bench degrade PHOTOS --preset pikfix --out DAMAGED     synthetic old-photo damage
       pikfix-bench score --pred OUT_DIR --gt GT_DIR                 score images you already have
+      pikfix-bench build-dataset scans --source SCANS --out data/s  real old photos, no ground truth
+      pikfix-bench restore --model NAME --input SCANS --out DIR     restore a folder of photos
+      pikfix-bench bundle RUN --out run.zip / rescore run.zip ...   submissions anyone can re-score
+      pikfix-bench study create RUNS --dataset DS --out STUDY       a pairwise preference study
     """
