@@ -63,11 +63,11 @@ def train_command(
     from pikfix_bench.datasets.store import Dataset
     from pikfix_bench.errors import PikfixError
 
+    config = PikFixConfig.load(config_file) if config_file else PikFixConfig()  # options before data
     if not Dataset(dataset).ground_truth:
         raise PikfixError(
             f"{dataset} is a scan set (no ground truth): training needs targets; train on a synthetic or RealOld set"
         )
-    config = PikFixConfig.load(config_file) if config_file else PikFixConfig()
     train(
         dataset,
         out,
