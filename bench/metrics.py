@@ -12,7 +12,8 @@ with per-patch loops, as BasicSR's (scipy filtering, one AGGD grid search per pa
 direction, a numpy MATLAB ``imresize``); the two must agree (the images are noisy, so no window is
 flat and rounding noise cannot decide a value) and the target is 5x.
 
-Usage: ``python bench/metrics.py [--pairs 48] [--device cpu] [--repeats 5] [--niqe-only]``
+Usage: ``python bench/metrics.py [--pairs 48] [--device cpu] [--repeats 5] [--threads N] [--niqe-only]``
+(``--threads`` sets ``torch.set_num_threads``; the first line printed says what ran.)
 """
 
 from __future__ import annotations
@@ -211,7 +212,10 @@ def main() -> None:
     )
     parser.add_argument("--niqe-images", type=int, default=8, help="512 x 384 images for the NIQE timing")
     parser.add_argument("--niqe-only", action="store_true", help="only the NIQE timing")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     args = parser.parse_args()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}")
     if args.niqe_only:
         niqe_throughput(args.niqe_images, args.device, args.repeats)

@@ -115,6 +115,96 @@ def test_matlab_primitives():
     )
 
 
+def _reference_mscn(image: torch.Tensor) -> torch.Tensor:
+    """The orbit formulation of ``M.mscn`` written plainly in float64, one elementwise pass at a time."""
+    taps, half = M.gaussian_taps(7, 7.0 / 6.0), 3
+    height, width = image.shape[-2:]
+    padded = torch.nn.functional.pad(image[:, None], (half,) * 4, mode="replicate")[:, 0]
+
+    def sums(x):
+        rows = [x[:, half : half + height]] + [
+            x[:, half - a : half - a + height] + x[:, half + a : half + a + height]
+            for a in range(1, half + 1)
+        ]
+        return [
+            [r[..., half : half + width]]
+            + [
+                r[..., half - b : half - b + width] + r[..., half + b : half + b + width]
+                for b in range(1, half + 1)
+            ]
+            for r in rows
+        ]
+
+    s, sq = sums(padded), sums(padded * padded)
+    offset_sum, offset_square = torch.zeros_like(image), torch.zeros_like(image)
+    for a, b, members in M.window_orbits(half):
+        total = s[a][b] if a == b else s[a][b] + s[b][a]
+        total_square = sq[a][b] if a == b else sq[a][b] + sq[b][a]
+        weight = float(taps[half + a] * taps[half + b])
+        offset_sum += weight * (total - members * image)
+        offset_square += weight * (total_square - 2 * image * total + members * image * image)
+    variance = offset_square - offset_sum * offset_sum
+    return -offset_sum / (torch.sqrt(torch.abs(variance)) + 1)
+
+
+def _reference_imresize(image: torch.Tensor, scale: float) -> torch.Tensor:
+    """``M.imresize`` with one gather per tap (the formulation its fast path must equal bit for bit)."""
+    for dim in (1, 2):
+        indices, weights = M._contributions(image.shape[dim], scale)
+        moved = image.movedim(dim, -1)
+        reference = moved[..., torch.as_tensor(indices[:, 0])]
+        out = torch.zeros_like(reference)
+        for tap in range(1, indices.shape[1]):
+            out += (moved[..., torch.as_tensor(indices[:, tap])] - reference) * torch.as_tensor(
+                weights[:, tap]
+            )
+        image = (reference + out).movedim(-1, dim)
+    return image
+
+
+def test_fast_primitives_equal_reference_bit_for_bit():
+    generator = torch.Generator().manual_seed(5)
+    gray = M.rgb2gray_uint8(_tensor(data.coffee()[:200, :300]))
+    images = {
+        "uint8 gray (int32 path)": gray,
+        "its imresize (float path)": M.imresize(gray, 0.5),
+        "12-bit signed integers": torch.randint(-4095, 4096, (2, 40, 53), generator=generator).double(),
+        "past the int32 bound": torch.randint(0, 9000, (1, 30, 31), generator=generator).double(),
+        "floats": torch.rand((2, 37, 41), generator=generator, dtype=torch.float64) * 255,
+        "flat": torch.full((1, 20, 24), 87.0, dtype=torch.float64),
+    }
+    for name, image in images.items():
+        assert torch.equal(M.mscn(image), _reference_mscn(image)), name
+        for scale in (0.5, 0.25, 0.3):
+            assert torch.equal(M.imresize(image, scale), _reference_imresize(image, scale)), (name, scale)
+    assert M._is_small_integer(gray) and not M._is_small_integer(images["its imresize (float path)"])
+    assert not M._is_small_integer(torch.full((1, 9, 9), math.nan, dtype=torch.float64))
+    exact = M.imresize(gray, 0.5) * 65536  # weights are multiples of 1/256: exact on integer images
+    assert torch.equal(exact, exact.round())
+    ramp = torch.arange(40.0, dtype=torch.float64)[:, None] * 3 + torch.arange(40.0)[None, :] * 2
+    assert torch.count_nonzero(M.mscn(ramp[None])[0, 3:-3, 3:-3]) == 0  # differences cancel: exactly 0
+
+
+def test_block_features_equal_reference():
+    coefficients = M.mscn(M.rgb2gray_uint8(_tensor(data.astronaut()[:192, :288])))
+    blocks = niqe_module._blocks(coefficients, 96)
+    for shift in [None, *niqe_module._SHIFTS]:
+        if shift is None:
+            values = blocks
+        else:
+            values = blocks * torch.roll(blocks, shifts=shift, dims=(-2, -1))
+            assert torch.equal(
+                niqe_module._neighbour_product(blocks, shift, torch.empty_like(blocks)), values
+            )
+        values = values.flatten(-2)
+        index, _, beta_l, beta_r = niqe_module._aggd(values)
+        squares = values * values  # the plain estimateaggdparam sums
+        left = torch.sqrt(torch.where(values < 0, squares, 0.0).sum(-1) / (values < 0).sum(-1))
+        right = torch.sqrt(torch.where(values > 0, squares, 0.0).sum(-1) / (values > 0).sum(-1))
+        scale = torch.as_tensor(niqe_module._aggd_tables()[2])[index]
+        assert torch.equal(beta_l, left * scale) and torch.equal(beta_r, right * scale)
+
+
 @pytest.mark.parametrize("name", list(PHOTO_GOLDENS))
 def test_photo_goldens_and_batching(name):
     image = getattr(data, name)()

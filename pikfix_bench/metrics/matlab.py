@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -88,6 +89,93 @@ def filter_replicate(image: torch.Tensor, taps: np.ndarray) -> torch.Tensor:
     return x[:, 0]
 
 
+# Integer images up to this magnitude take the int32 path of :func:`mscn`: the largest intermediate,
+# ``centre * (T + S)`` below, stays under 24 * 4095^2 < 2^31.
+EXACT_INTEGER_LIMIT = 4095
+
+
+def window_orbits(half: int) -> list[tuple[int, int, int]]:
+    """The symmetry orbits ``{(+-a, +-b), (+-b, +-a)}``, ``0 <= a <= b <= half``, of a square window.
+
+    Returns ``(a, b, members)`` in the order :func:`mscn` sums them (the centre excluded); the Gaussian
+    weight is the same on every member of an orbit.
+    """
+    orbits = []
+    for a in range(half + 1):
+        for b in range(a, half + 1):
+            if a == b == 0:
+                continue
+            members = (1 if a == 0 else 2) * (1 if b == 0 else 2) * (1 if a == b else 2)
+            orbits.append((a, b, members))
+    return orbits
+
+
+def _is_small_integer(image: torch.Tensor) -> bool:
+    """Whether every value is an integer of magnitude at most :data:`EXACT_INTEGER_LIMIT` (NaN: no)."""
+    if image.numel() == 0:
+        return False
+    low, high = torch.aminmax(image)
+    in_range = bool(low >= -EXACT_INTEGER_LIMIT) and bool(high <= EXACT_INTEGER_LIMIT)
+    return in_range and torch.equal(image, torch.round(image))
+
+
+def _orbit_moments(
+    padded: torch.Tensor, half: int, height: int, width: int, integer: bool
+) -> Iterator[tuple[int, int, torch.Tensor]]:
+    """Per orbit ``(a, b, SQ)`` with ``SQ[0] = S_g`` and ``SQ[1] = Q_g`` of :func:`mscn`, ``2 x N x H x W``.
+
+    ``padded`` is the image with ``half`` replicated pixels on every side. The orbit totals ``T_g`` (sum
+    of ``x``) and ``T2_g`` (sum of ``x^2``) are built from symmetric pair sums, first along rows, then
+    along columns; then ``S_g = T_g - m im`` and ``Q_g = T2_g - 2 im T_g + m im^2`` (``m`` members).
+
+    For a ``float64`` image the operations and their order are exactly those of the reference
+    formulation (so the values are bit-for-bit the same for any input). With ``integer=True`` (an integer
+    image within :data:`EXACT_INTEGER_LIMIT`) the same sums run in ``int32``: every value is an integer
+    below 2^31 and is computed exactly, so ``S_g`` and ``Q_g`` equal the ``float64`` ones (which are exact
+    too: integers far below 2^53) at half the memory traffic, and ``Q_g`` is formed as
+    ``T2_g - im (T_g + S_g)``, the same integer.
+
+    The yielded tensor is a buffer reused for the next orbit (large temporaries allocated afresh for
+    every operation cost more than the arithmetic on the CPU).
+    """
+    x = padded.to(torch.int32) if integer else padded
+    both = torch.stack([x, x * x])  # 2 x N x (H + 2 half) x (W + 2 half): x and x^2 summed together
+    # rows[a]: the sum over the row offsets +-a (one or two terms), for every padded column
+    rows = [both[..., half : half + height, :]] + [
+        both[..., half - a : half - a + height, :] + both[..., half + a : half + a + height, :]
+        for a in range(1, half + 1)
+    ]
+    total, other, orbit = (both.new_empty(both.shape[:-2] + (height, width)) for _ in range(3))
+
+    def pair_sum(a: int, b: int, out: torch.Tensor) -> torch.Tensor:
+        # the sum over the offsets (+-a, +-b): 1, 2 or 4 terms, exact for repeated values (a flat window)
+        row = rows[a]
+        if b == 0:
+            return row[..., half : half + width]
+        return torch.add(
+            row[..., half - b : half - b + width], row[..., half + b : half + b + width], out=out
+        )
+
+    centre = x[..., half : half + height, half : half + width]
+    scaled = {m: m * centre for m in (4, 8)}  # members * im, exact (a power of two)
+    twice = 2 * centre
+    for a, b, members in window_orbits(half):
+        if a == b:
+            orbit_total = pair_sum(a, b, total)
+        else:
+            orbit_total = torch.add(pair_sum(a, b, total), pair_sum(b, a, other), out=total)
+        torch.sub(orbit_total[0], scaled[members], out=orbit[0])  # S_g = sum of (x_k - im)
+        if integer:  # Q_g = T2_g - im (T_g + S_g) = sum of (x_k - im)^2, exactly
+            torch.add(orbit_total[0], orbit[0], out=orbit[1])
+            orbit[1].mul_(centre)
+            torch.sub(orbit_total[1], orbit[1], out=orbit[1])
+        else:  # the reference order: T2_g - 2 im T_g + m im^2
+            torch.mul(twice, orbit_total[0], out=orbit[1])
+            torch.sub(orbit_total[1], orbit[1], out=orbit[1])
+            orbit[1].add_(torch.mul(scaled[members], centre, out=other[0]))
+        yield a, b, orbit
+
+
 def mscn(image: torch.Tensor, size: int = 7, sigma: float = 7.0 / 6.0) -> torch.Tensor:
     """Mean-subtracted contrast-normalised coefficients ``(im - mu) / (sigma + 1)``, exact on flat windows.
 
@@ -107,6 +195,12 @@ def mscn(image: torch.Tensor, size: int = 7, sigma: float = 7.0 / 6.0) -> torch.
     orders of summation, and MATLAB's own (Intel IPP) rounding is not reproducible. See
     ``docs/metrics.md``.
 
+    Integer images (within :data:`EXACT_INTEGER_LIMIT`) compute ``S_g`` and ``Q_g`` in ``int32``, which
+    gives the same integers faster (:func:`_orbit_moments`); the weighted sums then run in ``float64``
+    one orbit after another, in the same order for every input and device, so the coefficients are
+    the same bit for bit either way. ``imresize(im, 0.5)`` of an integer image is exact too (its
+    weights are multiples of 1/256), so NIQE's second scale is exact in the same sense.
+
     Parameters
     ----------
     image : torch.Tensor
@@ -123,40 +217,18 @@ def mscn(image: torch.Tensor, size: int = 7, sigma: float = 7.0 / 6.0) -> torch.
     half = size // 2
     height, width = image.shape[-2:]
     padded = torch.nn.functional.pad(image[:, None], (half,) * 4, mode="replicate")[:, 0]
-
-    def symmetric_sums(x: torch.Tensor) -> list[list[torch.Tensor]]:
-        # sums[a][b]: the sum of x over the offsets (+-a, +-b) (1, 2 or 4 of them), exact for integers
-        # and for repeated values (1, 2 or 4 copies), so a flat window gives exactly 4 v, 2 v or v.
-        rows = [x[:, half : half + height]] + [
-            x[:, half - a : half - a + height] + x[:, half + a : half + a + height]
-            for a in range(1, half + 1)
-        ]
-        return [
-            [r[..., half : half + width]]
-            + [
-                r[..., half - b : half - b + width] + r[..., half + b : half + b + width]
-                for b in range(1, half + 1)
-            ]
-            for r in rows
-        ]
-
-    sums, square_sums = symmetric_sums(padded), symmetric_sums(padded * padded)
-    offset_sum = torch.zeros_like(image)
-    offset_square = torch.zeros_like(image)
-    for a in range(half + 1):  # the orbit {(+-a, +-b), (+-b, +-a)}, 0 <= a <= b
-        for b in range(a, half + 1):
-            if a == b == 0:
-                continue
-            members = (1 if a == 0 else 2) * (1 if b == 0 else 2) * (1 if a == b else 2)
-            total = sums[a][b] if a == b else sums[a][b] + sums[b][a]
-            total_square = square_sums[a][b] if a == b else square_sums[a][b] + square_sums[b][a]
-            orbit_sum = total - members * image  # sum of (x_k - im): exact on integer images
-            orbit_square = total_square - 2 * image * total + members * image * image  # sum of (x_k - im)^2
-            weight = float(taps[half + a] * taps[half + b])
-            offset_sum += weight * orbit_sum
-            offset_square += weight * orbit_square
-    variance = offset_square - offset_sum * offset_sum
-    return -offset_sum / (torch.sqrt(torch.abs(variance)) + 1)
+    moments = torch.zeros((2,) + image.shape, dtype=image.dtype, device=image.device) if half == 0 else None
+    weighted = torch.empty((2,) + image.shape, dtype=image.dtype, device=image.device)
+    for a, b, orbit in _orbit_moments(padded, half, height, width, _is_small_integer(image)):
+        # offset_sum (mu - im) and offset_square: w_g S_g and w_g Q_g summed one orbit after another
+        torch.mul(weighted.copy_(orbit), float(taps[half + a] * taps[half + b]), out=weighted)
+        if moments is None:  # the first orbit: 0 + w S is w S
+            moments, weighted = weighted, torch.empty_like(weighted)
+        else:
+            moments.add_(weighted)
+    offset_sum, variance = moments
+    variance.sub_(offset_sum * offset_sum)
+    return offset_sum.neg().div_(variance.abs_().sqrt_().add_(1))
 
 
 def _cubic(x: np.ndarray) -> np.ndarray:
@@ -195,16 +267,52 @@ def _contributions(in_length: int, scale: float) -> tuple[np.ndarray, np.ndarray
     return indices[:, keep].astype(np.int64), weights[:, keep]
 
 
+def _as_windows(indices: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """``imresize``'s taps as windows of one index sequence, when every output has the same weights.
+
+    Returns ``(sequence, step)`` with ``indices[k, t] == sequence[k * step + t]`` for all ``k, t``, or
+    ``None``. For ``scale = 1/k`` (NIQE's 0.5) every output's taps are consecutive input pixels (mirrored
+    at the borders) starting ``k`` pixels after the previous output's, with the same weights; the taps
+    are then views (``Tensor.unfold``) of the image gathered once along ``sequence``.
+    """
+    count, taps = indices.shape
+    if count < 2 or np.ptp(weights, axis=0).max() != 0:
+        return None
+    step = int(indices[count // 2, 0] - indices[count // 2 - 1, 0])  # away from the mirrored borders
+    if step < 1:
+        return None
+    sequence = np.empty((count - 1) * step + taps, dtype=np.int64)
+    positions = np.arange(count)[:, None] * step + np.arange(taps)[None, :]
+    sequence[positions] = indices  # a position seen twice must hold one index (checked below)
+    if not np.array_equal(sequence[positions], indices) or len(np.unique(positions)) != len(sequence):
+        return None
+    return sequence, step
+
+
 def imresize(image: torch.Tensor, scale: float) -> torch.Tensor:
     """MATLAB ``imresize(image, scale)`` (bicubic, antialiased) of ``N x H x W`` float images.
 
     Rows are resized first, then columns (MATLAB's order for equal scales); the output is
     ``ceil(scale * size)`` and is not rounded (double in, double out). Each output is computed as its
     first tap plus the weighted differences of the others (the weights sum to 1), so a flat region
-    stays exactly flat instead of gaining rounding noise (see :func:`mscn`).
+    stays exactly flat instead of gaining rounding noise (see :func:`mscn`). For ``scale = 0.5`` the
+    weights are multiples of 1/256 (``-3, -9, 29, 111`` and mirrored), so on an integer image every
+    product and sum is exact and the output is exactly ``sum_s sum_t w_s w_t x``, a multiple of 2^-16.
     """
     for dim in (1, 2):
         indices, weights = _contributions(image.shape[dim], float(scale))
+        windows = _as_windows(indices, weights)
+        if windows is not None:  # views of the taps; the same arithmetic, one tap after another
+            sequence, step = windows
+            source = image.index_select(dim, torch.as_tensor(sequence, device=image.device))
+            taps = source.unfold(dim, indices.shape[1], step)  # ... x outputs (along dim) x ... x taps
+            reference = taps[..., 0]
+            out = torch.zeros_like(reference)
+            difference = torch.empty_like(reference)
+            for tap in range(1, indices.shape[1]):
+                out.add_(torch.sub(taps[..., tap], reference, out=difference).mul_(float(weights[0, tap])))
+            image = reference + out
+            continue
         index = torch.as_tensor(indices, device=image.device)
         weight = torch.as_tensor(weights, dtype=image.dtype, device=image.device)
         moved = image.movedim(dim, -1)  # resize along the last dimension

@@ -56,7 +56,9 @@ NIQE_SHA256 = "d902b44e6c4818a2c5b57e9728ad690080da46a525b8eeeb557cd8538b972373"
 BLOCK_SIZE = 96
 # The four neighbour directions of the paired products, as ``circshift`` shifts (rows, columns).
 _SHIFTS = ((0, 1), (1, 0), (1, 1), (1, -1))
-# Pixels scored at once: bounds the float64 temporaries (about 60 bytes a pixel) on large scans.
+# Pixels scored at once on a GPU: bounds the float64 temporaries (about 60 bytes a pixel) on large scans.
+# The CPU scores one image at a time: batched tensors fall out of the caches and their fresh allocations
+# page-fault, which costs more than the per-operation overhead that batching saves (``bench/metrics.py``).
 _PIXELS_PER_CHUNK = 8_000_000
 
 
@@ -97,15 +99,25 @@ def _aggd_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return grid, ratio, scale, mean
 
 
+@functools.lru_cache(maxsize=8)
+def _aggd_tables_on(device: torch.device) -> torch.Tensor:
+    """:func:`_aggd_tables` as one ``4 x 9801`` float64 tensor on ``device`` (made once per device)."""
+    return torch.as_tensor(np.stack(_aggd_tables()), device=device)
+
+
 def _aggd(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``estimateaggdparam`` over the last dimension: grid index, alpha, beta_left, beta_right."""
-    grid, ratio, scale, _ = (torch.as_tensor(t, device=values.device) for t in _aggd_tables())
-    squares = values * values
-    negative, positive = values < 0, values > 0
-    left_std = torch.sqrt(torch.where(negative, squares, 0.0).sum(-1) / negative.sum(-1))
-    right_std = torch.sqrt(torch.where(positive, squares, 0.0).sum(-1) / positive.sum(-1))
+    """``estimateaggdparam`` over the last dimension: grid index, alpha, beta_left, beta_right.
+
+    Any leading dimensions are fits of their own (NIQE fits every block of every image in one call).
+    """
+    grid, ratio, scale, _ = _aggd_tables_on(values.device)
+    work, side = torch.empty_like(values), torch.empty_like(values)  # reused: fresh large tensors page-fault
+    mean_square = torch.mul(values, values, out=work).mean(-1)
+    mean_abs = torch.abs(values, out=work).mean(-1)
+    left_std = _side_std(torch.clamp(values, max=0.0, out=side), work)
+    right_std = _side_std(torch.clamp(values, min=0.0, out=side), work)
     gamma_hat = left_std / right_std
-    r_hat = values.abs().mean(-1) ** 2 / squares.mean(-1)
+    r_hat = mean_abs**2 / mean_square
     r_norm = r_hat * (gamma_hat**3 + 1) * (gamma_hat + 1) / (gamma_hat**2 + 1) ** 2
     # argmin((ratio - r_norm)^2), first index on ties: the ratio increases, so compare the two neighbours.
     upper = torch.searchsorted(ratio, r_norm.contiguous()).clamp(1, len(grid) - 1)
@@ -116,15 +128,56 @@ def _aggd(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tenso
     return index, grid[index], left_std * scale[index], right_std * scale[index]
 
 
+def _side_std(side: torch.Tensor, work: torch.Tensor) -> torch.Tensor:
+    """``sqrt(mean(x^2))`` over ``x < 0`` (or ``x > 0``) along the last dimension, from ``clamp(x, max=0)``.
+
+    ``clamp(x, max=0)^2`` holds ``x^2`` where ``x < 0`` and 0 elsewhere: the same summands, in the same
+    order, as ``where(x < 0, x^2, 0)`` (which costs several times more on the CPU); the count of the
+    nonzero entries is exact in float64. ``side`` is overwritten and ``work`` used as scratch.
+    """
+    sum_of_squares = torch.mul(side, side, out=work).sum(-1)
+    count = side.sign_().abs_().sum(-1)
+    return torch.sqrt(sum_of_squares / count)
+
+
+def _neighbour_product(blocks: torch.Tensor, shift: tuple[int, int], out: torch.Tensor) -> torch.Tensor:
+    """``blocks .* circshift(blocks, shift)`` per ``b x b`` block (last two dimensions), into ``out``.
+
+    ``circshift`` shifts the block circularly within itself, as ``computefeature`` does; the product is
+    written region by region from slices of the block: the same values without the shifted copy.
+    """
+    size = blocks.shape[-1]
+
+    def regions(step: int) -> list[tuple[slice, slice]]:
+        # (destination, source) index ranges along one axis: out[i] = block[i] * block[(i - step) % size]
+        if step == 0:
+            return [(slice(None), slice(None))]
+        cut = step % size
+        return [(slice(cut, None), slice(None, size - cut)), (slice(None, cut), slice(size - cut, None))]
+
+    for rows_to, rows_from in regions(shift[0]):
+        for cols_to, cols_from in regions(shift[1]):
+            torch.mul(
+                blocks[..., rows_to, cols_to],
+                blocks[..., rows_from, cols_from],
+                out=out[..., rows_to, cols_to],
+            )
+    return out
+
+
 def _block_features(blocks: torch.Tensor) -> torch.Tensor:
-    """``computefeature`` for ``N x P x b x b`` MSCN blocks: ``N x P x 18`` features."""
-    _, _, _, mean_table = _aggd_tables()
-    mean_of = torch.as_tensor(mean_table, device=blocks.device)
+    """``computefeature`` for ``N x P x b x b`` MSCN blocks: ``N x P x 18`` features.
+
+    Each fit covers every block of every image at once; the five value sets (the coefficients, then
+    their products with each of :data:`_SHIFTS`' neighbours) go one after another through one buffer,
+    which keeps the temporaries at the size of the coefficients.
+    """
+    mean_of = _aggd_tables_on(blocks.device)[3]
     _, alpha, beta_l, beta_r = _aggd(blocks.flatten(-2))
     features = [alpha, (beta_l + beta_r) / 2]
+    pairs = torch.empty_like(blocks)
     for shift in _SHIFTS:
-        pairs = blocks * torch.roll(blocks, shifts=shift, dims=(-2, -1))
-        index, alpha, beta_l, beta_r = _aggd(pairs.flatten(-2))
+        index, alpha, beta_l, beta_r = _aggd(_neighbour_product(blocks, shift, pairs).flatten(-2))
         features += [alpha, (beta_r - beta_l) * mean_of[index], beta_l, beta_r]
     return torch.stack(features, dim=-1)
 
@@ -200,7 +253,9 @@ def niqe(image: torch.Tensor) -> torch.Tensor:
         raise PikfixError(
             f"niqe: expected N x 3 x H x W or N x 1 x H x W uint8, got {image.dtype} {tuple(image.shape)}"
         )
-    per_chunk = max(1, _PIXELS_PER_CHUNK // (image.shape[-1] * image.shape[-2]))
+    per_chunk = (
+        1 if image.device.type == "cpu" else max(1, _PIXELS_PER_CHUNK // (image.shape[-1] * image.shape[-2]))
+    )
     values = []
     for start in range(0, image.shape[0], per_chunk):
         gray = rgb2gray_uint8(image[start : start + per_chunk])
