@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
+
+from pikfix_bench.errors import PikfixError
 
 
 def file_sha256(path: str | Path) -> str:
@@ -22,3 +25,17 @@ def array_sha256(array: np.ndarray) -> str:
     digest = hashlib.sha256(f"{array.dtype.str}|{array.shape}|".encode())
     digest.update(np.ascontiguousarray(array).data)  # the buffer itself, no copy
     return digest.hexdigest()
+
+
+def shipped_file(package: str, name: str, sha256: str, remedy: str = "reinstall pikfix-bench") -> bytes:
+    """The bytes of ``weights/NAME`` shipped inside ``package``, after checking them against ``sha256``.
+
+    Weights and model parameters ship inside the package (nothing is downloaded); a file that was
+    changed or damaged since is refused with one :class:`PikfixError` naming it and what to do.
+    """
+    resource = resources.files(package) / "weights" / name
+    data = resource.read_bytes()
+    found = hashlib.sha256(data).hexdigest()
+    if found != sha256:
+        raise PikfixError(f"{resource}: sha256 {found} does not match the recorded {sha256}; {remedy}")
+    return data

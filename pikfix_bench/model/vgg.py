@@ -9,16 +9,14 @@ checked on load.
 from __future__ import annotations
 
 import functools
-import hashlib
 import io
-from importlib import resources
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from pikfix_bench.errors import PikfixError
+from pikfix_bench.hashing import shipped_file
 from pikfix_bench.model.blocks import Recomputed, convolution_backward
 
 VGG_WEIGHTS = "vgg16_conv4.pth"
@@ -33,11 +31,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 @functools.lru_cache(maxsize=1)
 def _verified_state() -> dict[str, torch.Tensor]:
-    resource = resources.files("pikfix_bench.model") / "weights" / VGG_WEIGHTS
-    data = resource.read_bytes()
-    found = hashlib.sha256(data).hexdigest()
-    if found != VGG_SHA256:
-        raise PikfixError(f"{resource}: sha256 {found} does not match the recorded {VGG_SHA256}")
+    data = shipped_file("pikfix_bench.model", VGG_WEIGHTS, VGG_SHA256)
     return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
 
 
