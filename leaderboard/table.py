@@ -100,7 +100,8 @@ def display(value: float, metric: str) -> str:
 
 
 def _rank(cells: list[Cell], metric: str) -> None:
-    """Dense ranks 1 and 2 on displayed values, in the metric's direction (none for an unranked metric)."""
+    """Dense ranks on displayed values, in the metric's direction (none for an unranked metric): equal
+    displayed values share a rank; the renderers set 1 in bold and 2 underlined."""
     if not METRICS[metric].ranked:
         return
     higher, decimals = METRICS[metric].higher_is_better, METRICS[metric].decimals
@@ -117,7 +118,7 @@ def _rank(cells: list[Cell], metric: str) -> None:
             continue
         key = round(cell.value, decimals) if math.isfinite(cell.value) else cell.value
         position = shown.index(key) + 1
-        cell.rank = position if position <= 2 else None
+        cell.rank = position
 
 
 def paired_p_value(a: np.ndarray, b: np.ndarray) -> float:
