@@ -6,6 +6,9 @@ unless the mutant is in ``lpips_metric``).
 
 from __future__ import annotations
 
+import importlib
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -86,3 +89,101 @@ def test_ciede2000_messages_name_the_metric():
     pred, target = _uint8_pair()
     with pytest.raises(ShapeMismatchError, match=r"^ciede2000: "):
         ciede2000(pred, target[:1])
+
+
+def _float_pair(n: int = 2, height: int = 12, width: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+    """Non-square float64 images on 0..1 (a mutant swapping height and width fails on them)."""
+    generator = torch.Generator().manual_seed(7)
+    pred = torch.rand((n, 3, height, width), dtype=torch.float64, generator=generator)
+    noise = 0.2 * torch.rand((n, 3, height, width), dtype=torch.float64, generator=generator)
+    return pred, (pred + noise).clamp(0, 1)
+
+
+def test_ssim_defaults_and_constants_scale_with_the_data_range():
+    """ssim.py: the defaults (``padding="XXzeroXX"``, ``sigma=2.5``), ``C1``/``C2`` (``K / data_range``,
+    ``* 2``, ``** 3``; at ``data_range=1`` only a pinned value or a second range tells them apart)."""
+    from pikfix_bench.metrics import ssim
+
+    pred, target = _float_pair()
+    default = ssim(pred, target)
+    explicit = ssim(pred, target, padding="zero", window_size=11, sigma=1.5, data_range=1.0)
+    assert torch.equal(default, explicit)
+    # SSIM with C = (K L)^2 does not depend on the unit of the values: scaling images and L alike
+    scaled = ssim(pred * 255, target * 255, data_range=255)
+    np.testing.assert_allclose(scaled.numpy(), default.numpy(), rtol=1e-12)
+    at_two = ssim(pred, target, data_range=2.0)
+    assert not np.allclose(at_two.numpy(), default.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(ssim(pred * 2, target * 2, data_range=4.0).numpy(), at_two.numpy(), rtol=1e-12)
+
+
+def test_ssim_cpu_uses_opencv_and_other_devices_the_convolution(monkeypatch):
+    """ssim.py: the device dispatch (``!= "cpu"``, ``"XXcpuXX"``) and the non-CPU branch
+    (``pred, target = None``, ``window = None``), which the CPU-only test runs never reach otherwise:
+    a ``meta`` tensor passes the checks (they read shapes, not values) and takes the convolution path."""
+    from pikfix_bench.metrics import ssim as ssim_function
+
+    ssim_module = importlib.import_module("pikfix_bench.metrics.ssim")
+    pred, target = _float_pair()
+    on_meta = ssim_function(pred.float().to("meta"), target.float().to("meta"))
+    assert on_meta.device.type == "meta" and on_meta.dtype == torch.float64 and on_meta.shape == (2,)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the CPU path must not use the grouped convolution")
+
+    monkeypatch.setattr(ssim_module, "_ssim_torch", refuse)
+    assert ssim_function(pred, target).shape == (2,)
+
+
+def test_ssim_thread_pool_is_shared_and_named():
+    """ssim.py ``_image_pool``: ``lru_cache`` removed (a new pool, new threads, on every call) and the
+    thread name prefix mutated (``"XXpikfix-ssimXX"``)."""
+    from pikfix_bench.metrics import ssim
+
+    ssim_module = importlib.import_module("pikfix_bench.metrics.ssim")
+    assert ssim_module._image_pool() is ssim_module._image_pool()
+    ssim(*_float_pair())
+    names = [thread.name for thread in threading.enumerate()]
+    assert any(name.startswith("pikfix-ssim_") for name in names), names
+
+
+def test_ssim_work_buffers_are_kept_up_to_the_documented_size():
+    """ssim.py ``_buffers``: the cache key (``"XXbuffersXX"``, ``kept = None``, ``!=``, ``or``),
+    ``_workspace.buffers = None``, and the size limit (``2 << 20``, ``1 >> 20``, ``1 << 21``, ``<``)."""
+    ssim_module = importlib.import_module("pikfix_bench.metrics.ssim")
+    limit = 1 << 20
+    assert ssim_module._KEEP_BUFFERS_UP_TO == limit
+    small = ssim_module._buffers((4, 5, 3))
+    assert len(small) == 5 and all(b.shape == (4, 5, 3) and b.dtype == np.float64 for b in small)
+    assert ssim_module._buffers((4, 5, 3)) is small
+    other = ssim_module._buffers((5, 4, 3))
+    assert other is not small and other[0].shape == (5, 4, 3)
+    # np.empty does not touch its pages, so these sizes cost no time
+    at_limit = ssim_module._buffers((1024, 1024, 1))
+    assert ssim_module._buffers((1024, 1024, 1)) is at_limit
+    over = ssim_module._buffers((1024, 1024, 2))
+    assert ssim_module._buffers((1024, 1024, 2)) is not over
+    ssim_module._buffers((4, 5, 3))  # leave small buffers behind
+
+
+def test_ssim_valid_size_message_is_complete():
+    """ssim.py: the 'valid' size message mutated (``"XXSSIM in 'valid' ...XX"``); other tests match a part."""
+    from pikfix_bench.metrics import ssim
+
+    pred, _ = _float_pair(height=10, width=11)
+    message = r"^SSIM in 'valid' mode needs images of at least 11x11 pixels, got 10x11$"
+    with pytest.raises(ShapeMismatchError, match=message):
+        ssim(pred, pred, padding="valid")
+
+
+@pytest.mark.parametrize("padding", ["zero", "valid"])
+def test_ssim_convolution_path_any_channel_count(padding):
+    """ssim.py ``_ssim_torch``: ``filtered.chunk(5, dim=1)`` splits 4 C channels into the same four moments
+    for 1 to 4 channels (and the photographs have 3); with 5 channels it gives five chunks."""
+    ssim_module = importlib.import_module("pikfix_bench.metrics.ssim")
+    generator = torch.Generator().manual_seed(11)
+    x = torch.rand((2, 5, 13, 15), dtype=torch.float64, generator=generator)
+    y = (x + 0.3 * torch.rand((2, 5, 13, 15), dtype=torch.float64, generator=generator)).clamp(0, 1)
+    window = ssim_module.gaussian_window_1d(11, 1.5, torch.float64, x.device)
+    conv = ssim_module._ssim_torch(x, y, window, padding, 0.01**2, 0.03**2)
+    opencv = ssim_module._ssim_opencv(x, y, 11, 1.5, padding, 0.01**2, 0.03**2)
+    np.testing.assert_allclose(conv.numpy(), opencv.numpy(), rtol=0, atol=1e-12)
