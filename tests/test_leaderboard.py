@@ -84,9 +84,7 @@ def test_bold_and_underline_follow_each_metric_direction(toy_runs):
     }
     # alpha and beta show the same PSNR at 2 decimals: a tie for best; gamma is then second
     assert ranks[("alpha", "psnr")] == ranks[("beta", "psnr")] == 1 and ranks[("gamma", "psnr")] == 2
-    assert (
-        ranks[("beta", "lpips")] == 1 and ranks[("gamma", "lpips")] == 2 and ranks[("alpha", "lpips")] == 3
-    )
+    assert ranks[("beta", "lpips")] == 1 and ranks[("gamma", "lpips")] == 2 and ranks[("alpha", "lpips")] == 3
     rows = {
         line.split(" | ")[0].strip("| "): line
         for line in render(board, "md").splitlines()
