@@ -103,22 +103,16 @@ class TrainingBatches(torch.utils.data.Dataset):
     tensors whatever the number of workers.
     """
 
-    def __init__(
-        self, dataset_path: Path, batches: list[list[str]], crop: int, seed: int, epoch: int
-    ) -> None:
-        self.dataset_path, self.batches, self.crop, self.seed, self.epoch = (
-            dataset_path,
-            batches,
-            crop,
-            seed,
-            epoch,
-        )
+    def __init__(self, dataset: Dataset, batches: list[list[str]], crop: int, seed: int, epoch: int) -> None:
+        # The dataset opened (and checked) once by the caller: opening validates the whole manifest and
+        # recomputes its content hash, far too much to repeat for every batch.
+        self.dataset, self.batches, self.crop, self.seed, self.epoch = dataset, batches, crop, seed, epoch
 
     def __len__(self) -> int:
         return len(self.batches)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        samples = Dataset(self.dataset_path).read(self.batches[index])
+        samples = self.dataset.read(self.batches[index])
         return training_tensors(samples, self.crop, np.random.default_rng([self.seed, self.epoch, index]))
 
 
@@ -475,7 +469,7 @@ def train(
             started = time.perf_counter()
             order = [train_ids[i] for i in np.random.default_rng([seed, epoch]).permutation(len(train_ids))]
             batches = TrainingBatches(
-                dataset.path,
+                dataset,
                 [order[i : i + batch_size] for i in range(0, len(order), batch_size)],
                 crop,
                 seed,
