@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import stat
 import unicodedata
 import warnings
 from collections.abc import Iterable
@@ -30,7 +29,6 @@ from pikfix_bench.errors import PikfixError, PikfixWarning
 from pikfix_bench.evaluation.run_record import model_setup
 from pikfix_bench.evaluation.rundir import ERRORS_FILE, PER_IMAGE_FILE, RUN_FILE, SUMMARY_FILE, RunDirectory
 from pikfix_bench.evaluation.statistics import summarize_rows
-from pikfix_bench.schema import MAX_RECORD_BYTES
 
 
 @dataclass(frozen=True)
@@ -179,54 +177,12 @@ class DatasetIndex:
         return None if dataset is None else set(dataset.ids)
 
 
-MAX_CSV_BYTES = 256 << 20  # per_image.csv of a few million samples; more is no run of this toolkit
-# The files of a finished run, with the largest size read (summary.json is not read: it is computed again).
-RUN_FILES = (
-    (RUN_FILE, MAX_RECORD_BYTES),
-    (SUMMARY_FILE, MAX_RECORD_BYTES),
-    (PER_IMAGE_FILE, MAX_CSV_BYTES),
-    (ERRORS_FILE, MAX_CSV_BYTES),
-)
-MISSING = "missing"
-
-
-def file_problem(path: Path, max_bytes: int) -> str | None:
-    """Why a run's file cannot be read as one: ``"missing"``, not a regular file, too large; else ``None``.
-
-    A link to a regular file is followed. Checked before a file is opened: opening a FIFO blocks, and
-    a link to ``/dev/zero`` never ends.
-
-    Parameters
-    ----------
-    path : Path
-        The file.
-    max_bytes : int
-        The largest size accepted.
-
-    Returns
-    -------
-    str or None
-        The problem in words (``MISSING`` when there is no file, or a link leads nowhere).
-    """
-    try:
-        status = os.stat(path)
-    except FileNotFoundError:
-        return MISSING
-    except OSError as exc:
-        return f"cannot be read ({exc.strerror or exc})"
-    if not stat.S_ISREG(status.st_mode):
-        return "not a regular file (a folder, FIFO or device)"
-    if status.st_size > max_bytes:
-        return f"larger than {max_bytes} bytes, too large for a run's file"
-    return None
-
-
 def _is_candidate(directory: Path) -> bool:
     """Whether a folder holding ``run.json`` is read as a run: a finished one, or one whose ``run.json``
-    or ``summary.json`` is something else than a regular file (named, not skipped). A run that only
-    started (no ``summary.json``) is skipped."""
-    run_file, summary = directory / RUN_FILE, directory / SUMMARY_FILE
-    return os.path.lexists(summary) or file_problem(run_file, MAX_RECORD_BYTES) not in (None, MISSING)
+    is a link, FIFO, folder or device (named, not skipped). A run that only started (no
+    ``summary.json``) is skipped."""
+    run_file = directory / RUN_FILE
+    return os.path.lexists(directory / SUMMARY_FILE) or run_file.is_symlink() or not run_file.is_file()
 
 
 def one_line(text: str) -> str:
@@ -260,18 +216,15 @@ def load_run(path: str | Path, datasets: DatasetIndex | None = None) -> Run:
     ------
     PikfixError
         When the run is not finished or one of its files cannot be read: ``per_image.csv`` missing, or
-        a file that is not a regular file or is too large (:func:`file_problem`, checked before any
-        file is opened).
+        a file that is a link, not a regular file, or too large.
     """
     directory = RunDirectory(path)
-    for name, limit in RUN_FILES:
-        problem = file_problem(directory.path / name, limit)
-        if problem == MISSING and name in (RUN_FILE, SUMMARY_FILE):
-            raise PikfixError(f"{directory.path}: not a finished run (needs {RUN_FILE} and {SUMMARY_FILE})")
-        if problem == MISSING and name == PER_IMAGE_FILE:  # a finished run wrote its header at least
-            raise PikfixError(f"{directory.path / name}: missing, though the run finished")
-        if problem and problem != MISSING:
-            raise PikfixError(f"{directory.path / name}: {problem}")
+    if not directory.is_finished():
+        raise PikfixError(f"{directory.path}: not a finished run (needs {RUN_FILE} and {SUMMARY_FILE})")
+    if not os.path.lexists(directory.path / PER_IMAGE_FILE):  # a finished run wrote its header at least
+        raise PikfixError(f"{directory.path / PER_IMAGE_FILE}: missing, though the run finished")
+    # Each file is read as a regular file within its size limit, never through a link: a FIFO, a
+    # device or a link is one PikfixError from its reader (pikfix_bench.safe_paths.read_regular).
     info = directory.read_run()
     known = (datasets or DatasetIndex()).ids(info)
     try:

@@ -162,7 +162,9 @@ def read_regular(path: str | Path, max_bytes: int, what: str = "file") -> bytes:
     """The bytes of a regular file (never through a link), refused when it is larger than ``max_bytes``."""
     descriptor = open_regular(path, os.O_RDONLY, what)
     with os.fdopen(descriptor, "rb") as handle:
-        data = handle.read(max_bytes + 1)
+        if os.fstat(descriptor).st_size > max_bytes:  # refused before a byte is read
+            raise PikfixError(f"{path}: the {what} is larger than {max_bytes} bytes")
+        data = handle.read(max_bytes + 1)  # and a file that grows meanwhile is still cut at the limit
     if len(data) > max_bytes:
         raise PikfixError(f"{path}: the {what} is larger than {max_bytes} bytes")
     return data
