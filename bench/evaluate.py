@@ -29,8 +29,10 @@ from pikfix_bench.datasets import Recipe, build_dataset, open_dataset  # noqa: E
 from pikfix_bench.datasets.sources import folder_source  # noqa: E402
 from pikfix_bench.degradations import build_pipeline  # noqa: E402
 from pikfix_bench.evaluation import evaluate  # noqa: E402
-from pikfix_bench.evaluation.alignment import prepare_input  # noqa: E402
-from pikfix_bench.evaluation.runner import DEFAULT_BATCH  # noqa: E402
+from pikfix_bench.evaluation.alignment import (
+    DEFAULT_BATCH,  # noqa: E402
+    prepare_input,  # noqa: E402
+)
 from pikfix_bench.metrics import ImageScorer  # noqa: E402
 
 

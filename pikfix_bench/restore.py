@@ -2,7 +2,7 @@
 
 The model zoo's usual entry point (Wan et al.'s ``run.py``, DeOldify's notebooks) on the toolkit's own
 adapters: the same input preparation and device placement as ``evaluate``
-(:func:`~pikfix_bench.evaluation.alignment.predict_images`, :func:`~pikfix_bench.evaluation.shard.load_model`),
+(:func:`~pikfix_bench.evaluation.alignment.predict_each`, :func:`~pikfix_bench.evaluation.shard.load_model`),
 but no dataset, no ground truth and no scores. ``IN/a/b.jpg`` becomes ``OUT/a/b.png`` (lossless PNG, the
 relative name kept). An output that already exists and reads back as an image is not made again, so an
 interrupted command continues where it stopped; one input that cannot be read or restored is named and
@@ -15,20 +15,16 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from pikfix_bench.baselines import ModelAdapter, create_model
 from pikfix_bench.baselines.command import CommandAdapter
 from pikfix_bench.devices import resolve_device
 from pikfix_bench.errors import ImageReadError, PikfixError
-from pikfix_bench.evaluation.alignment import OutputCountError, predict_images
+from pikfix_bench.evaluation.alignment import batch_size_for, predict_each
 from pikfix_bench.evaluation.shard import load_model
 from pikfix_bench.image_io import image_files, printable, read_image, write_png
 from pikfix_bench.pairing import index_image_folder
 from pikfix_bench.progress import Progress
 from pikfix_bench.safe_paths import name_problem, path_inside
-
-DEFAULT_BATCH = 8
 
 
 @dataclass
@@ -69,39 +65,6 @@ def _done(path: Path) -> bool:
     except PikfixError:
         return False
     return True
-
-
-def _checked(output: np.ndarray | None) -> np.ndarray:
-    if output is None:
-        raise PikfixError("the model produced no output")
-    if output.dtype != np.uint8 or output.ndim != 3 or output.shape[2] != 3:
-        raise PikfixError(f"model returned {output.dtype} {output.shape}, not uint8 H x W x 3")
-    return output
-
-
-def _predict(
-    model: ModelAdapter, names: list[str], images: list[np.ndarray], references: list[np.ndarray]
-) -> list[np.ndarray | str]:
-    """Outputs, or a message, per image; a failing batch is tried again one image at a time."""
-    try:
-        outputs = predict_images(model, names, images, references)
-    except Exception as exc:  # a model may raise anything; one bad image must not lose the rest
-        message = f"{type(exc).__name__}: {exc}" if not isinstance(exc, PikfixError) else str(exc)
-        # which output belongs to which image is unknown after a wrong count: all fail, as in evaluate
-        if len(names) == 1 or isinstance(exc, OutputCountError) or not model.retry_single:
-            return [message] * len(names)
-        return [
-            result
-            for name, image, reference in zip(names, images, references, strict=True)
-            for result in _predict(model, [name], [image], [reference])
-        ]
-    results: list[np.ndarray | str] = []
-    for output in outputs:
-        try:
-            results.append(_checked(output))
-        except PikfixError as exc:
-            results.append(str(exc))
-    return results
 
 
 def restore_folder(
@@ -169,8 +132,7 @@ def restore_folder(
         return result
     load_model(model, resolve_device(device))
     result.device = model.device
-    preferred = model.descriptor.batch_size
-    size = max(1, batch_size or (len(todo) if preferred == 0 else preferred) or DEFAULT_BATCH)
+    size = batch_size_for(model, batch_size, len(todo))
     with tempfile.TemporaryDirectory(prefix="pikfix-restore-") as work:
         if isinstance(model, CommandAdapter):
             model.work_dir = Path(work) / "work"
@@ -206,7 +168,7 @@ def _restore_batch(
         refs.append(ref)
     if not ready:
         return
-    for name, output in zip(ready, _predict(model, ready, images, refs), strict=True):
+    for name, output in zip(ready, predict_each(model, ready, images, refs), strict=True):
         if isinstance(output, str):
             result.failed[name] = output
             continue

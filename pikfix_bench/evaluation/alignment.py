@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -113,3 +114,65 @@ def align_output(
         f"{sample_id}: output is {got} but the {target} is {width}x{height}"
         + (" (--align crop needs a larger output)" if mode == "crop" else "; use --align resize or crop")
     )
+
+
+DEFAULT_BATCH = 8
+
+
+def batch_size_for(model: ModelAdapter, requested: int | None, count: int) -> int:
+    """Images per model call: ``requested``, else the model's preference (``0``: all ``count`` at once), else 8."""
+    preferred = model.descriptor.batch_size
+    return max(1, requested or (count if preferred == 0 else preferred) or DEFAULT_BATCH)
+
+
+def _checked(output: np.ndarray | None) -> np.ndarray | str:
+    """An output the harness can use (uint8 ``H x W x 3``), or why it cannot."""
+    if output is None:
+        return "the model produced no output"
+    if output.dtype != np.uint8 or output.ndim != 3 or output.shape[2] != 3:
+        return f"model returned {output.dtype} {output.shape}, not uint8 H x W x 3"
+    return output
+
+
+def predict_each(
+    model: ModelAdapter,
+    ids: list[str],
+    images: list[np.ndarray],
+    references: list[np.ndarray],
+    on_failure: Callable[[list[str], str, BaseException], None] | None = None,
+) -> list[np.ndarray | str]:
+    """Each image's output (uint8 ``H x W x 3``, as the model returned it) or, in its place, why it has none.
+
+    A model may raise anything: one bad image must not lose the rest. When a call fails, a model that
+    allows it (``retry_single``) is called again one image at a time; after a wrong number of outputs
+    (:class:`OutputCountError`) nobody knows which output is whose, so the whole batch fails.
+
+    Parameters
+    ----------
+    model : ModelAdapter
+        A loaded model.
+    ids, images, references : list
+        The batch (:func:`predict_images`).
+    on_failure : callable, optional
+        Told ``(ids, message, exception)`` of every call that raised, before any retry (``evaluate
+        --strict`` stops there).
+
+    Returns
+    -------
+    list
+        Per image, its output or the message saying why it has none.
+    """
+    try:
+        outputs = predict_images(model, ids, images, references)
+    except Exception as exc:  # noqa: BLE001 - third-party model code may raise anything
+        message = str(exc) if isinstance(exc, OutputCountError) else f"{type(exc).__name__}: {exc}"
+        if on_failure is not None:
+            on_failure(ids, message, exc)
+        if len(ids) == 1 or isinstance(exc, OutputCountError) or not model.retry_single:
+            return [message] * len(ids)
+        return [
+            result
+            for one in zip(ids, images, references, strict=True)
+            for result in predict_each(model, [one[0]], [one[1]], [one[2]], on_failure)
+        ]
+    return [_checked(output) for output in outputs]

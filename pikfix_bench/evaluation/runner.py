@@ -26,7 +26,7 @@ from pikfix_bench.baselines import ModelAdapter, create_model
 from pikfix_bench.datasets.store import Dataset
 from pikfix_bench.devices import precision_record, resolve_device
 from pikfix_bench.errors import PikfixError, PikfixWarning
-from pikfix_bench.evaluation.alignment import AlignMode
+from pikfix_bench.evaluation.alignment import AlignMode, batch_size_for
 from pikfix_bench.evaluation.run_record import model_setup, typed_setup
 from pikfix_bench.evaluation.rundir import (
     ERROR_COLUMNS,
@@ -50,7 +50,6 @@ from pikfix_bench.metrics import (
 from pikfix_bench.metrics.profiles import MetricProfile
 from pikfix_bench.progress import Progress
 
-DEFAULT_BATCH = 8
 # Batches per shard in this process: one, so rows reach per_image.csv after every batch (an interruption
 # loses at most one batch); the dataset and model stay open across shards, so this costs nothing measurable.
 LOCAL_SHARD_BATCHES = 1
@@ -324,8 +323,7 @@ def evaluate(
     if run_dir.path.exists() and not run_dir.path.is_dir():
         raise PikfixError(f"--out {run_dir.path}: not a folder (a file is there)")
     device, resources = _devices(device, executor)
-    preferred = model.descriptor.batch_size
-    size = max(1, batch_size or (len(dataset) if preferred == 0 else preferred) or DEFAULT_BATCH)
+    size = batch_size_for(model, batch_size, len(dataset))
     identity = run_identity(model, dataset, get_profile(profile), align, metrics)
     execution = {"device": device.split(":")[0], "batch_size": size}
     with folder_lock(run_dir.path):  # a second process on this run stops here, naming this one

@@ -23,7 +23,7 @@ from pikfix_bench.baselines.base import as_rgb
 from pikfix_bench.baselines.command import CommandAdapter
 from pikfix_bench.datasets.store import Dataset, Sample
 from pikfix_bench.errors import PikfixError
-from pikfix_bench.evaluation.alignment import OutputCountError, align_output, predict_images
+from pikfix_bench.evaluation.alignment import align_output, predict_each
 from pikfix_bench.evaluation.rundir import RunDirectory
 from pikfix_bench.image_io import write_png
 from pikfix_bench.metrics import DEFAULT_METRICS, METRICS, ImageScorer, get_profile
@@ -143,36 +143,17 @@ class BatchRunner:
         if self.plan.strict:
             raise ModelError(f"{', '.join(ids)}: {message} (--strict)") from cause
 
-    def _predict(self, samples: list[Sample]) -> tuple[list[np.ndarray | None], list[str | None]]:
-        """Outputs (or ``None``) and error messages per sample."""
-        ids = [sample.sample_id for sample in samples]
+    def _predict(self, samples: list[Sample]) -> list[np.ndarray | str]:
+        """Each sample's output, or why it has none (:func:`predict_each`; ``--strict`` stops at a failure)."""
         # a set without references (a scan set built with --references none) only runs models that read
         # none (evaluate refuses the others): they get the scan in the reference's place and never look
         references = [as_rgb(s.input) if s.ref is None else s.ref for s in samples]
-        try:
-            outputs = predict_images(self.model, ids, [s.input for s in samples], references)
-        except OutputCountError as exc:  # which output belongs to which sample is unknown: all fail
-            self._fail(ids, str(exc), exc)
-            return [None] * len(samples), [str(exc)] * len(samples)
-        except Exception as exc:  # a model may raise anything; one bad sample must not lose the rest
-            message = f"{type(exc).__name__}: {exc}"
-            self._fail(ids, message, exc)
-            if len(samples) == 1 or not self.model.retry_single:
-                return [None] * len(samples), [message] * len(samples)
-            outputs, errors = [], []
-            for sample in samples:
-                one_output, one_error = self._predict([sample])
-                outputs += one_output
-                errors += one_error
-            return outputs, errors
-        errors = [None if out is not None else "the model produced no output" for out in outputs]
-        return outputs, errors
+        ids = [sample.sample_id for sample in samples]
+        return predict_each(self.model, ids, [s.input for s in samples], references, self._fail)
 
-    def _check(self, sample: Sample, output: np.ndarray | None, error: str | None) -> np.ndarray:
-        if error is not None:
-            raise PikfixError(error)
-        if output.dtype != np.uint8 or output.ndim != 3 or output.shape[2] != 3:
-            raise PikfixError(f"model returned {output.dtype} {output.shape}, not uint8 H x W x 3")
+    def _check(self, sample: Sample, output: np.ndarray | str) -> np.ndarray:
+        if isinstance(output, str):
+            raise PikfixError(output)
         if sample.gt is None:  # a scan set: outputs keep the scan's size
             return align_output(output, sample.input.shape, self.plan.align, sample.sample_id, "scan")
         return align_output(output, sample.gt.shape, self.plan.align, sample.sample_id)
@@ -180,13 +161,13 @@ class BatchRunner:
     def run_batch(self, samples: list[Sample]) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
         """Predict, align and score one batch; returns its per-image rows and error rows."""
         start = time.perf_counter()
-        outputs, errors = self._predict(samples)
+        outputs = self._predict(samples)
         seconds = time.perf_counter() - start
         self.model_seconds += seconds
         ready, error_rows = [], []
-        for sample, output, error in zip(samples, outputs, errors, strict=True):
+        for sample, output in zip(samples, outputs, strict=True):
             try:
-                ready.append((sample, self._check(sample, output, error)))
+                ready.append((sample, self._check(sample, output)))
             except PikfixError as exc:
                 self._fail([sample.sample_id], str(exc))
                 error_rows.append({"sample_id": sample.sample_id, "stage": "predict", "message": str(exc)})
