@@ -308,12 +308,13 @@ def test_a_link_planted_in_a_run_directory_is_never_written_through(planted, dat
     out = tmp_path / "run"
     out.mkdir()
     (out / planted).symlink_to(victim)
-    result = CliRunner().invoke(
-        main, ["evaluate", "--model", "gray", "--dataset", str(dataset), "--out", str(out)]
-    )
+    # a command that fails every sample, so that errors.csv is written too (and per_image.csv and .lock)
+    failing = ["--model", "command", "--model-opt", "command=exit 3"]
+    result = CliRunner().invoke(main, ["evaluate", *failing, "--dataset", str(dataset), "--out", str(out)])
     assert victim.read_text() == "precious\n"
-    if planted == "errors.csv":  # gray fails no sample: errors.csv is never opened, the run is fine
-        assert result.exit_code == 0, result.output
+    if planted == "errors.csv":  # a run starts by removing the errors of an earlier attempt: the link goes
+        assert result.exit_code == 1 and not (out / planted).is_symlink(), result.output
+        assert "exited with status 3" in (out / planted).read_text()
         return
     assert result.exit_code == 2 and planted in result.output and "link" in result.output, result.output
 
