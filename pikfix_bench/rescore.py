@@ -182,7 +182,8 @@ def rescore(
         derived = derived_run.per_image()
         metrics = [name for name in opened.run.per_image().columns if name not in ("sample_id", "seconds")]
         claimed, untrusted = opened.run.scored_rows(metrics, set(dataset.ids))
-        derived_execution = derived_run.read_run()["execution"]
+        derived_record = derived_run.read_run()
+        derived_execution = derived_record["execution"]
         allowed = tolerances(submitted, derived_execution["device"], derived_execution["batch_size"])
         differences = [{"sample_id": None, "metric": None, "problem": line} for line in untrusted]
         differences += compare_rows(claimed, derived, metrics, allowed)
@@ -195,7 +196,7 @@ def rescore(
                 "sha256": opened.sha256,
                 "toolkit": __version__,
                 "execution": derived_execution,
-                "environment": derived_run.read_run()["environment"],
+                "environment": derived_record["environment"],
                 "tolerances": allowed,
                 "agrees": not differences,
                 "differences": differences[:SHOWN_DIFFERENCES],
