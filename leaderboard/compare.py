@@ -15,7 +15,8 @@ from pikfix_bench.metrics import METRICS
 
 def compare_runs(first: Run, second: Run) -> dict[str, Any]:
     """Per metric: mean of ``second - first`` over common images (finite pairs), its 95% bootstrap interval,
-    the Wilcoxon p-value, and how often ``second`` wins, ties or loses (in the metric's direction).
+    the Wilcoxon p-value, and how often ``second`` wins, ties or loses (in the metric's direction); for a
+    metric without a direction (colourfulness) how often ``second`` is higher, equal or lower instead.
 
     Raises
     ------
@@ -48,14 +49,19 @@ def compare_runs(first: Run, second: Run) -> dict[str, Any]:
         both_inf = np.isinf(x) & np.isinf(y) & (np.sign(x) == np.sign(y))
         difference = np.where(both_inf, 0.0, y - x)
         finite = difference[np.isfinite(difference)]
-        better = difference if METRICS[metric].higher_is_better else -difference
         low, high = bootstrap_ci(finite)
+        if METRICS[metric].ranked:
+            better = difference if METRICS[metric].higher_is_better else -difference
+            counts = ("wins", "ties", "losses")
+        else:
+            better = difference
+            counts = ("higher", "equal", "lower")
         result["metrics"][metric] = {
             "mean_difference": float(finite.mean()) if finite.size else float("nan"),
             "ci95": [low, high],
             "p_value": paired_p_value(y, x),
-            "wins": int((better > 0).sum()),
-            "ties": int((better == 0).sum()),
-            "losses": int((better < 0).sum()),
+            counts[0]: int((better > 0).sum()),
+            counts[1]: int((better == 0).sum()),
+            counts[2]: int((better < 0).sum()),
         }
     return result

@@ -308,3 +308,24 @@ def test_a_torn_per_image_file_never_reaches_a_table(tmp_path):
     cell = board.cell("torn", board.columns[0], "ssim")
     assert (cell.count, cell.complete) == (19, False)
     assert any("cut before its line ending" in note for note in board.notes)
+
+
+def test_compare_counts_colourfulness_without_a_winner(tmp_path):
+    """Colourfulness has no right direction: compare reports higher/equal/lower, never wins or losses."""
+    make_run(tmp_path, "a", "a", {"psnr": np.arange(20.0), "colorfulness": np.full(20, 30.0)})
+    make_run(
+        tmp_path,
+        "b",
+        "b",
+        {
+            "psnr": np.arange(20.0),
+            "colorfulness": np.r_[np.full(12, 40.0), np.full(3, 30.0), np.full(5, 20.0)],
+        },
+    )
+    values = compare_runs(load_run(tmp_path / "a"), load_run(tmp_path / "b"))["metrics"]["colorfulness"]
+    assert (values["higher"], values["equal"], values["lower"]) == (12, 3, 5)
+    assert "wins" not in values and "losses" not in values
+    assert values["mean_difference"] == pytest.approx((12 * 10 - 5 * 10) / 20)
+    output = CliRunner().invoke(main, ["compare", str(tmp_path / "a"), str(tmp_path / "b")]).output
+    row = next(line for line in output.splitlines() if line.startswith("colorfulness"))
+    assert "12/3/5 higher/equal/lower" in row and "↑" not in row and "↓" not in row

@@ -156,10 +156,19 @@ def compare_command(first: Path, second: Path, as_json: bool) -> None:
     for metric, values in result["metrics"].items():
         low, high = values["ci95"]
         interval = f"[{display(low, metric)}, {display(high, metric)}]" if not math.isnan(low) else "–"
+        if METRICS[metric].ranked:
+            name, counts = (
+                f"{metric} {METRICS[metric].arrow}",
+                f"{values['wins']:>4}/{values['ties']}/{values['losses']}",
+            )
+        else:  # no right direction: counted, never called a win
+            name, counts = (
+                metric,
+                f"{values['higher']:>4}/{values['equal']}/{values['lower']} higher/equal/lower",
+            )
         click.echo(
-            f"{metric + ' ' + METRICS[metric].arrow:<14} {display(values['mean_difference'], metric):>10} "
-            f"{interval:>22} {values['p_value']:>9.3g} "
-            f"{values['wins']:>4}/{values['ties']}/{values['losses']}"
+            f"{name:<14} {display(values['mean_difference'], metric):>10} "
+            f"{interval:>22} {values['p_value']:>9.3g} {counts}"
         )
         if (low > 0 or high < 0) != (values["p_value"] < SIGNIFICANCE):
             disagree.append(metric)
