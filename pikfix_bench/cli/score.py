@@ -18,6 +18,7 @@ from pikfix_bench.metrics.profiles import DEFAULT_PROFILE, PROFILES, get_profile
 from pikfix_bench.metrics.scorer import DEFAULT_METRICS, METRICS, ImageScorer, check_pair, parse_metric_names
 from pikfix_bench.metrics.summary import json_number, summarize
 from pikfix_bench.pairing import ImagePair, index_image_folder, pair_images
+from pikfix_bench.spreadsheet import text_cells
 
 # What ``score`` computes without --gt unless --metrics says otherwise.
 NO_REFERENCE_DEFAULT = ("niqe", "piqe", "colorfulness")
@@ -170,7 +171,9 @@ def score(
     elif output_format == "csv":
         mean_row = {"pred": "(mean)", **blank_gt, **{name: summaries[name].mean for name in names}}
         click.echo(
-            pd.DataFrame([*records, mean_row]).assign(profile=metric_profile.name).to_csv(index=False),
+            text_cells(pd.DataFrame([*records, mean_row]).assign(profile=metric_profile.name)).to_csv(
+                index=False
+            ),
             nl=False,
         )
     else:

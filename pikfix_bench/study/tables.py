@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 from pikfix_bench.leaderboard.render import md_escape
+from pikfix_bench.spreadsheet import text_cell
 
 _MODEL_COLUMNS = [
     "rank",
@@ -32,7 +33,7 @@ def analysis_csv(result: dict[str, Any]) -> str:
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=_MODEL_COLUMNS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    writer.writerows(result["models"])
+    writer.writerows({key: text_cell(value) for key, value in row.items()} for row in result["models"])
     return text.getvalue()
 
 
