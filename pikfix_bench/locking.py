@@ -1,7 +1,8 @@
 """An exclusive OS lock on a working folder, held for as long as one process works in it.
 
-Two ``evaluate`` processes on one ``--out`` would both score every sample and both append rows;
-the second must stop at once and say who holds the folder. The lock is ``fcntl.flock`` on
+Two ``evaluate`` processes on one ``--out`` would both score every sample and both append rows (two
+``build-dataset`` would write the same shards and merge into one folder); the second must stop at once
+and say who holds the folder. The lock is ``fcntl.flock`` on
 ``FOLDER/.lock``: the kernel releases it when the holder exits, however it exits (a SIGKILL
 included), so a stale lock file never blocks a later run. The file holds the holder's process id,
 host and start time, for the message.
@@ -42,7 +43,7 @@ def folder_lock(folder: str | Path) -> Iterator[None]:
     Parameters
     ----------
     folder : str or Path
-        The working folder (a run directory).
+        The working folder (a run directory, a build's ``OUT.partial``).
 
     Raises
     ------
@@ -50,6 +51,8 @@ def folder_lock(folder: str | Path) -> Iterator[None]:
         At once, naming the holder, when another process holds the folder.
     """
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise PikfixError(f"{folder}: a file is there, not a working folder; move it or use another --out")
     created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     lock_path = folder / LOCK_FILE

@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pikfix_bench.cli import main
-from pikfix_bench.datasets.store import Dataset
+from pikfix_bench.datasets.store import Dataset, verify_dataset
 from pikfix_bench.errors import PikfixError
 from pikfix_bench.evaluation.rundir import RunDirectory
 from pikfix_bench.json_io import write_json
@@ -75,6 +75,33 @@ def test_a_second_evaluate_on_the_same_run_exits_at_once_naming_the_holder(datas
     assert first.returncode == 0, stdout + stderr
     rows = RunDirectory(out).per_image()
     assert sorted(rows["sample_id"]) == sorted(Dataset(dataset).ids)
+
+
+def test_a_second_build_of_the_same_out_exits_at_once_naming_the_holder(tmp_path):
+    """Two ``build-dataset`` on one ``--out`` would write the same shards and merge into one folder: the
+    build holds an OS lock on ``OUT.partial`` and a second one (``--resume`` or ``--force`` alike) stops
+    at once naming the holder; a lock file left by a killed build blocks nothing."""
+    out = tmp_path / "ds"
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time\nfrom pikfix_bench.locking import folder_lock\n"
+         "with folder_lock(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep(60)",
+         str(tmp_path / "ds.partial")],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        for extra in ((), ("--resume",), ("--force",)):
+            done = _cli("build-dataset", "sample", "--out", out, "--size", "32", *extra)
+            _refused_cleanly(done, "ds.partial", f"process {holder.pid}")
+        assert not out.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert (tmp_path / "ds.partial" / ".lock").is_file()  # what a killed build leaves
+    assert _cli("build-dataset", "sample", "--out", out, "--size", "32").returncode == 0
+    assert not (tmp_path / "ds.partial").exists()
+    assert verify_dataset(out) == []
 
 
 # -- 7. a full disk --------------------------------------------------------------------------------

@@ -63,6 +63,7 @@ from pikfix_bench.execution import Executor, given_or_local
 from pikfix_bench.hashing import array_sha256, file_sha256
 from pikfix_bench.image_io import atomic_write
 from pikfix_bench.json_io import read_json, write_json
+from pikfix_bench.locking import LOCK_FILE, folder_lock
 from pikfix_bench.progress import Progress
 
 SHARDS_DIR, RECIPE_FILE = "shards", "recipe.json"
@@ -336,9 +337,8 @@ class BuildResult:
     merge_seconds: float = 0.0  # time spent merging shards into the final files
 
 
-def _prepare_output(out: Path, recipe: Recipe, resume: bool, force: bool) -> Path:
-    """Check the output and return the ``.partial`` folder to build in."""
-    partial = out.with_name(out.name + ".partial")
+def _prepare_output(out: Path, partial: Path, recipe: Recipe, resume: bool, force: bool) -> None:
+    """Check the output and make ``partial`` (locked by this process) ready to build in."""
     if out.is_symlink():
         raise PikfixError(f"--out {out} is a link; give the folder it points to")
     if out.exists() and not out.is_dir():
@@ -353,9 +353,14 @@ def _prepare_output(out: Path, recipe: Recipe, resume: bool, force: bool) -> Pat
             f"--out {out} holds files that are not a pikfix-bench dataset ({', '.join(others[:3])}); "
             "--force only replaces a folder that holds a dataset and nothing else"
         )
-    if partial.exists():
+    started = [path for path in partial.iterdir() if path.name != LOCK_FILE]  # the lock: this process's
+    if started:
         if force and not resume:
-            shutil.rmtree(partial)
+            for path in started:
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
         elif not resume:
             raise PikfixError(
                 f"{partial} holds an interrupted build: use --resume to continue it or --force to start over"
@@ -364,10 +369,9 @@ def _prepare_output(out: Path, recipe: Recipe, resume: bool, force: bool) -> Pat
             stored = read_json(partial / RECIPE_FILE) if (partial / RECIPE_FILE).exists() else None
             if stored != recipe.to_dict():
                 raise PikfixError(f"{partial} was started with another recipe; use --force to start over")
-            return partial
-    (partial / SHARDS_DIR).mkdir(parents=True)
+            return
+    (partial / SHARDS_DIR).mkdir()
     write_json(partial / RECIPE_FILE, recipe.to_dict())
-    return partial
 
 
 def build_dataset(
@@ -426,23 +430,25 @@ def build_dataset(
     if not listing.items:
         raise PikfixError("the source holds no usable images")
     recipe = recipe.with_file_digests()
-    partial = _prepare_output(out, recipe, resume, force)
-    with given_or_local(executor, workers) as runner:
-        entries, skipped = _plan(listing, recipe, pairs, runner, progress)
-        size = shard_size or default_shard_size(len(entries), runner.workers)
-        shards = [entries[start : start + size] for start in range(0, len(entries), size)]
-        skipped += _build_shards(shards, recipe, partial, runner, strict, progress)
-    started = time.perf_counter()
-    result = _finalise(
-        partial,
-        [shard_path(partial, i) for i in range(len(shards))],
-        out,
-        recipe,
-        name=name,
-        version=version,
-        source_root=source_root,
-        skipped=skipped,
-    )
+    partial = out.with_name(out.name + ".partial")
+    with folder_lock(partial):  # a second build of this --out stops here, naming this one
+        _prepare_output(out, partial, recipe, resume, force)
+        with given_or_local(executor, workers) as runner:
+            entries, skipped = _plan(listing, recipe, pairs, runner, progress)
+            size = shard_size or default_shard_size(len(entries), runner.workers)
+            shards = [entries[start : start + size] for start in range(0, len(entries), size)]
+            skipped += _build_shards(shards, recipe, partial, runner, strict, progress)
+        started = time.perf_counter()
+        result = _finalise(
+            partial,
+            [shard_path(partial, i) for i in range(len(shards))],
+            out,
+            recipe,
+            name=name,
+            version=version,
+            source_root=source_root,
+            skipped=skipped,
+        )
     result.merge_seconds = time.perf_counter() - started
     return result
 
