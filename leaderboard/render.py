@@ -100,7 +100,7 @@ def to_markdown(board: Leaderboard, with_ci: bool = False, reported: bool = Fals
     header = ["Model"] + [
         f"{md_escape(board.heading(column))}<br>{METRICS[metric].header}"
         for column in board.columns
-        for metric in board.metrics
+        for metric in board.column_metrics(column)
     ]
     header += ["Preference"] if board.preference else []
     header += ["Verified"] if _shows_verified(board) else []
@@ -109,7 +109,7 @@ def to_markdown(board: Leaderboard, with_ci: bool = False, reported: bool = Fals
         cells = [
             _cell_text(board.cell(model, column, metric), metric, with_ci, ("**", "**"), ("<u>", "</u>"))
             for column in board.columns
-            for metric in board.metrics
+            for metric in board.column_metrics(column)
         ]
         cells += [_preference_text(board, model)] if board.preference else []
         cells += [_verified_mark(board, model)] if _shows_verified(board) else []
@@ -256,19 +256,25 @@ def tex_escape(text: str) -> str:
 
 def to_latex(board: Leaderboard, with_ci: bool = False) -> str:
     """A booktabs table whose caption states the metric profile."""
-    width = len(board.metrics)
-    spec = "l" + "".join("c" * width for _ in board.columns) + ("c" if board.preference else "")
+    shown = {column: board.column_metrics(column) for column in board.columns}
+    widths = [len(shown[column]) for column in board.columns]
+    spec = "l" + "c" * sum(widths) + ("c" if board.preference else "")
     lines = [r"\begin{table}[t]", r"\centering", r"\begin{tabular}{" + spec + "}", r"\toprule"]
     groups = " & ".join(
-        rf"\multicolumn{{{width}}}{{c}}{{{tex_escape(board.heading(column))}}}" for column in board.columns
+        rf"\multicolumn{{{len(shown[column])}}}{{c}}{{{tex_escape(board.heading(column))}}}"
+        for column in board.columns
     )
     lines.append(f" & {groups} \\\\")
+    starts = [2 + sum(widths[:i]) for i in range(len(widths))]
     lines.append(
-        "".join(rf"\cmidrule(lr){{{2 + i * width}-{1 + (i + 1) * width}}}" for i in range(len(board.columns)))
+        "".join(
+            rf"\cmidrule(lr){{{start}-{start + width - 1}}}"
+            for start, width in zip(starts, widths, strict=True)
+        )
     )
     lines.append(
         "Model & "
-        + " & ".join(tex_escape(METRICS[m].header) for _ in board.columns for m in board.metrics)
+        + " & ".join(tex_escape(METRICS[m].header) for column in board.columns for m in shown[column])
         + (" & Preference" if board.preference else "")
         + r" \\"
     )
@@ -285,7 +291,7 @@ def to_latex(board: Leaderboard, with_ci: bool = False) -> str:
             .replace("\x02", r"\underline{")
             .replace("\x03", "}")
             for column in board.columns
-            for metric in board.metrics
+            for metric in shown[column]
         ]
         cells += [tex_escape(_preference_text(board, model))] if board.preference else []
         lines.append(tex_escape(model) + " & " + " & ".join(cells) + r" \\")
@@ -300,20 +306,23 @@ def to_latex(board: Leaderboard, with_ci: bool = False) -> str:
 
 def html_table(board: Leaderboard, with_ci: bool = False) -> str:
     """A sortable ``<table>`` (click a metric header): bold best, underlined second, † within noise."""
-    width = len(board.metrics)
+    shown = {column: board.column_metrics(column) for column in board.columns}
     out = ['<table class="leaderboard">', "<thead>", '<tr><th rowspan="2">Model</th>']
-    out += [f'<th colspan="{width}">{html.escape(board.heading(column))}</th>' for column in board.columns]
+    out += [
+        f'<th colspan="{len(shown[column])}">{html.escape(board.heading(column))}</th>'
+        for column in board.columns
+    ]
     if board.preference:
         out.append(
-            f'<th rowspan="2" class="sortable" data-column="{1 + width * len(board.columns)}" '
+            f'<th rowspan="2" class="sortable" data-column="{1 + sum(map(len, shown.values()))}" '
             'data-direction="desc">Preference</th>'
         )
     if _shows_verified(board):
         out.append('<th rowspan="2">Verified</th>')
     out.append("</tr><tr>")
     index = 1
-    for _ in board.columns:
-        for metric in board.metrics:
+    for column in board.columns:
+        for metric in shown[column]:
             direction = "desc" if METRICS[metric].higher_is_better else "asc"
             out.append(
                 f'<th class="sortable" data-column="{index}" data-direction="{direction}">'
@@ -324,7 +333,7 @@ def html_table(board: Leaderboard, with_ci: bool = False) -> str:
     for model in board.models:
         out.append(f"<tr><td>{html.escape(model)}</td>")
         for column in board.columns:
-            for metric in board.metrics:
+            for metric in shown[column]:
                 cell = board.cell(model, column, metric)
                 sort_value = "" if cell is None else ("1e308" if cell.value == math.inf else repr(cell.value))
                 title = (

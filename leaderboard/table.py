@@ -25,9 +25,9 @@ from pikfix_bench.metrics import METRICS, NO_REFERENCE_METRICS
 # truth) the no-reference ones.
 DEFAULT_TABLE_METRICS = ("psnr", "ssim", "lpips")
 NO_GROUND_TRUTH_NOTE = (
-    "no ground truth: a scan set's column scores the outputs alone with no-reference metrics (NIQE and PIQE: "
-    "lower is better; colourfulness is shown, never ranked, as no direction is right); full-reference metrics "
-    "are not computed there"
+    "no ground truth: a scan set's column scores the outputs alone with no-reference metrics (NIQE, PIQE, "
+    "BRISQUE: lower is better; colourfulness is shown, never ranked, as no direction is right); full-reference "
+    "metrics are not computed there"
 )
 
 ALPHA = 0.05
@@ -84,6 +84,12 @@ class Leaderboard:
         """A column's label with its number of samples (and ``no ground truth`` for a scan set's)."""
         scan = " · no ground truth" if column in self.no_ground_truth else ""
         return f"{column.label} · n={self.samples[column]}{scan}"
+
+    def column_metrics(self, column: ColumnKey) -> list[str]:
+        """The metrics shown under ``column``: those some run of it has (a scan set has no PSNR, a
+        synthetic set scored without ``--metrics niqe`` no NIQE), in the board's order."""
+        shown = [m for m in self.metrics if any((model, column, m) in self.cells for model in self.models)]
+        return shown or list(self.metrics)
 
     def cell(self, model: str, column: ColumnKey, metric: str) -> Cell | None:
         """The cell, or ``None`` when that model has no run in that column."""

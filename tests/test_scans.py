@@ -176,6 +176,30 @@ def test_evaluate_scores_no_reference_metrics_and_leaderboard_says_so(
     assert ",niqe," in csv and ",psnr," not in csv
 
 
+def test_a_board_of_a_ground_truth_set_and_a_scan_set_shows_each_its_own_metrics(
+    scans: Path, scan_runs: Path, tmp_path: Path
+) -> None:
+    """A column shows the metrics its runs have: PSNR/SSIM/LPIPS (and colourfulness, which evaluate
+    scores everywhere) under the synthetic set, NIQE/PIQE/colourfulness under the scan set, never a
+    metric that no run of the column has (a column of empty cells)."""
+    synthetic = tmp_path / "synthetic"
+    invoke("build-dataset", "folder", "--source", scans / "photos", "--size", "96", "--preset", "clean-gray",
+           "--out", synthetic)  # fmt: skip
+    runs = tmp_path / "runs"
+    shutil.copytree(scan_runs, runs)
+    invoke("evaluate", "--model", "gray", "--dataset", synthetic, "--out", runs / "synthetic-gray")
+    html = invoke("leaderboard", runs, "--format", "html").output
+    thead = html[html.index("<thead>") : html.index("</thead>")]
+    assert thead.count('class="sortable"') == 7 and 'colspan="4"' in thead and 'colspan="3"' in thead
+    head = invoke("leaderboard", runs).output.splitlines()[0].split(" | ")
+    assert [cell.split("<br>")[-1].strip(" |") for cell in head[1:]] == [
+        "PSNR ↑", "SSIM ↑", "LPIPS ↓", "Colourfulness", "NIQE ↓", "PIQE ↓", "Colourfulness"
+    ]  # fmt: skip
+    assert "no ground truth" not in "".join(head[1:5]) and all("no ground truth" in c for c in head[5:])
+    tex = invoke("leaderboard", runs, "--format", "tex").output
+    assert r"\begin{tabular}{lccccccc}" in tex and r"\cmidrule(lr){2-5}\cmidrule(lr){6-8}" in tex
+
+
 def test_scan_set_refusals(scan_set: Path, tmp_path: Path) -> None:
     result = invoke(
         "evaluate",
