@@ -13,6 +13,8 @@ from pikfix_bench.baselines.pix2pix import build_generator
 from pikfix_bench.datasets import open_dataset
 from pikfix_bench.evaluation import RunDirectory, evaluate
 from pikfix_bench.metrics import DEFAULT_METRICS, ImageScorer, load_lpips_alex
+from pikfix_bench.metrics.brisque import brisque_features
+from pikfix_bench.metrics.matlab import rgb2gray_uint8
 from pikfix_bench.model import PikFixConfig
 from pikfix_bench.model.training import new_state, train_step, training_tensors
 
@@ -43,13 +45,22 @@ def test_every_metric_matches_the_cpu(profile, photo_pairs, tf32_by_default):
 
 
 def test_no_reference_metrics_match_the_cpu(photo_pairs, tf32_by_default):
-    """NIQE and PIQE in float64 on the GPU: the CPU values up to the GPU's own summation order (pinv, means)."""
+    """NIQE, PIQE and BRISQUE in float64 on the GPU: the CPU values up to the GPU's own summation order
+    (pinv, means). BRISQUE's features are rounded to 6 decimals and its score to 6 digits, as the release
+    prints them: the same summands in another order can end on the other side of a rounding step."""
     _, preds, _ = zip(*photo_pairs, strict=True)
-    cpu = ImageScorer("pikfix", ["niqe", "piqe"], device="cpu").score(list(preds), None)
-    gpu = ImageScorer("pikfix", ["niqe", "piqe"], device="cuda").score(list(preds), None)
+    metrics = ["niqe", "piqe", "brisque"]
+    cpu = ImageScorer("pikfix", metrics, device="cpu").score(list(preds), None)
+    gpu = ImageScorer("pikfix", metrics, device="cuda").score(list(preds), None)
     for name in ("niqe", "piqe"):
         worst = max(abs(a[name] - b[name]) for a, b in zip(cpu, gpu, strict=True))
         assert worst <= 1e-6, (name, worst)
+    differences = [abs(a["brisque"] - b["brisque"]) for a, b in zip(cpu, gpu, strict=True)]
+    assert differences.count(0.0) >= len(cpu) - 1 and max(differences) <= 1e-2, differences
+    for pred in preds[:4]:
+        image = torch.from_numpy(pred).permute(2, 0, 1)[None]
+        on_cpu, on_gpu = (brisque_features(rgb2gray_uint8(image.to(device))) for device in ("cpu", "cuda"))
+        torch.testing.assert_close(on_gpu.cpu(), on_cpu, rtol=0, atol=1e-10)
 
 
 def test_lpips_on_the_gpu_is_the_official_forward_whatever_the_batch(photo_pairs, tf32_by_default):

@@ -1,10 +1,11 @@
-"""No-reference metrics: NIQE (LIVE release) and PIQE (MATLAB), their parameters, and ``score`` without --gt.
+"""No-reference metrics: NIQE, BRISQUE (LIVE releases) and PIQE (MATLAB), their parameters, ``score`` alone.
 
 Published MATLAB values are for five TID2013 distorted images that pyiqa's repository
 (chaofengc/IQA-PyTorch, ``ResultsCalibra/dist_dir``) holds with its calibration table
 (``ResultsCalibra/results_official.csv``: ``niqe`` = LIVE ``computequality`` on ``rgb2gray``, ``piqe`` =
-MATLAB ``piqe``). TID2013's licence does not clearly allow redistribution, so the images are not shipped:
-point ``PIKFIX_TID2013_CALIBRATION`` at a folder holding them (checked by sha256) or those tests skip.
+MATLAB ``piqe``, ``brisque`` = LIVE ``brisquescore`` on ``rgb2gray``). TID2013's licence does not clearly
+allow redistribution, so the images are not shipped: point ``PIKFIX_TID2013_CALIBRATION`` at a folder
+holding them (checked by sha256) or those tests skip.
 """
 
 from __future__ import annotations
@@ -21,13 +22,17 @@ import pytest
 import torch
 from click.testing import CliRunner
 from PIL import Image
+from scipy.ndimage import correlate
+from scipy.special import gamma
 from skimage import data
 
 from pikfix_bench.cli import main
 from pikfix_bench.errors import PikfixError
 from pikfix_bench.metrics import METRICS, ImageScorer, parse_metric_names
+from pikfix_bench.metrics import brisque as brisque_module
 from pikfix_bench.metrics import matlab as M
 from pikfix_bench.metrics import niqe as niqe_module
+from pikfix_bench.metrics.brisque import brisque
 from pikfix_bench.metrics.niqe import niqe
 from pikfix_bench.metrics.piqe import piqe
 
@@ -64,11 +69,19 @@ TID2013 = {
         76.95,
     ),
 }
-# Our values on scikit-image photographs (always available): (NIQE, PIQE).
+# name: (MATLAB BRISQUE (LIVE release on rgb2gray, published with 6 significant digits), ours)
+TID2013_BRISQUE = {
+    "I03": (94.6421, 94.6405),
+    "I04": (-0.107618, -0.107618),
+    "I06": (0.992889, 0.991165),
+    "I08": (5.35827, 5.90331),
+    "I19": (72.2617, 74.4303),
+}
+# Our values on scikit-image photographs (always available): (NIQE, PIQE, BRISQUE).
 PHOTO_GOLDENS = {
-    "astronaut": (3.0651568284306028, 33.7593866023507),
-    "coffee": (4.0584620074881395, 27.719668321593062),
-    "camera": (3.0962072441037236, 40.137401806553655),
+    "astronaut": (3.0651568284306028, 33.7593866023507, 2.86586),
+    "coffee": (4.0584620074881395, 27.719668321593062, 30.0664),
+    "camera": (3.0962072441037236, 40.137401806553655, -7.30887),
 }
 
 
@@ -115,11 +128,11 @@ def test_matlab_primitives():
     )
 
 
-def _reference_mscn(image: torch.Tensor) -> torch.Tensor:
+def _reference_mscn(image: torch.Tensor, mode: str = "replicate") -> torch.Tensor:
     """The orbit formulation of ``M.mscn`` written plainly in float64, one elementwise pass at a time."""
     taps, half = M.gaussian_taps(7, 7.0 / 6.0), 3
     height, width = image.shape[-2:]
-    padded = torch.nn.functional.pad(image[:, None], (half,) * 4, mode="replicate")[:, 0]
+    padded = torch.nn.functional.pad(image[:, None], (half,) * 4, mode=mode)[:, 0]
 
     def sums(x):
         rows = [x[:, half : half + height]] + [
@@ -175,6 +188,8 @@ def test_fast_primitives_equal_reference_bit_for_bit():
     }
     for name, image in images.items():
         assert torch.equal(M.mscn(image), _reference_mscn(image)), name
+        zeros = M.mscn(image, padding="zeros")  # BRISQUE's filter2(..., 'same')
+        assert torch.equal(zeros, _reference_mscn(image, "constant")), name
         for scale in (0.5, 0.25, 0.3):
             assert torch.equal(M.imresize(image, scale), _reference_imresize(image, scale)), (name, scale)
     assert M._is_small_integer(gray) and not M._is_small_integer(images["its imresize (float path)"])
@@ -183,6 +198,11 @@ def test_fast_primitives_equal_reference_bit_for_bit():
     assert torch.equal(exact, exact.round())
     ramp = torch.arange(40.0, dtype=torch.float64)[:, None] * 3 + torch.arange(40.0)[None, :] * 2
     assert torch.count_nonzero(M.mscn(ramp[None])[0, 3:-3, 3:-3]) == 0  # differences cancel: exactly 0
+    flat = torch.full((1, 20, 24), 87.0, dtype=torch.float64)
+    zeros = M.mscn(flat, padding="zeros")
+    assert torch.count_nonzero(zeros[0, 3:-3, 3:-3]) == 0 and bool((zeros[0, 0] > 0).all())  # borders: zeros
+    with pytest.raises(ValueError, match="padding"):
+        M.mscn(flat, padding="reflect")
 
 
 def test_block_features_equal_reference():
@@ -193,9 +213,7 @@ def test_block_features_equal_reference():
             values = blocks
         else:
             values = blocks * torch.roll(blocks, shifts=shift, dims=(-2, -1))
-            assert torch.equal(
-                niqe_module._neighbour_product(blocks, shift, torch.empty_like(blocks)), values
-            )
+            assert torch.equal(niqe_module.neighbour_product(blocks, shift, torch.empty_like(blocks)), values)
         values = values.flatten(-2)
         index, _, beta_l, beta_r = niqe_module._aggd(values)
         squares = values * values  # the plain estimateaggdparam sums
@@ -209,9 +227,10 @@ def test_block_features_equal_reference():
 def test_photo_goldens_and_batching(name):
     image = getattr(data, name)()
     batch = _tensor(image)
-    expected_niqe, expected_piqe = PHOTO_GOLDENS[name]
+    expected_niqe, expected_piqe, expected_brisque = PHOTO_GOLDENS[name]
     assert float(niqe(batch)[0]) == pytest.approx(expected_niqe, abs=1e-9)
     assert float(piqe(batch)[0]) == pytest.approx(expected_piqe, abs=1e-9)
+    assert float(brisque(batch)[0]) == expected_brisque  # 6 significant digits, as the release prints
     if image.ndim == 3:  # gray stored as RGB scores as gray
         gray = np.floor(image.astype(np.float64) @ np.array(M.RGB2GRAY_WEIGHTS) + 0.5).astype(np.uint8)
         assert float(niqe(_tensor(np.repeat(gray[..., None], 3, 2)))[0]) == float(niqe(_tensor(gray))[0])
@@ -283,3 +302,149 @@ def test_nr_metrics_on_request_only():
     image = data.astronaut()
     row = ImageScorer("pikfix", ("psnr", "niqe")).score([image], [image])[0]
     assert math.isinf(row["psnr"]) and row["niqe"] == pytest.approx(PHOTO_GOLDENS["astronaut"][0], abs=1e-9)
+
+
+def test_brisque_model_verified_by_sha256(monkeypatch, tmp_path):
+    model = brisque_module.svr_model()
+    assert model["support_vectors"].shape == (774, 36) and model["coefficients"].shape == (774,)
+    assert float(model["gamma"]) == 0.05 and float(model["rho"]) == -153.591
+    assert np.abs(model["coefficients"]).max() == 1024  # the release's C: bounded support vectors at +-C
+    assert model["scale_limits"].tolist() == [-1.0, 1.0] and np.all(
+        model["feature_min"] < model["feature_max"]
+    )
+    assert (model["feature_min"][22], model["feature_max"][29]) == (1.5e-5, 0.09832299999999999)  # allrange
+    record = brisque_module.provenance()
+    assert record["sha256"] == brisque_module.BRISQUE_SHA256 and "University of Texas" in record["notice"]
+    altered = bytearray(brisque_module.verified_model())
+    altered[-100] ^= 1
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "weights" / brisque_module.BRISQUE_MODEL).write_bytes(bytes(altered))
+    with monkeypatch.context() as patch:
+        patch.setattr("pikfix_bench.hashing.resources.files", lambda package: tmp_path)
+        with pytest.raises(PikfixError, match="sha256"):
+            brisque_module.verified_model()
+    monkeypatch.setattr(brisque_module, "BRISQUE_SHA256", "0" * 64)
+    with pytest.raises(PikfixError, match="sha256"):
+        brisque_module.verified_model()
+
+
+def _numpy_brisque(image: np.ndarray) -> tuple[np.ndarray, float]:
+    """BRISQUE of one uint8 image written plainly from the release's MATLAB files, with their text roundings.
+
+    ``brisquescore.m``: ``rgb2gray``, ``double``; ``brisque_feature.m``: ``filter2(window, im, 'same')``
+    (zeros outside), GGD and AGGD fits on the whole image, ``circshift`` neighbours, ``imresize(im, 0.5)``;
+    then ``fprintf('%f')``, libsvm's ``svm-scale`` (``%g``) and ``svm-predict`` (``%g``). The textbook
+    filter leaves rounding noise in flat windows (``M.mscn`` is exact there): use images without any.
+    """
+    gray = image.astype(np.float64)
+    if gray.ndim == 3:
+        gray = np.floor(gray @ np.array(M.RGB2GRAY_WEIGHTS) + 0.5)
+    grid = M.colon(0.2, 0.001, 10.0)
+    x = np.arange(-3.0, 4.0)
+    window = np.exp(-(x[:, None] ** 2 + x[None, :] ** 2) / (2 * (7 / 6) ** 2))
+    window /= window.sum()
+    features = []
+    for _ in range(2):
+        mu = correlate(gray, window, mode="constant")
+        sigma = np.sqrt(np.abs(correlate(gray * gray, window, mode="constant") - mu * mu))
+        coefficients = (gray - mu) / (sigma + 1)
+        vec = coefficients.ravel(order="F")
+        rho = np.mean(vec**2) / np.mean(np.abs(vec)) ** 2
+        r_gam = gamma(1 / grid) * gamma(3 / grid) / gamma(2 / grid) ** 2
+        features += [grid[np.argmin(np.abs(rho - r_gam))], np.sqrt(np.mean(vec**2)) ** 2]
+        for shift in ((0, 1), (1, 0), (1, 1), (-1, 1)):
+            pair = (coefficients * np.roll(coefficients, shift, axis=(0, 1))).ravel(order="F")
+            left, right = np.sqrt(np.mean(pair[pair < 0] ** 2)), np.sqrt(np.mean(pair[pair > 0] ** 2))
+            g = left / right
+            r_norm = np.mean(np.abs(pair)) ** 2 / np.mean(pair**2) * (g**3 + 1) * (g + 1) / (g**2 + 1) ** 2
+            r_gam = gamma(2 / grid) ** 2 / (gamma(1 / grid) * gamma(3 / grid))
+            alpha = grid[np.argmin((r_gam - r_norm) ** 2)]
+            const = np.sqrt(gamma(1 / alpha)) / np.sqrt(gamma(3 / alpha))
+            features += [
+                alpha,
+                (right - left) * gamma(2 / alpha) / gamma(1 / alpha) * const,
+                left**2,
+                right**2,
+            ]
+        for axis in (0, 1):  # imresize(im, 0.5): antialiased bicubic, mirrored borders
+            index, weight = M._contributions(gray.shape[axis], 0.5)
+            gray = np.moveaxis((np.moveaxis(gray, axis, -1)[..., index] * weight).sum(-1), -1, axis)
+    model = brisque_module.svr_model()
+    lower, upper = model["scale_limits"]
+    scaled = []
+    for value, low, high in zip(features, model["feature_min"], model["feature_max"], strict=True):
+        value = float(f"{value:f}")  # fprintf(fid, '%d:%f ', kk, feat(jj, kk))
+        if value == low:
+            value = lower
+        elif value == high:
+            value = upper
+        else:
+            value = lower + (upper - lower) * (value - low) / (high - low)
+        scaled.append(float(f"{value:g}"))  # svm-scale: printf("%d:%g ", index, value)
+    total = 0.0
+    for coefficient, vector in zip(model["coefficients"], model["support_vectors"], strict=True):
+        distance = sum((a - b) ** 2 for a, b in zip(scaled, vector, strict=True))
+        total += coefficient * math.exp(-model["gamma"] * distance)
+    return np.array(features), float(f"{total - model['rho']:g}")  # svm-predict: fprintf(output, "%g\n", v)
+
+
+def test_brisque_matches_numpy_reference_and_batches():
+    rng = np.random.default_rng(3)
+    images = [data.coffee()[:192, :384], data.astronaut()[100:292, 50:434], data.camera()[:200, :301]]
+    noisy = [np.clip(im + rng.normal(0, 5, im.shape), 0, 255).astype(np.uint8) for im in images]
+    for image in noisy:
+        features, score = _numpy_brisque(image)
+        batch = _tensor(image)
+        ours = brisque_module.brisque_features(M.rgb2gray_uint8(batch))[0].numpy()
+        np.testing.assert_allclose(ours, features, rtol=0, atol=1e-10)
+        assert float(brisque(batch)[0]) == pytest.approx(score, abs=1e-8)
+    batch = torch.stack([_tensor(im)[0] for im in noisy[:2]])
+    singles = torch.cat([brisque(_tensor(im)) for im in noisy[:2]])
+    assert torch.equal(brisque(batch), singles)
+    gray = np.floor(noisy[0].astype(np.float64) @ np.array(M.RGB2GRAY_WEIGHTS) + 0.5).astype(np.uint8)
+    assert torch.equal(brisque(_tensor(gray)), singles[:1])  # gray scores as its rgb2gray
+
+
+def test_brisque_libsvm_round_trip():
+    model = brisque_module.svr_model()
+    low, high = model["feature_min"], model["feature_max"]
+    scaled = brisque_module.svm_scale(np.stack([low, high, 2 * high - low]))
+    assert np.all(scaled[0] == -1) and np.all(scaled[1] == 1) and np.allclose(scaled[2], 3)  # extrapolated
+    assert brisque_module._printed(np.array([94.64213, -0.10761849]), "%g").tolist() == [94.6421, -0.107618]
+    printed = brisque_module._printed(np.array([0.1234565, 0.12345651, 2.0]), "%f").tolist()
+    assert printed == [0.123456, 0.123457, 2.0]  # 0.1234565 is stored just below the tie: C rounds it down
+    undefined = torch.tensor([[math.nan] * 36], dtype=torch.float64)
+    assert math.isnan(float(brisque_module.brisque_from_features(undefined)[0]))
+
+
+def test_brisque_flat_and_small_images():
+    for level in (0, 128, 255):  # no negative neighbour product: the AGGD fits are undefined
+        assert math.isnan(float(brisque(torch.full((1, 3, 64, 80), level, dtype=torch.uint8))[0]))
+    small = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (1, 1, 13, 13), dtype=np.uint8))
+    assert math.isfinite(float(brisque(small)[0]))
+    with pytest.raises(PikfixError, match="13 x 13"):
+        brisque(torch.zeros((1, 3, 12, 300), dtype=torch.uint8))
+    with pytest.raises(PikfixError, match="uint8"):
+        brisque(torch.zeros((1, 3, 20, 20), dtype=torch.float32))
+
+
+def test_brisque_against_published_matlab(tid2013):
+    batch = torch.stack([_tensor(tid2013[name])[0] for name in TID2013_BRISQUE])
+    values = dict(zip(TID2013_BRISQUE, brisque(batch).tolist(), strict=True))
+    for name, (_, ours) in TID2013_BRISQUE.items():
+        assert values[name] == ours  # pinned: a change shows here first
+    assert values["I04"] == TID2013_BRISQUE["I04"][0]  # no flat window: MATLAB's value, all six digits
+    assert sum(abs(values[name] - matlab) <= 0.002 for name, (matlab, _) in TID2013_BRISQUE.items()) == 3
+
+
+def test_brisque_scored_without_gt(tmp_path):
+    crop = data.astronaut()[:200, :300]
+    Image.fromarray(crop).save(tmp_path / "astronaut.png")
+    result = CliRunner().invoke(
+        main, ["score", "--pred", str(tmp_path), "--metrics", "brisque", "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)[0]["brisque"] == float(brisque(_tensor(crop))[0])
+    assert "brisque" not in parse_metric_names(None)
+    spec = METRICS["brisque"]
+    assert not spec.higher_is_better and not spec.needs_reference and spec.header == "BRISQUE ↓"

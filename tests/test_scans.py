@@ -267,7 +267,8 @@ def test_nr_metrics_beside_full_reference_on_a_synthetic_set(scans: Path, tmp_pa
     with pytest.raises(PikfixError, match="unknown metric"):
         from pikfix_bench.evaluation.runner import run_metrics
 
-        run_metrics(Dataset(out), "psnr,brisque")
+        run_metrics(Dataset(out), "psnr,musiq")
+    assert run_metrics(Dataset(out), "psnr,brisque") == ("psnr", "brisque")  # a no-reference one, on request
 
 
 def test_restore_a_folder(scans: Path, tmp_path: Path) -> None:

@@ -66,7 +66,7 @@ def parse_model_options(pairs: tuple[str, ...]) -> dict[str, str]:
     "--metrics",
     "metric_names",
     help="Comma-separated metrics to score [default: psnr,ssim,lpips,ciede2000,colorfulness; on a scan set "
-    "(no ground truth) niqe,piqe,colorfulness]. No-reference niqe and piqe may be added on any set "
+    "(no ground truth) niqe,piqe,colorfulness]. No-reference niqe, piqe and brisque may be added on any set "
     "(docs/metrics.md).",
 )
 @click.option("--save-outputs", is_flag=True, help="Write outputs/<sample_id>.png.")

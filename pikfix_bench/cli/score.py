@@ -120,8 +120,8 @@ def score(
     Folders are paired by path without suffix (a/b.png with a/b.jpg); files without a partner are listed
     on standard error. Prints one row per image and the mean.
 
-    Without ``--gt`` the images are scored alone by no-reference metrics (NIQE, PIQE, colourfulness;
-    the default), e.g. restored old photos that have no ground truth.
+    Without ``--gt`` the images are scored alone by no-reference metrics (NIQE, PIQE, colourfulness by
+    default; BRISQUE when asked for), e.g. restored old photos that have no ground truth.
     """
     if metric_names is None:
         metric_names = ",".join(DEFAULT_METRICS if gt is not None else NO_REFERENCE_DEFAULT)

@@ -171,9 +171,9 @@ def run_metrics(
     """What a run on ``dataset`` scores: ``requested`` (``--metrics``), else the default of its kind.
 
     A set with ground truth scores :data:`~pikfix_bench.metrics.DEFAULT_METRICS` by default (and the
-    masked metrics with ``masked``); no-reference metrics (NIQE, PIQE) are added when asked for. A scan
-    set scores no-reference metrics only, :data:`~pikfix_bench.metrics.NO_REFERENCE_METRICS` by default,
-    and refuses the others.
+    masked metrics with ``masked``); no-reference metrics (NIQE, PIQE, BRISQUE) are added when asked for.
+    A scan set scores no-reference metrics only, :data:`~pikfix_bench.metrics.NO_REFERENCE_METRICS` by
+    default, and refuses the others.
     """
     chosen = parse_metric_names(requested) if requested else None
     if dataset.ground_truth:

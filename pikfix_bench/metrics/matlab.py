@@ -1,16 +1,17 @@
 """MATLAB's image primitives as the no-reference metrics' original releases call them, in torch float64.
 
-The original NIQE (LIVE release, ``computequality.m``) and PIQE (Image Processing Toolbox ``piqe``) are
-MATLAB code. Their numbers depend on MATLAB's own definitions, which the usual Python stand-ins do not
-share: ``rgb2gray`` weights and rounding of uint8 images (OpenCV and Pillow use 0.299/0.587/0.114 and
-round half to even), ``imresize``'s antialiased bicubic kernel with mirrored borders (Pillow renormalises
-truncated kernels instead), the colon operator's grid, ``min``'s NaN rule and ``nanmean``/``nancov``.
+The original NIQE (LIVE release, ``computequality.m``), BRISQUE (LIVE release, ``brisque_feature.m``)
+and PIQE (Image Processing Toolbox ``piqe``) are MATLAB code. Their numbers depend on MATLAB's own
+definitions, which the usual Python stand-ins do not share: ``rgb2gray`` weights and rounding of uint8
+images (OpenCV and Pillow use 0.299/0.587/0.114 and round half to even), ``imresize``'s antialiased
+bicubic kernel with mirrored borders (Pillow renormalises truncated kernels instead), the colon
+operator's grid, ``min``'s NaN rule and ``nanmean``/``nancov``.
 This module holds those definitions; every function works on batches on any torch device.
 
 References
 ----------
-MathWorks documentation of ``rgb2gray``, ``imresize``, ``fspecial``, ``imfilter``, ``colon``, ``min``,
-``nanmean``, ``nancov`` and ``pinv``.
+MathWorks documentation of ``rgb2gray``, ``imresize``, ``fspecial``, ``imfilter``, ``filter2``, ``colon``,
+``min``, ``nanmean``, ``nancov`` and ``pinv``.
 """
 
 from __future__ import annotations
@@ -124,9 +125,10 @@ def _orbit_moments(
 ) -> Iterator[tuple[int, int, torch.Tensor]]:
     """Per orbit ``(a, b, SQ)`` with ``SQ[0] = S_g`` and ``SQ[1] = Q_g`` of :func:`mscn`, ``2 x N x H x W``.
 
-    ``padded`` is the image with ``half`` replicated pixels on every side. The orbit totals ``T_g`` (sum
-    of ``x``) and ``T2_g`` (sum of ``x^2``) are built from symmetric pair sums, first along rows, then
-    along columns; then ``S_g = T_g - m im`` and ``Q_g = T2_g - 2 im T_g + m im^2`` (``m`` members).
+    ``padded`` is the image with ``half`` border pixels (replicated, or zeros) on every side. The orbit
+    totals ``T_g`` (sum of ``x``) and ``T2_g`` (sum of ``x^2``) are built from symmetric pair sums, first
+    along rows, then along columns; then ``S_g = T_g - m im`` and ``Q_g = T2_g - 2 im T_g + m im^2``
+    (``m`` members).
 
     For a ``float64`` image the operations and their order are exactly those of the reference
     formulation (so the values are bit-for-bit the same for any input). With ``integer=True`` (an integer
@@ -176,13 +178,18 @@ def _orbit_moments(
         yield a, b, orbit
 
 
-def mscn(image: torch.Tensor, size: int = 7, sigma: float = 7.0 / 6.0) -> torch.Tensor:
+def mscn(
+    image: torch.Tensor, size: int = 7, sigma: float = 7.0 / 6.0, padding: str = "replicate"
+) -> torch.Tensor:
     """Mean-subtracted contrast-normalised coefficients ``(im - mu) / (sigma + 1)``, exact on flat windows.
 
     ``mu`` and ``sigma^2`` are the local mean and variance under ``fspecial('gaussian', size, sigma)``
     with replicated borders (``imfilter(..., 'replicate')``), as NIQE's ``computequality`` and PIQE
-    define them. They are computed about each window's centre pixel and summed over the window's
-    symmetry orbits (the Gaussian has ``(size + 1)(size + 3) / 8`` distinct weights)::
+    define them, or with zeros outside the image (``padding="zeros"``: ``filter2(window, im, 'same')``,
+    as BRISQUE's ``brisque_feature`` does; the weights sum to 1, so the identities below hold for any
+    border values, and zeros keep an integer image integer). They are computed about each window's
+    centre pixel and summed over the window's symmetry orbits (the Gaussian has
+    ``(size + 1)(size + 3) / 8`` distinct weights)::
 
         mu - im = sum_g w_g S_g,  S_g = sum over the orbit g of (x_k - im)
         sigma^2 = sum_g w_g Q_g - (mu - im)^2,  Q_g = sum over the orbit g of (x_k - im)^2
@@ -207,6 +214,8 @@ def mscn(image: torch.Tensor, size: int = 7, sigma: float = 7.0 / 6.0) -> torch.
         ``N x H x W`` float64.
     size, sigma : int, float
         Window size (odd) and standard deviation.
+    padding : str
+        ``"replicate"`` (``imfilter(..., 'replicate')``) or ``"zeros"`` (``filter2(..., 'same')``).
 
     Returns
     -------
@@ -216,7 +225,10 @@ def mscn(image: torch.Tensor, size: int = 7, sigma: float = 7.0 / 6.0) -> torch.
     taps = gaussian_taps(size, sigma)
     half = size // 2
     height, width = image.shape[-2:]
-    padded = torch.nn.functional.pad(image[:, None], (half,) * 4, mode="replicate")[:, 0]
+    if padding not in ("replicate", "zeros"):
+        raise ValueError(f"mscn: padding must be 'replicate' or 'zeros', got {padding!r}")
+    mode = "replicate" if padding == "replicate" else "constant"  # zeros: filter2(..., 'same')
+    padded = torch.nn.functional.pad(image[:, None], (half,) * 4, mode=mode)[:, 0]
     moments = torch.zeros((2,) + image.shape, dtype=image.dtype, device=image.device) if half == 0 else None
     weighted = torch.empty((2,) + image.shape, dtype=image.dtype, device=image.device)
     for a, b, orbit in _orbit_moments(padded, half, height, width, _is_small_integer(image)):

@@ -98,12 +98,15 @@ def _aggd_tables_on(device: torch.device) -> torch.Tensor:
     return torch.as_tensor(np.stack(_aggd_tables()), device=device)
 
 
-def _aggd(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``estimateaggdparam`` over the last dimension: grid index, alpha, beta_left, beta_right.
+def aggd_fit(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``estimateaggdparam`` over the last dimension: grid index, alpha, left and right standard deviations.
 
-    Any leading dimensions are fits of their own (NIQE fits every block of every image in one call).
+    The LIVE NIQE and BRISQUE releases ship the same ``estimateaggdparam.m`` up to what it returns
+    (BRISQUE's returns ``leftstd`` and ``rightstd``, NIQE's scales them to ``betal`` and ``betar``: see
+    :func:`_aggd`). Any leading dimensions are fits of their own (NIQE fits every block of every image
+    in one call). A side without values has a NaN deviation, and the fit then the first grid value.
     """
-    grid, ratio, scale, _ = _aggd_tables_on(values.device)
+    grid, ratio, _, _ = _aggd_tables_on(values.device)
     work, side = torch.empty_like(values), torch.empty_like(values)  # reused: fresh large tensors page-fault
     mean_square = torch.mul(values, values, out=work).mean(-1)
     mean_abs = torch.abs(values, out=work).mean(-1)
@@ -118,7 +121,14 @@ def _aggd(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tenso
     pick_lower = (ratio[lower] - r_norm) ** 2 <= (ratio[upper] - r_norm) ** 2
     index = torch.where(pick_lower, lower, upper)
     index = torch.where(torch.isfinite(r_norm), index, 0)  # MATLAB's min: all NaN (or inf) -> first
-    return index, grid[index], left_std * scale[index], right_std * scale[index]
+    return index, grid[index], left_std, right_std
+
+
+def _aggd(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """NIQE's ``estimateaggdparam`` over the last dimension: grid index, alpha, beta_left, beta_right."""
+    index, alpha, left_std, right_std = aggd_fit(values)
+    scale = _aggd_tables_on(values.device)[2]
+    return index, alpha, left_std * scale[index], right_std * scale[index]
 
 
 def _side_std(side: torch.Tensor, work: torch.Tensor) -> torch.Tensor:
@@ -133,23 +143,23 @@ def _side_std(side: torch.Tensor, work: torch.Tensor) -> torch.Tensor:
     return torch.sqrt(sum_of_squares / count)
 
 
-def _neighbour_product(blocks: torch.Tensor, shift: tuple[int, int], out: torch.Tensor) -> torch.Tensor:
-    """``blocks .* circshift(blocks, shift)`` per ``b x b`` block (last two dimensions), into ``out``.
+def neighbour_product(blocks: torch.Tensor, shift: tuple[int, int], out: torch.Tensor) -> torch.Tensor:
+    """``blocks .* circshift(blocks, shift)`` per ``h x w`` block (last two dimensions), into ``out``.
 
-    ``circshift`` shifts the block circularly within itself, as ``computefeature`` does; the product is
-    written region by region from slices of the block: the same values without the shifted copy.
+    ``circshift`` shifts the block circularly within itself, as NIQE's ``computefeature`` does per block
+    and BRISQUE's ``brisque_feature`` for the whole image; the product is written region by region from
+    slices of the block: the same values without the shifted copy.
     """
-    size = blocks.shape[-1]
 
-    def regions(step: int) -> list[tuple[slice, slice]]:
+    def regions(step: int, size: int) -> list[tuple[slice, slice]]:
         # (destination, source) index ranges along one axis: out[i] = block[i] * block[(i - step) % size]
         if step == 0:
             return [(slice(None), slice(None))]
         cut = step % size
         return [(slice(cut, None), slice(None, size - cut)), (slice(None, cut), slice(size - cut, None))]
 
-    for rows_to, rows_from in regions(shift[0]):
-        for cols_to, cols_from in regions(shift[1]):
+    for rows_to, rows_from in regions(shift[0], blocks.shape[-2]):
+        for cols_to, cols_from in regions(shift[1], blocks.shape[-1]):
             torch.mul(
                 blocks[..., rows_to, cols_to],
                 blocks[..., rows_from, cols_from],
@@ -170,7 +180,7 @@ def _block_features(blocks: torch.Tensor) -> torch.Tensor:
     features = [alpha, (beta_l + beta_r) / 2]
     pairs = torch.empty_like(blocks)
     for shift in _SHIFTS:
-        index, alpha, beta_l, beta_r = _aggd(_neighbour_product(blocks, shift, pairs).flatten(-2))
+        index, alpha, beta_l, beta_r = _aggd(neighbour_product(blocks, shift, pairs).flatten(-2))
         features += [alpha, (beta_r - beta_l) * mean_of[index], beta_l, beta_r]
     return torch.stack(features, dim=-1)
 

@@ -17,6 +17,7 @@ import torch
 
 from pikfix_bench.devices import strict_fp32
 from pikfix_bench.errors import PikfixError, ShapeMismatchError
+from pikfix_bench.metrics.brisque import brisque
 from pikfix_bench.metrics.ciede2000 import ciede2000
 from pikfix_bench.metrics.colorfulness import colorfulness
 from pikfix_bench.metrics.lpips_metric import load_lpips_alex, lpips_distance
@@ -45,7 +46,7 @@ class MetricSpec:
     decimals: int
     compute: MetricFunction
     needs_mask: bool = False  # scored inside or outside the damage (metrics/masked.py); nan without a mask
-    on_request: bool = False  # scored only when asked for (the no-reference NIQE and PIQE), never by default
+    on_request: bool = False  # scored only when asked for (no-reference NIQE, PIQE, BRISQUE), not by default
     ranked: bool = (
         True  # False: tables show it without rank, bold or significance (colourfulness: no right direction)
     )
@@ -216,6 +217,16 @@ METRICS: dict[str, MetricSpec] = {
             lambda profile, pred, gt: piqe(pred),
             on_request=True,
         ),
+        MetricSpec(
+            "brisque",
+            "BRISQUE",
+            False,
+            False,
+            "BRISQUE, LIVE release (brisquescore) with its SVR model; no reference",
+            2,
+            lambda profile, pred, gt: brisque(pred),
+            on_request=True,
+        ),
         *(
             MetricSpec(
                 f"{metric}_{region}",
@@ -237,7 +248,7 @@ METRICS: dict[str, MetricSpec] = {
     )
 }
 # What every run scores, and `score` by default; the masked metrics are asked for (evaluate --masked),
-# the no-reference NIQE and PIQE by name (--metrics).
+# the no-reference NIQE, PIQE and BRISQUE by name (--metrics).
 DEFAULT_METRICS = tuple(name for name, spec in METRICS.items() if not spec.needs_mask and not spec.on_request)
 MASKED_METRICS = tuple(name for name, spec in METRICS.items() if spec.needs_mask)
 # What is scored without a ground truth unless asked otherwise: `score` without --gt, `evaluate` on a scan set.
@@ -315,7 +326,8 @@ class ImageScorer:
         ----------
         preds, gts : sequence of numpy.ndarray
             uint8 RGB images; ``preds[i]`` is compared with ``gts[i]`` (checked by :func:`check_pair`).
-            ``gts`` may be ``None`` when every metric is a no-reference one (NIQE, PIQE, colourfulness).
+            ``gts`` may be ``None`` when every metric is a no-reference one (NIQE, PIQE, BRISQUE,
+            colourfulness).
         masks : sequence of numpy.ndarray or None, optional
             The samples' soft damage masks (uint8 ``H x W``, ``None`` where a sample has none), for
             the masked metrics; a pair without one scores ``nan`` for them.
