@@ -27,10 +27,12 @@ mkdir -p "$DIR"
 (cd "$ROOT" && tar --exclude=./.venv --exclude=./.git --exclude=__pycache__ --exclude='*.egg-info' \
   --exclude=./mutants --exclude=./.mutmut-cache -cf - .) | (cd "$DIR" && tar xf -)
 for side in degradations baselines leaderboard; do ln -sfn "../$side" "$DIR/pikfix_bench/$side"; done
-# The runner: the mapped tests only, stopping at the first failure (a killed mutant costs one failing test).
+# The runner: the mapped tests only, stopping at the first failure (a killed mutant costs one failing test),
+# on one thread: two runs side by side (or a run beside other work) on a small machine otherwise
+# oversubscribe torch's thread pool, which made each mutant ten times slower on two cores.
 {
   echo '#!/bin/sh'
-  echo "cd '$DIR' && PYTHONPATH='$DIR' exec nice -n 19 '$PYTHON' -m pytest -x -q -p no:cacheprovider$TESTS$EXTRA"
+  echo "cd '$DIR' && OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONPATH='$DIR' exec nice -n 19 '$PYTHON' -m pytest -x -q -p no:cacheprovider$TESTS$EXTRA"
 } > "$DIR/mutation-runner.sh"
 chmod +x "$DIR/mutation-runner.sh"
 cd "$DIR"
