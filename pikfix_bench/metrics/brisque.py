@@ -49,8 +49,7 @@ from scipy.special import gamma
 
 from pikfix_bench.errors import PikfixError
 from pikfix_bench.hashing import shipped_file
-from pikfix_bench.metrics.checks import check_batch
-from pikfix_bench.metrics.matlab import colon, imresize, mscn, rgb2gray_uint8
+from pikfix_bench.metrics.matlab import colon, gray_chunks, imresize, mscn
 from pikfix_bench.metrics.niqe import aggd_fit, neighbour_product
 
 BRISQUE_MODEL = "brisque_live_model.npz"
@@ -60,8 +59,6 @@ FEATURES = 36
 MIN_SIZE = 13
 # ``brisque_feature.m``'s neighbours, as ``circshift`` shifts (rows, columns); NIQE's last one is [1 -1].
 _SHIFTS = ((0, 1), (1, 0), (1, 1), (-1, 1))
-# As NIQE's: pixels scored at once on a GPU, one image at a time on the CPU.
-_PIXELS_PER_CHUNK = 8_000_000
 
 
 def verified_model() -> bytes:
@@ -220,20 +217,13 @@ def brisque(image: torch.Tensor) -> torch.Tensor:
     The features are computed in float64 on the device, the SVR on the CPU. Validation against the
     published MATLAB values and pyiqa is in ``docs/metrics.md``.
     """
-    check_batch("brisque", image)
-    if image.dtype != torch.uint8 or image.shape[1] not in (1, 3):
-        raise PikfixError(
-            f"brisque: expected N x 3 x H x W or N x 1 x H x W uint8, got {image.dtype} {tuple(image.shape)}"
-        )
-    height, width = image.shape[-2:]
-    if min(height, width) < MIN_SIZE:
-        raise PikfixError(
-            f"brisque: a {width}x{height} image is too small (BRISQUE needs at least {MIN_SIZE} x {MIN_SIZE} "
-            "pixels: its half-size second scale must hold the 7 x 7 window)"
-        )
-    per_chunk = 1 if image.device.type == "cpu" else max(1, _PIXELS_PER_CHUNK // (height * width))
     values = []
-    for start in range(0, image.shape[0], per_chunk):
-        gray = rgb2gray_uint8(image[start : start + per_chunk])
+    for gray in gray_chunks("brisque", image):
+        height, width = gray.shape[-2:]
+        if min(height, width) < MIN_SIZE:
+            raise PikfixError(
+                f"brisque: a {width}x{height} image is too small (BRISQUE needs at least {MIN_SIZE} x "
+                f"{MIN_SIZE} pixels: its half-size second scale must hold the 7 x 7 window)"
+            )
         values.append(brisque_from_features(brisque_features(gray)))
     return torch.cat(values)

@@ -23,6 +23,9 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
+from pikfix_bench.errors import PikfixError
+from pikfix_bench.metrics.checks import check_batch
+
 # rgb2gray: the first row of the inverse of the NTSC (YIQ) matrix, as MATLAB computes its weights.
 _NTSC = np.array([[1.0, 0.956, 0.621], [1.0, -0.272, -0.647], [1.0, -1.106, 1.703]])
 RGB2GRAY_WEIGHTS: tuple[float, float, float] = tuple(float(w) for w in np.linalg.inv(_NTSC)[0])
@@ -47,6 +50,39 @@ def rgb2gray_uint8(image: torch.Tensor) -> torch.Tensor:
     w_r, w_g, w_b = RGB2GRAY_WEIGHTS
     gray = w_r * red + w_g * green + w_b * blue
     return torch.floor(gray + 0.5).clamp_(0.0, 255.0)  # values are >= 0: round half away from zero
+
+
+# Pixels converted and scored at once on a GPU: bounds the float64 temporaries of the no-reference
+# metrics (about 60 bytes a pixel) on large scans. The CPU takes one image at a time: batched tensors fall
+# out of the caches and their fresh allocations page-fault, which costs more than the per-operation
+# overhead that batching saves (``bench/metrics.py``).
+PIXELS_PER_CHUNK = 8_000_000
+
+
+def gray_chunks(metric: str, image: torch.Tensor) -> Iterator[torch.Tensor]:
+    """The MATLAB ``rgb2gray`` of a checked ``uint8`` batch, in chunks of :data:`PIXELS_PER_CHUNK`.
+
+    Parameters
+    ----------
+    metric : str
+        The metric's name, for messages.
+    image : torch.Tensor
+        ``N x 3 x H x W`` RGB or ``N x 1 x H x W`` gray ``uint8`` on any device.
+
+    Yields
+    ------
+    torch.Tensor
+        ``n x H x W`` float64 gray images, consecutive chunks of the batch (one image on the CPU).
+    """
+    check_batch(metric, image)
+    if image.dtype != torch.uint8 or image.shape[1] not in (1, 3):
+        raise PikfixError(
+            f"{metric}: expected N x 3 x H x W or N x 1 x H x W uint8, got {image.dtype} {tuple(image.shape)}"
+        )
+    pixels = image.shape[-1] * image.shape[-2]
+    per_chunk = 1 if image.device.type == "cpu" else max(1, PIXELS_PER_CHUNK // pixels)
+    for start in range(0, image.shape[0], per_chunk):
+        yield rgb2gray_uint8(image[start : start + per_chunk])
 
 
 def colon(start: float, step: float, stop: float) -> np.ndarray:

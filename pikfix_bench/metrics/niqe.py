@@ -40,15 +40,14 @@ from scipy.special import gamma
 
 from pikfix_bench.errors import PikfixError
 from pikfix_bench.hashing import shipped_file
-from pikfix_bench.metrics.checks import check_batch
 from pikfix_bench.metrics.matlab import (
     colon,
+    gray_chunks,
     imresize,
     mscn,
     nancov_rows,
     nanmean,
     pinv,
-    rgb2gray_uint8,
 )
 
 NIQE_PARAMS = "niqe_pris_params.npz"
@@ -56,10 +55,6 @@ NIQE_SHA256 = "d902b44e6c4818a2c5b57e9728ad690080da46a525b8eeeb557cd8538b972373"
 BLOCK_SIZE = 96
 # The four neighbour directions of the paired products, as ``circshift`` shifts (rows, columns).
 _SHIFTS = ((0, 1), (1, 0), (1, 1), (1, -1))
-# Pixels scored at once on a GPU: bounds the float64 temporaries (about 60 bytes a pixel) on large scans.
-# The CPU scores one image at a time: batched tensors fall out of the caches and their fresh allocations
-# page-fault, which costs more than the per-operation overhead that batching saves (``bench/metrics.py``).
-_PIXELS_PER_CHUNK = 8_000_000
 
 
 def verified_params() -> bytes:
@@ -251,16 +246,4 @@ def niqe(image: torch.Tensor) -> torch.Tensor:
     Computed in float64 on the device. Validation against the published MATLAB values and the
     BasicSR and scikit-video ports is in ``docs/metrics.md``.
     """
-    check_batch("niqe", image)
-    if image.dtype != torch.uint8 or image.shape[1] not in (1, 3):
-        raise PikfixError(
-            f"niqe: expected N x 3 x H x W or N x 1 x H x W uint8, got {image.dtype} {tuple(image.shape)}"
-        )
-    per_chunk = (
-        1 if image.device.type == "cpu" else max(1, _PIXELS_PER_CHUNK // (image.shape[-1] * image.shape[-2]))
-    )
-    values = []
-    for start in range(0, image.shape[0], per_chunk):
-        gray = rgb2gray_uint8(image[start : start + per_chunk])
-        values.append(niqe_from_features(niqe_features(gray)))
-    return torch.cat(values)
+    return torch.cat([niqe_from_features(niqe_features(gray)) for gray in gray_chunks("niqe", image)])

@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import torch
 
-from pikfix_bench.errors import PikfixError
-from pikfix_bench.metrics.checks import check_batch
-from pikfix_bench.metrics.matlab import mscn, rgb2gray_uint8
+from pikfix_bench.metrics.matlab import gray_chunks, mscn
 
 BLOCK_SIZE = 16
 ACTIVITY_THRESHOLD = 0.1
@@ -62,12 +60,12 @@ def piqe(image: torch.Tensor) -> torch.Tensor:
     torch.Tensor
         ``N`` float64 scores in ``[0, 100]`` (lower is better; 100 for a flat image).
     """
-    check_batch("piqe", image)
-    if image.dtype != torch.uint8 or image.shape[1] not in (1, 3):
-        raise PikfixError(
-            f"piqe: expected N x 3 x H x W or N x 1 x H x W uint8, got {image.dtype} {tuple(image.shape)}"
-        )
-    gray = _pad_symmetric_post(rgb2gray_uint8(image), BLOCK_SIZE)
+    return torch.cat([_piqe_of_gray(gray) for gray in gray_chunks("piqe", image)])
+
+
+def _piqe_of_gray(gray: torch.Tensor) -> torch.Tensor:
+    """PIQE of ``N x H x W`` float64 gray images (MATLAB ``rgb2gray`` of uint8)."""
+    gray = _pad_symmetric_post(gray, BLOCK_SIZE)
     peak = gray.flatten(1).amax(dim=1)[:, None, None]
     scaled = torch.floor(255.0 * (gray / peak) + 0.5)  # round(); NaN for an all-black image, as MATLAB
     coefficients = mscn(scaled)
