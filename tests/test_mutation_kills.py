@@ -277,3 +277,44 @@ def test_lpips_float_inputs_double_models_and_messages():
     )
     with pytest.raises(ShapeMismatchError, match=r"^lpips: "):
         lpips_metric.lpips_distance(model, pred, target[:1])
+
+
+# --- model/inference.py (run of 2026-12-06) ---
+
+
+def test_checkpoint_format_and_version_are_pinned(tmp_path):
+    """inference.py: ``CHECKPOINT_FORMAT`` / ``CHECKPOINT_VERSION`` mutated (the writer and the reader
+    follow the constant, so only the literal catches a change that would orphan every checkpoint), and
+    ``trainable_state``'s ``"vgg."`` prefix (the frozen trunk ships with the toolkit, not in checkpoints)."""
+    from tiny_pikfix import tiny
+
+    from pikfix_bench.model import PikFix, load_model, save_model
+
+    model = PikFix(tiny()).eval()
+    save_model(tmp_path / "m.pth", model, {"epoch": 1})
+    payload = torch.load(tmp_path / "m.pth", weights_only=True)
+    assert payload["format"] == "pikfix-bench/pikfix-model" and payload["version"] == 1
+    assert any(key.startswith("vgg.") for key in model.state_dict())
+    assert not any(key.startswith("vgg.") for key in payload["state_dict"])
+    assert payload["state_dict"].keys() == {k for k in model.state_dict() if not k.startswith("vgg.")}
+    for version in (2, None):
+        torch.save({**payload, "version": version}, tmp_path / "other.pth")
+        with pytest.raises(PikfixError, match=f"checkpoint version {version}, expected 1$"):
+            load_model(tmp_path / "other.pth")
+
+
+def test_lab_tensors_scale_l_by_100_and_ab_by_110():
+    """inference.py: ``lab_tensors``' divisors 100 and 110 mutated (the network's input and reference
+    scaling, which trained weights depend on)."""
+    from skimage.color import rgb2lab
+
+    from pikfix_bench.model.inference import lab_tensors
+
+    rgb = np.array([[[255, 255, 255], [255, 0, 0], [20, 90, 200]]], dtype=np.uint8)
+    lightness, ab = lab_tensors(rgb)
+    expected = rgb2lab(rgb)[0]
+    np.testing.assert_allclose(lightness[0, 0, 0].numpy(), expected[:, 0] / 100, atol=1e-4)
+    np.testing.assert_allclose(ab[0, :, 0].numpy().T, expected[:, 1:] / 110, atol=1e-4)
+    gray_l, gray_ab = lab_tensors(np.full((1, 2), 255, np.uint8))
+    np.testing.assert_allclose(gray_l.numpy(), 1.0, atol=1e-4)
+    np.testing.assert_allclose(gray_ab.numpy(), 0.0, atol=1e-4)
