@@ -63,9 +63,12 @@ class DegradationResult:
 
 
 class _Node:
-    """A pipeline element: an operation, a one-of choice or a shuffled group."""
+    """A pipeline element: an operation, a one-of choice or a shuffled group.
 
-    probability: float = 1.0
+    Every node is made by :func:`_parse`, which gives each field (``p`` defaults to 1 there).
+    """
+
+    probability: float
 
     def run(self, image, rng, steps, masks):  # pragma: no cover - interface
         raise NotImplementedError
@@ -80,8 +83,8 @@ class _Node:
 @dataclass
 class _OpNode(_Node):
     operation: Operation
-    probability: float = 1.0
-    ground_truth_too: bool = False  # the ground truth takes the step too, with the same draw
+    probability: float
+    ground_truth_too: bool  # the ground truth takes the step too, with the same draw
 
     def run(self, image, rng, steps, masks):
         applied = bool(rng.random() < self.probability)
@@ -105,7 +108,7 @@ class _GroupNode(_Node):
     """A node made of other nodes."""
 
     children: list[_Node]
-    probability: float = 1.0
+    probability: float
 
     def structural(self) -> bool:
         return any(child.structural() for child in self.children)
