@@ -288,12 +288,14 @@ def test_checkpoint_format_and_version_are_pinned(tmp_path):
     ``trainable_state``'s ``"vgg."`` prefix (the frozen trunk ships with the toolkit, not in checkpoints)."""
     from tiny_pikfix import tiny
 
+    import pikfix_bench
     from pikfix_bench.model import PikFix, load_model, save_model
 
     model = PikFix(tiny()).eval()
     save_model(tmp_path / "m.pth", model, {"epoch": 1})
     payload = torch.load(tmp_path / "m.pth", weights_only=True)
     assert payload["format"] == "pikfix-bench/pikfix-model" and payload["version"] == 1
+    assert payload["toolkit_version"] == pikfix_bench.__version__ and payload["epoch"] == 1
     assert any(key.startswith("vgg.") for key in model.state_dict())
     assert not any(key.startswith("vgg.") for key in payload["state_dict"])
     assert payload["state_dict"].keys() == {k for k in model.state_dict() if not k.startswith("vgg.")}
@@ -318,3 +320,24 @@ def test_lab_tensors_scale_l_by_100_and_ab_by_110():
     gray_l, gray_ab = lab_tensors(np.full((1, 2), 255, np.uint8))
     np.testing.assert_allclose(gray_l.numpy(), 1.0, atol=1e-4)
     np.testing.assert_allclose(gray_ab.numpy(), 0.0, atol=1e-4)
+
+
+# --- degradations/pipeline.py (run of 2026-12-06) ---
+
+
+def test_a_step_marked_ground_truth_too_is_recorded_and_replayed_on_the_ground_truth():
+    """pipeline.py: the record's ``"ground_truth_too": True`` marker mutated (key or value): the builder
+    replays marked steps on the ground truth from the record (Wan et al. gray both images)."""
+    from pikfix_bench.degradations import degrade, paired_ground_truth
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (16, 20, 3), dtype=np.uint8)
+    spec = {"steps": [{"op": "grayscale", "method": "bt601", "ground_truth_too": True}]}
+    result = degrade(image, spec, seed=1, sample_id="x")
+    step = result.record["steps"][0]
+    assert step["applied"] is True and step["ground_truth_too"] is True
+    paired = paired_ground_truth(image, result.record)
+    assert paired.shape == (16, 20, 3) and np.array_equal(paired[..., 0], result.image)
+    unmarked = degrade(image, {"steps": [{"op": "grayscale", "method": "bt601"}]}, seed=1, sample_id="x")
+    assert "ground_truth_too" not in unmarked.record["steps"][0]
+    assert np.array_equal(paired_ground_truth(image, unmarked.record), image)
