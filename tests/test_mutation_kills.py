@@ -341,3 +341,28 @@ def test_a_step_marked_ground_truth_too_is_recorded_and_replayed_on_the_ground_t
     unmarked = degrade(image, {"steps": [{"op": "grayscale", "method": "bt601"}]}, seed=1, sample_id="x")
     assert "ground_truth_too" not in unmarked.record["steps"][0]
     assert np.array_equal(paired_ground_truth(image, unmarked.record), image)
+
+
+# --- metrics/colorfulness.py (run of 2026-12-06) ---
+
+
+def test_colorfulness_float_inputs_equal_uint8_and_the_published_formula():
+    """colorfulness.py: the float path (``[0, 1]`` input; the scorer passes uint8) was never exercised:
+    every mutant of it survived. It must equal the exact uint8 path and Hasler and Süsstrunk's formula;
+    and the metric's name in ``check_batch``."""
+    from pikfix_bench.metrics.colorfulness import colorfulness
+
+    generator = torch.Generator().manual_seed(11)
+    image = torch.randint(0, 256, (3, 3, 12, 20), dtype=torch.uint8, generator=generator)
+    image[2, :, :, :10] = 40  # a half-gray image
+    exact = colorfulness(image)
+    float_path = colorfulness(image.to(torch.float64) / 255.0)
+    torch.testing.assert_close(float_path, exact, rtol=0, atol=1e-9)
+    rgb = image.to(torch.float64).numpy()
+    for index, one in enumerate(rgb):
+        rg, yb = one[0] - one[1], 0.5 * (one[0] + one[1]) - one[2]
+        expected = np.sqrt(rg.std() ** 2 + yb.std() ** 2) + 0.3 * np.sqrt(rg.mean() ** 2 + yb.mean() ** 2)
+        assert float(exact[index]) == pytest.approx(expected, abs=1e-9)
+    assert float(colorfulness(torch.full((1, 3, 4, 4), 0.5, dtype=torch.float64))) == 0.0
+    with pytest.raises(PikfixError, match=r"^colorfulness: pred must have 3 channels"):
+        colorfulness(image[:, :2])
