@@ -46,6 +46,7 @@ from pikfix_bench.baselines.base import (
     as_rgb,
     register_model,
 )
+from pikfix_bench.torch_files import load_plain
 
 
 class UnetSkipConnectionBlock(nn.Module):
@@ -224,10 +225,7 @@ class Pix2PixAdapter(ModelAdapter):
         super().load(device)
         weights, mode, norm = (self.settings[key] for key in ("weights", "mode", "norm"))
         self.network = build_generator(mode, norm, self.settings["ngf"], self.settings["dropout"] == "on")
-        try:
-            state = torch.load(weights, map_location="cpu", weights_only=True)
-        except Exception as exc:  # torch raises many types for a bad file
-            raise ModelError(f"pix2pix: cannot read {weights} ({type(exc).__name__}: {exc})") from None
+        state = load_plain(weights, "pix2pix", ModelError)
         state = {key.removeprefix("module."): value for key, value in state.items()}
         try:
             self.network.load_state_dict(state, strict=True)

@@ -366,3 +366,35 @@ def test_colorfulness_float_inputs_equal_uint8_and_the_published_formula():
     assert float(colorfulness(torch.full((1, 3, 4, 4), 0.5, dtype=torch.float64))) == 0.0
     with pytest.raises(PikfixError, match=r"^colorfulness: pred must have 3 channels"):
         colorfulness(image[:, :2])
+
+
+def test_load_model_messages_and_no_unpickling(tmp_path):
+    """inference.py: ``load_model``'s messages mutated, and ``weights_only=False`` (a checkpoint is a file
+    from anyone: a pickle program in it must be refused, never run, in one line without torch's advice to
+    load it with ``weights_only=False``)."""
+    from pikfix_bench.model import load_model
+
+    missing = tmp_path / "none.pth"
+    with pytest.raises(PikfixError, match=rf"^pikfix: checkpoint {missing} does not exist$"):
+        load_model(missing)
+    (tmp_path / "text.pth").write_text("not a checkpoint")
+    with pytest.raises(
+        PikfixError, match=r"^pikfix: .*text\.pth is not a torch file .*refusing to unpickle it$"
+    ):
+        load_model(tmp_path / "text.pth")
+    torch.save({"format": "pikfix-bench/pikfix-model"}, tmp_path / "whole.pth")
+    (tmp_path / "cut.pth").write_bytes((tmp_path / "whole.pth").read_bytes()[:200])
+    with pytest.raises(PikfixError, match=r"^pikfix: cannot read .*cut\.pth \(\w+: [^\n]*\)$"):
+        load_model(tmp_path / "cut.pth")
+    torch.save({"format": "other"}, tmp_path / "other.pth")
+    with pytest.raises(
+        PikfixError, match=r"^pikfix: .*other\.pth is not a checkpoint written by `pikfix-bench train`$"
+    ):
+        load_model(tmp_path / "other.pth")
+    marker = tmp_path / "ran"
+    torch.save({"format": "pikfix-bench/pikfix-model", "payload": _Marker(marker)}, tmp_path / "evil.pth")
+    with pytest.raises(
+        PikfixError, match=r"^pikfix: .*evil\.pth is not a torch file .*refusing to unpickle it$"
+    ):
+        load_model(tmp_path / "evil.pth")
+    assert not marker.exists()

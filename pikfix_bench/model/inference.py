@@ -16,6 +16,7 @@ from pikfix_bench.color_torch import rgb_to_lab_torch
 from pikfix_bench.errors import PikfixError
 from pikfix_bench.model.config import PikFixConfig
 from pikfix_bench.model.network import MULTIPLE, PikFix, ReferenceCode
+from pikfix_bench.torch_files import load_plain
 
 CHECKPOINT_FORMAT = "pikfix-bench/pikfix-model"
 CHECKPOINT_VERSION = 1
@@ -56,10 +57,7 @@ def load_model(path: str | Path, device: str = "cpu") -> tuple[PikFix, dict[str,
     path = Path(path)
     if not path.is_file():
         raise PikfixError(f"pikfix: checkpoint {path} does not exist")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for a bad file
-        raise PikfixError(f"pikfix: cannot read {path} ({type(exc).__name__}: {exc})") from None
+    payload = load_plain(path, "pikfix")
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise PikfixError(f"pikfix: {path} is not a checkpoint written by `pikfix-bench train`")
     if payload.get("version") != CHECKPOINT_VERSION:

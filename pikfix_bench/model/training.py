@@ -12,9 +12,7 @@ import csv
 import io
 import math
 import os
-import pickle
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +36,7 @@ from pikfix_bench.model.network import MULTIPLE, PikFix
 from pikfix_bench.progress import Progress
 from pikfix_bench.resize import resize_to
 from pikfix_bench.safe_paths import append_text, read_regular
+from pikfix_bench.torch_files import brief, load_plain
 
 LOG_COLUMNS = [
     "epoch",
@@ -268,29 +267,13 @@ _RESUME_KEYS: dict[str, type | tuple[type, ...]] = {
 }
 
 
-def _brief(exc: Exception) -> str:
-    """``Type: message`` on one line, at most 300 characters (torch's messages run to paragraphs)."""
-    text = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
-    return text if len(text) <= 300 else text[:299] + "…"
-
-
 def _read_resume_payload(path: Path) -> dict[str, Any]:
     """``last.pth`` as plain data, its keys and their types checked; a :class:`PikfixError` naming it if not.
 
     ``weights_only=True`` refuses every global that is not a tensor type or a plain container, so a planted
     pickle is never run, only refused.
     """
-    try:
-        with warnings.catch_warnings():  # torch warns about a file it then refuses: the refusal says it all
-            warnings.simplefilter("ignore", UserWarning)
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        raise PikfixError(
-            f"--resume refused: {path} is not a pikfix-bench training checkpoint, or it holds objects that "
-            "are not plain data; refusing to unpickle it"
-        ) from None
-    except Exception as exc:  # torch raises many types for a truncated or foreign file
-        raise PikfixError(f"--resume refused: cannot read {path} ({_brief(exc)})") from None
+    payload = load_plain(path, "--resume refused")
     if not isinstance(payload, dict):
         raise PikfixError(
             f"--resume refused: {path} holds a {type(payload).__name__}, not a pikfix-bench training checkpoint"
@@ -340,7 +323,7 @@ def _load_state(
     except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as exc:
         # the config and dataset match, so what does not fit is the file's own content
         raise PikfixError(
-            f"--resume refused: {path} does not fit the model of its own config ({_brief(exc)})"
+            f"--resume refused: {path} does not fit the model of its own config ({brief(exc)})"
         ) from None
     state.epoch = payload["epoch"]
     return state
