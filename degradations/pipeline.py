@@ -154,7 +154,7 @@ def _probability(spec: dict, where: str) -> float:
 def _parse(spec: Any, where: str) -> _Node:
     if not isinstance(spec, dict):
         raise DegradationError(
-            f"{where}: a step must be a mapping with 'op', 'one_of' or 'shuffle', got {spec!r}"
+            f"{where}: a step must be a mapping with 'op', 'one_of', 'shuffle' or 'preset', got {spec!r}"
         )
     kinds = [key for key in ("op", "one_of", "shuffle", "preset") if key in spec]
     if len(kinds) != 1:

@@ -398,3 +398,81 @@ def test_load_model_messages_and_no_unpickling(tmp_path):
     ):
         load_model(tmp_path / "evil.pth")
     assert not marker.exists()
+
+
+PIPELINE_ERRORS = [
+    ({"op": "jpeg", "p": 1.5}, "custom.steps[0]: p must be a number in [0, 1], got 1.5"),
+    ({"op": "jpeg", "p": True}, "custom.steps[0]: p must be a number in [0, 1], got True"),
+    ({"op": "jpeg", "p": "0.5"}, "custom.steps[0]: p must be a number in [0, 1], got '0.5'"),
+    (
+        "jpeg",
+        "custom.steps[0]: a step must be a mapping with 'op', 'one_of', 'shuffle' or 'preset', got 'jpeg'",
+    ),
+    (
+        {"op": "jpeg", "one_of": []},
+        "custom.steps[0]: a step needs exactly one of 'op', 'one_of', 'shuffle', 'preset' (got ['one_of', 'op'])",
+    ),
+    (
+        {"op": "jpeg", "ground_truth_too": "yes"},
+        "custom.steps[0]: ground_truth_too must be true or false, got 'yes'",
+    ),
+    ({"op": "jpeg", "quality": 150}, "custom.steps[0]: jpeg: quality=150 is outside [1, 100]"),
+    (
+        {"shuffle": [{"op": "jpeg"}], "seed": 3},
+        "custom.steps[0]: 'shuffle' takes a non-empty list of steps and optionally 'p'",
+    ),
+    ({"one_of": "jpeg"}, "custom.steps[0]: 'one_of' takes a non-empty list of steps and optionally 'p'"),
+    ({"one_of": [{"op": "jpeg", "p": 2}]}, "custom.steps[0].one_of[0]: p must be a number in [0, 1], got 2"),
+    (
+        {"preset": "wan2020", "sigma": 2},
+        "custom.steps[0]: a preset step takes severity, texture_dir and p, not ['sigma']",
+    ),
+    ({"preset": "nope"}, "custom.steps[0]: unknown preset 'nope'; choose one of: "),
+    (
+        {"preset": "realesrgan"},
+        "custom.steps[0]: preset realesrgan changes sizes (geometry); use it as the whole pipeline",
+    ),
+]
+
+
+@pytest.mark.parametrize(("step", "message"), PIPELINE_ERRORS)
+def test_pipeline_step_errors_are_complete(step, message):
+    """pipeline.py: each parser message mutated (``XX...XX``), ``p``'s type check (``or`` -> ``and``: a
+    boolean accepted, a string a TypeError), the keys a step may hold."""
+    import re
+
+    from pikfix_bench.degradations import Pipeline
+    from pikfix_bench.degradations.base import DegradationError
+
+    with pytest.raises(
+        DegradationError, match="^" + re.escape(message) + ("" if message.endswith(": ") else "$")
+    ):
+        Pipeline({"steps": [step]})
+
+
+def test_pipeline_preset_and_severity_steps_do_what_they_say():
+    """pipeline.py: a ``preset`` step (its name, ``severity``, ``texture_dir`` and ``p`` passed on, its steps
+    run in order) and an op's ``severity`` (the severity row under the step's own settings, the key not
+    passed to the operation)."""
+    from pikfix_bench.degradations import Pipeline, build_pipeline, severity_settings
+
+    rng = np.random.default_rng(4)
+    image = np.ascontiguousarray(rng.integers(0, 256, (64, 80, 3), dtype=np.uint8))
+
+    def run(pipeline, seed=5, skip=0):
+        generator = np.random.default_rng(seed)
+        generator.random(skip)
+        out, _, steps = pipeline.run(image, generator)
+        return out, steps
+
+    whole, whole_steps = run(build_pipeline("oldphoto", severity=2), skip=1)  # after the step's p draw
+    included, included_steps = run(Pipeline({"steps": [{"preset": "oldphoto", "severity": 2, "p": 1.0}]}))
+    assert np.array_equal(whole, included) and whole_steps == included_steps
+    assert run(Pipeline({"steps": [{"preset": "oldphoto", "severity": 4}]}))[1] != whole_steps
+    skipped, skipped_steps = run(Pipeline({"steps": [{"preset": "oldphoto", "p": 0.0}]}))
+    assert np.array_equal(skipped, image) and skipped_steps == []
+    row = severity_settings("jpeg", 3)
+    _, (step,) = run(Pipeline({"steps": [{"op": "jpeg", "severity": 3}]}))
+    assert step["applied"] and step["params"]["quality"] == row["quality"] == 15
+    _, (step,) = run(Pipeline({"steps": [{"op": "jpeg", "severity": 3, "quality": 77}]}))
+    assert step["params"]["quality"] == 77  # the step's own setting over the row
