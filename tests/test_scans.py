@@ -18,6 +18,7 @@ from skimage import data
 from pikfix_bench.cli import main
 from pikfix_bench.datasets import Dataset
 from pikfix_bench.errors import PikfixError
+from pikfix_bench.evaluation import RunDirectory
 from pikfix_bench.image_io import read_image, write_png
 
 PHOTOS = {
@@ -307,3 +308,37 @@ def test_a_folder_written_by_degrade_gives_one_scan_per_photo(scans: Path, tmp_p
     assert sorted(sample["id"] for sample in manifest["samples"]) == sorted(PHOTOS)
     masks = [entry for entry in manifest["skipped"] if entry["path"].endswith(".mask.png")]
     assert len(masks) == len(PHOTOS) and all("mask" in entry["reason"] for entry in masks)
+
+
+def test_a_flat_scan_keeps_its_row_with_nan_where_a_metric_is_undefined(scans: Path, tmp_path: Path) -> None:
+    """NIQE and BRISQUE are undefined on a flat image (NaN); the run's per_image.csv must keep that row,
+    its NaN written as ``nan`` (not an empty cell, which the reader refuses), so the sample's PIQE and
+    colourfulness count and ``--resume`` has nothing left to do."""
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    shutil.copy(scans / "scans" / "camera.png", folder / "camera.png")
+    write_png(folder / "flat.png", np.full((120, 120), 120, np.uint8))
+    out = tmp_path / "ds"
+    invoke("build-dataset", "scans", "--source", folder, "--out", out)
+    run = tmp_path / "run"
+    invoke(
+        "evaluate",
+        "--model",
+        "gray",
+        "--dataset",
+        out,
+        "--out",
+        run,
+        "--metrics",
+        "niqe,piqe,brisque,colorfulness",
+    )
+    lines = (run / "per_image.csv").read_text().splitlines()
+    flat = next(line for line in lines if line.startswith("flat,"))
+    assert flat.split(",")[1] == "nan" and flat.split(",")[3] == "nan", lines
+    rows = RunDirectory(run).per_image()
+    assert sorted(rows["sample_id"]) == ["camera", "flat"] and rows["piqe"].notna().all()
+    table = invoke("leaderboard", run, "--metrics", "niqe,piqe").output
+    assert "left out" not in table and "(1/2)" in table.splitlines()[2] and "(2/2)" not in table
+    resumed = invoke("evaluate", "--model", "gray", "--dataset", out, "--out", run, "--resume",
+                     "--metrics", "niqe,piqe,brisque,colorfulness").output  # fmt: skip
+    assert "scored again" not in resumed

@@ -125,8 +125,9 @@ class RunDirectory:
         return frame.astype({name: float for name in columns[1:]}), problems
 
     def write_rows(self, frame: pd.DataFrame) -> None:
-        """Replace ``per_image.csv`` with these rows, atomically (full float precision)."""
-        text = frame.to_csv(index=False, float_format="%.17g")
+        """Replace ``per_image.csv`` with these rows, atomically (full float precision; NaN as ``nan``,
+        as the appended rows have it: an empty cell is refused on reading, as a damaged row)."""
+        text = frame.to_csv(index=False, float_format="%.17g", na_rep="nan")
         atomic_write(self.path / PER_IMAGE_FILE, lambda tmp: tmp.write_text(text))
 
     def _read_text(self, name: str) -> str:
