@@ -448,3 +448,18 @@ def test_brisque_scored_without_gt(tmp_path):
     assert "brisque" not in parse_metric_names(None)
     spec = METRICS["brisque"]
     assert not spec.higher_is_better and not spec.needs_reference and spec.header == "BRISQUE ↓"
+
+
+@pytest.mark.parametrize("size", [(1, 1), (5, 5), (6, 10), (7, 20), (17, 3)])
+def test_piqe_pads_tiny_images_as_matlab_padarray(size):
+    """PIQE pads to 16 x 16 blocks with ``padarray(..., 'symmetric', 'post')``; on a side shorter than the
+    padding MATLAB keeps reflecting (period 2n, as numpy's ``symmetric``): it crashed below 8 px."""
+    from pikfix_bench.metrics.piqe import _pad_symmetric_post
+
+    rng = np.random.default_rng(sum(size))
+    image = rng.integers(0, 256, size, dtype=np.uint8)
+    padded = _pad_symmetric_post(torch.from_numpy(image.astype(np.float64))[None], 16)[0].numpy()
+    expected = np.pad(image, ((0, -size[0] % 16), (0, -size[1] % 16)), mode="symmetric")
+    np.testing.assert_array_equal(padded, expected)
+    value = float(piqe(torch.from_numpy(np.repeat(image[None, None], 3, axis=1))))
+    assert 0.0 <= value <= 100.0

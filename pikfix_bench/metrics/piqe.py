@@ -33,12 +33,17 @@ SEGMENT = 6
 
 
 def _pad_symmetric_post(image: torch.Tensor, size: int) -> torch.Tensor:
-    """``padarray(image, pad, 'symmetric', 'post')`` to multiples of ``size`` (edge pixel repeated)."""
+    """``padarray(image, pad, 'symmetric', 'post')`` to multiples of ``size`` (edge pixel repeated).
+
+    MATLAB mirrors with period ``2 n`` (``[1:n, n:-1:1]`` repeated), so a side shorter than the padding
+    is reflected again and again.
+    """
     for dim in (-2, -1):
         length = image.shape[dim]
         missing = -length % size
         if missing:
-            index = list(range(length)) + [length - 1 - k for k in range(missing)]
+            period = [k % (2 * length) for k in range(length + missing)]
+            index = [k if k < length else 2 * length - 1 - k for k in period]
             image = image.index_select(dim, torch.as_tensor(index, device=image.device))
     return image
 
