@@ -258,8 +258,11 @@ def test_flat_and_small_images():
     flat = torch.full((1, 3, 200, 200), 128, dtype=torch.uint8)
     assert math.isnan(float(niqe(flat)[0]))
     assert float(piqe(flat)[0]) == 100.0
+    # an image without a whole 96 x 96 block has no NIQE: NaN, as a flat one (a scan set or a folder
+    # may hold one; it must not stop the scoring of the others)
+    assert math.isnan(float(niqe(torch.zeros((1, 3, 95, 300), dtype=torch.uint8))[0]))
     with pytest.raises(PikfixError, match="96"):
-        niqe(torch.zeros((1, 3, 95, 300), dtype=torch.uint8))
+        niqe_module.niqe_features(torch.zeros((1, 95, 300), dtype=torch.float64))
 
 
 def test_niqe_against_published_matlab(tid2013):
@@ -422,8 +425,7 @@ def test_brisque_flat_and_small_images():
         assert math.isnan(float(brisque(torch.full((1, 3, 64, 80), level, dtype=torch.uint8))[0]))
     small = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (1, 1, 13, 13), dtype=np.uint8))
     assert math.isfinite(float(brisque(small)[0]))
-    with pytest.raises(PikfixError, match="13 x 13"):
-        brisque(torch.zeros((1, 3, 12, 300), dtype=torch.uint8))
+    assert math.isnan(float(brisque(torch.zeros((1, 3, 12, 300), dtype=torch.uint8))[0]))  # under 13 x 13
     with pytest.raises(PikfixError, match="uint8"):
         brisque(torch.zeros((1, 3, 20, 20), dtype=torch.float32))
 
@@ -463,3 +465,27 @@ def test_piqe_pads_tiny_images_as_matlab_padarray(size):
     np.testing.assert_array_equal(padded, expected)
     value = float(piqe(torch.from_numpy(np.repeat(image[None, None], 3, axis=1))))
     assert 0.0 <= value <= 100.0
+
+
+def test_score_names_images_a_metric_cannot_score_and_scores_the_rest(tmp_path):
+    """A scan under 96 px (no NIQE) or under 13 px (no BRISQUE) scores NaN there; ``score`` scores the
+    other images and metrics, and says which images have no value and why, instead of stopping."""
+    from click.testing import CliRunner
+
+    from pikfix_bench.cli import main
+    from pikfix_bench.image_io import write_png
+
+    write_png(tmp_path / "photo.png", np.ascontiguousarray(data.astronaut()[::2, ::2]))
+    write_png(tmp_path / "small.png", np.ascontiguousarray(data.astronaut()[:80, :90]))
+    write_png(tmp_path / "tiny.png", np.ascontiguousarray(data.astronaut()[:10, :10]))
+    result = CliRunner().invoke(main, ["score", "--pred", str(tmp_path), "--metrics", "niqe,brisque,piqe"])
+    assert result.exit_code == 0, result.output
+    assert "note: niqe has no value (nan) for 2 of 3 images (small.png, tiny.png)" in result.output
+    assert "note: brisque has no value (nan) for 1 of 3 images (tiny.png)" in result.output
+    rows = json.loads(
+        CliRunner()
+        .invoke(main, ["score", "--pred", str(tmp_path), "--metrics", "niqe,piqe", "--format", "json"])
+        .output
+    )
+    assert {row["pred"]: row["niqe"] for row in rows}["small.png"] == "nan"
+    assert all(isinstance(row["piqe"], float) for row in rows)

@@ -188,5 +188,12 @@ def score(
         for name in names:
             if summaries[name].inf_count:
                 click.echo(f"note: {name} {summaries[name].aggregation}")
+            undefined = [record["pred"] for record in records if math.isnan(record[name])]
+            if undefined:  # a flat image, or one too small for the metric (docs/metrics.md)
+                listed = ", ".join(undefined[:5]) + (", ..." if len(undefined) > 5 else "")
+                click.echo(
+                    f"note: {name} has no value (nan) for {len(undefined)} of {len(records)} images ({listed}); "
+                    "the mean is over the others"
+                )
     if errors:
         sys.exit(1)

@@ -202,7 +202,7 @@ def brisque(image: torch.Tensor) -> torch.Tensor:
     Parameters
     ----------
     image : torch.Tensor
-        ``N x 3 x H x W`` RGB or ``N x 1 x H x W`` gray, ``uint8``, on any device; at least 13 x 13.
+        ``N x 3 x H x W`` RGB or ``N x 1 x H x W`` gray, ``uint8``, on any device.
         RGB goes through MATLAB's ``rgb2gray`` (weights from the NTSC matrix, rounded).
 
     Returns
@@ -210,7 +210,8 @@ def brisque(image: torch.Tensor) -> torch.Tensor:
     torch.Tensor
         ``N`` float64 values with 6 significant digits, as the release prints them (lower is better;
         near 0, even below, for good photographs; outside 0..100 for some images), NaN where a feature
-        is undefined (a flat image).
+        is undefined (a flat image) or the image is under 13 x 13 (its half-size second scale would not
+        hold one 7 x 7 window; MATLAB would return a number made of the zero border).
 
     Notes
     -----
@@ -219,11 +220,8 @@ def brisque(image: torch.Tensor) -> torch.Tensor:
     """
     values = []
     for gray in gray_chunks("brisque", image):
-        height, width = gray.shape[-2:]
-        if min(height, width) < MIN_SIZE:
-            raise PikfixError(
-                f"brisque: a {width}x{height} image is too small (BRISQUE needs at least {MIN_SIZE} x "
-                f"{MIN_SIZE} pixels: its half-size second scale must hold the 7 x 7 window)"
-            )
-        values.append(brisque_from_features(brisque_features(gray)))
+        if min(gray.shape[-2:]) < MIN_SIZE:  # the half-size scale would not hold one 7 x 7 window
+            values.append(torch.full(gray.shape[:1], math.nan, dtype=torch.float64, device=gray.device))
+        else:
+            values.append(brisque_from_features(brisque_features(gray)))
     return torch.cat(values)

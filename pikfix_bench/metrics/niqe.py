@@ -239,11 +239,17 @@ def niqe(image: torch.Tensor) -> torch.Tensor:
     -------
     torch.Tensor
         ``N`` float64 values (lower is better; about 3-5 for good photographs), NaN if every block
-        of a feature is undefined (a flat image).
+        of a feature is undefined (a flat image) or the image holds no whole 96 x 96 block.
 
     Notes
     -----
     Computed in float64 on the device. Validation against the published MATLAB values and the
     BasicSR and scikit-video ports is in ``docs/metrics.md``.
     """
-    return torch.cat([niqe_from_features(niqe_features(gray)) for gray in gray_chunks("niqe", image)])
+    values = []
+    for gray in gray_chunks("niqe", image):
+        if min(gray.shape[-2:]) < BLOCK_SIZE:  # no whole block: no NIQE (``computequality`` has no features)
+            values.append(torch.full(gray.shape[:1], math.nan, dtype=torch.float64, device=gray.device))
+        else:
+            values.append(niqe_from_features(niqe_features(gray)))
+    return torch.cat(values)
