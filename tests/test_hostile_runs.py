@@ -445,3 +445,19 @@ def test_a_linked_training_log_is_never_written_through(dataset, tmp_path):
     )
     assert victim.read_text() == "precious\n"
     _refused_cleanly(done, "log.csv", "link")
+
+
+def test_scratch_copies_left_by_a_killed_merge_are_removed_by_the_next_build(tmp_path):
+    """A build killed during its merge leaves ``.OUT.staging-XXXXXXXX`` (a whole copy of the data) and, in
+    the swap, ``.OUT.old-XXXXXXXX``; the next build of that ``--out`` (it holds the lock) removes them, and
+    nothing else: a user's folder of a similar name stays."""
+    out = tmp_path / "ds"
+    for name in (".ds.staging-k2j_x8a1", ".ds.old-0a9b8c7d"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "samples.h5").write_bytes(b"x" * 1000)
+    for name in (".ds.staging-mine", "ds.staging-k2j_x8a1", ".dsx.staging-k2j_x8a1"):
+        (tmp_path / name).mkdir()
+    assert _cli("build-dataset", "sample", "--out", out, "--size", "32").returncode == 0
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        ".ds.staging-mine", ".dsx.staging-k2j_x8a1", "ds", "ds.staging-k2j_x8a1"
+    ]  # fmt: skip

@@ -15,6 +15,7 @@ import io
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -538,6 +539,7 @@ def _finalise(
     then replaces ``out`` by a rename.
     """
     unique_skipped = sorted({(s["path"], s["reason"]): s for s in skipped}.values(), key=lambda s: s["path"])
+    _remove_scratch_copies(out)
     _check_free_space(out.parent, sum(shard.stat().st_size for shard in shards if shard.is_file()))
     # A scratch name of its own beside ``out``, so that a user's folder named "OUT.staging" is never
     # touched; mkdtemp reserves the name and the folder is made again with the umask's permissions.
@@ -549,6 +551,19 @@ def _finalise(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)  # the shards in .partial stay: --resume merges again
         raise
+
+
+def _remove_scratch_copies(out: Path) -> None:
+    """Remove the scratch folders of ``out`` that a build killed during its merge left beside it.
+
+    ``.OUT.staging-XXXXXXXX`` (a whole copy of the data) and ``.OUT.old-XXXXXXXX`` (the replaced dataset,
+    in the swap) are made by :func:`tempfile.mkdtemp` with these prefixes; this build holds ``out``'s lock,
+    so no other build is using them. Only names of exactly that form are touched.
+    """
+    pattern = re.compile(rf"\.{re.escape(out.name)}\.(staging|old)-[a-z0-9_]{{8}}")
+    for path in out.parent.iterdir():
+        if pattern.fullmatch(path.name) and path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
 
 
 def _check_free_space(folder: Path, shard_bytes: int) -> None:
