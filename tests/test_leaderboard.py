@@ -329,3 +329,12 @@ def test_compare_counts_colourfulness_without_a_winner(tmp_path):
     output = CliRunner().invoke(main, ["compare", str(tmp_path / "a"), str(tmp_path / "b")]).output
     row = next(line for line in output.splitlines() if line.startswith("colorfulness"))
     assert "12/3/5 higher/equal/lower" in row and "↑" not in row and "↓" not in row
+
+
+def test_colourfulness_has_no_arrow_anywhere():
+    """score, evaluate and compare print a metric with its direction; colourfulness has none (↑ was shown)."""
+    from pikfix_bench.metrics import METRICS
+
+    assert METRICS["colorfulness"].arrow == "" and METRICS["colorfulness"].titled("colorfulness") == "colorfulness"
+    assert METRICS["colorfulness"].header == "Colourfulness"
+    assert METRICS["psnr"].titled("psnr") == "psnr ↑" and METRICS["niqe"].header == "NIQE ↓"

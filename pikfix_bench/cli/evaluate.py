@@ -143,7 +143,7 @@ def evaluate_command(
     for name, values in result.summary["metrics"].items():
         ci = values["ci95"]
         click.echo(
-            f"  {name:<13}{METRICS[name].arrow} {values['mean']:.4f}  (95% CI {ci[0]:.4f}..{ci[1]:.4f})"
+            f"  {name:<13}{METRICS[name].arrow or ' '} {values['mean']:.4f}  (95% CI {ci[0]:.4f}..{ci[1]:.4f})"
             if isinstance(values["mean"], float) and isinstance(ci[0], float)
             else f"  {name:<13} {values['mean']}"
         )

@@ -151,23 +151,19 @@ def compare_command(first: Path, second: Path, as_json: bool) -> None:
         f"difference = second - first, on the {result['images']} images both scored, of {result['samples']} "
         f"(first scored {result['first_scored']}, second {result['second_scored']}); win: second is better"
     )
-    click.echo(f"{'metric':<14} {'mean diff':>10} {'95% CI':>22} {'p-value':>9} {'win/tie/loss':>14}")
+    click.echo(
+        f"{'metric':<14} {'mean diff':>10} {'95% CI':>22} {'p-value':>9} {'win/tie/loss':>14}"
+    )  # or higher/equal/lower, said on the row
     disagree = []
     for metric, values in result["metrics"].items():
         low, high = values["ci95"]
         interval = f"[{display(low, metric)}, {display(high, metric)}]" if not math.isnan(low) else "–"
         if METRICS[metric].ranked:
-            name, counts = (
-                f"{metric} {METRICS[metric].arrow}",
-                f"{values['wins']:>4}/{values['ties']}/{values['losses']}",
-            )
+            counts = f"{values['wins']:>4}/{values['ties']}/{values['losses']}"
         else:  # no right direction: counted, never called a win
-            name, counts = (
-                metric,
-                f"{values['higher']:>4}/{values['equal']}/{values['lower']} higher/equal/lower",
-            )
+            counts = f"{values['higher']:>4}/{values['equal']}/{values['lower']} higher/equal/lower"
         click.echo(
-            f"{name:<14} {display(values['mean_difference'], metric):>10} "
+            f"{METRICS[metric].titled(metric):<14} {display(values['mean_difference'], metric):>10} "
             f"{interval:>22} {values['p_value']:>9.3g} {counts}"
         )
         if (low > 0 or high < 0) != (values["p_value"] < SIGNIFICANCE):

@@ -180,10 +180,10 @@ def score(
         table = pd.DataFrame(records)
         mean_row = {"pred": "mean", **blank_gt, **{name: summaries[name].mean for name in names}}
         table = pd.concat([table, pd.DataFrame([mean_row])], ignore_index=True)
-        table = table.rename(columns={name: f"{name} {METRICS[name].arrow}" for name in names})
+        table = table.rename(columns={name: METRICS[name].titled(name) for name in names})
         click.echo(f"profile: {metric_profile.name} — {metric_profile.description}")
         click.echo(
-            table.to_string(index=False, formatters={f"{n} {METRICS[n].arrow}": _format_value for n in names})
+            table.to_string(index=False, formatters={METRICS[n].titled(n): _format_value for n in names})
         )
         for name in names:
             if summaries[name].inf_count:

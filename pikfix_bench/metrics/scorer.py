@@ -53,13 +53,19 @@ class MetricSpec:
 
     @property
     def arrow(self) -> str:
-        """``↑`` when higher is better, ``↓`` otherwise."""
+        """``↑`` when higher is better, ``↓`` otherwise; empty for a metric without a right direction."""
+        if not self.ranked:
+            return ""
         return "↑" if self.higher_is_better else "↓"
 
     @property
     def header(self) -> str:
         """The table heading: label and arrow (``"LPIPS ↓"``); a metric that is not ranked, its label alone."""
-        return f"{self.label} {self.arrow}" if self.ranked else self.label
+        return f"{self.label} {self.arrow}".rstrip()
+
+    def titled(self, name: str) -> str:
+        """``name`` with the arrow after it, when the metric has one (``"psnr ↑"``, ``"colorfulness"``)."""
+        return f"{name} {self.arrow}".rstrip()
 
 
 # BT.601 limited-range luma (as BasicSR's ``rgb2ycbcr(y_only=True)``), on RGB in [0, 1], result in 0..255.
