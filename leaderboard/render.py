@@ -150,9 +150,12 @@ def _reported_markdown() -> str:
 
 
 def tidy_frame(board: Leaderboard, reported: bool = False) -> pd.DataFrame:
-    """One row per model x column x metric (plus reported rows with ``source = reported``)."""
+    """One row per model x column x metric shown (plus reported rows with ``source = reported``)."""
     rows = []
+    shown = {column: board.column_metrics(column) for column in board.columns}
     for (model, column, metric), cell in board.cells.items():
+        if metric not in shown.get(column, ()):
+            continue
         rows.append(
             {
                 "source": "measured",

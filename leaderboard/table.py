@@ -79,6 +79,7 @@ class Leaderboard:
     # row -> a preference study's result for it ("score", "ci_low", "ci_high"; ``leaderboard --study``)
     preference: dict[str, dict[str, Any]] = field(default_factory=dict)
     no_ground_truth: set[ColumnKey] = field(default_factory=set)  # columns of scan sets
+    asked: bool = False  # the metrics were asked for (--metrics), not the defaults
 
     def heading(self, column: ColumnKey) -> str:
         """A column's label with its number of samples (and ``no ground truth`` for a scan set's)."""
@@ -86,10 +87,18 @@ class Leaderboard:
         return f"{column.label} · n={self.samples[column]}{scan}"
 
     def column_metrics(self, column: ColumnKey) -> list[str]:
-        """The metrics shown under ``column``: those some run of it has (a scan set has no PSNR, a
-        synthetic set scored without ``--metrics niqe`` no NIQE), in the board's order."""
-        shown = [m for m in self.metrics if any((model, column, m) in self.cells for model in self.models)]
-        return shown or list(self.metrics)
+        """The metrics shown under ``column``, in the board's order: by default the paper's three for a set
+        with ground truth and the no-reference ones for a scan set, whatever else its runs scored; with
+        ``--metrics``, those of them that some run of the column has."""
+        if self.asked:
+            candidates = self.metrics
+        else:
+            candidates = NO_REFERENCE_METRICS if column in self.no_ground_truth else DEFAULT_TABLE_METRICS
+        return [
+            m
+            for m in self.metrics
+            if m in candidates and any((model, column, m) in self.cells for model in self.models)
+        ]
 
     def cell(self, model: str, column: ColumnKey, metric: str) -> Cell | None:
         """The cell, or ``None`` when that model has no run in that column."""
@@ -232,6 +241,7 @@ def build_leaderboard(
         Columns, rows, cells with ranks and significance, and notes.
     """
     scans = [run for run in runs if run.info["dataset"].get("ground_truth", True) is False]
+    asked = bool(metrics)
     if not metrics:
         metrics = [
             *(DEFAULT_TABLE_METRICS if len(scans) < len(runs) else ()),
@@ -298,8 +308,13 @@ def build_leaderboard(
     if no_ground_truth:
         notes.append(NO_GROUND_TRUTH_NOTE)
     board = Leaderboard(
-        columns, metrics, models, cells, chosen, samples, notes, no_ground_truth=no_ground_truth
+        columns, metrics, models, cells, chosen, samples, notes, no_ground_truth=no_ground_truth, asked=asked
     )
+    for column in [column for column in columns if not board.column_metrics(column)]:
+        board.columns.remove(column)
+        notes.append(
+            f"{column.label}: none of the metrics shown ({', '.join(metrics)}) was scored there; left out"
+        )
     if any(not cell.complete for cell in cells.values()):
         board.notes.append(
             "k/n: the run has a value for only k of the column's n samples (the others failed or are missing); "

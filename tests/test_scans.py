@@ -180,25 +180,34 @@ def test_evaluate_scores_no_reference_metrics_and_leaderboard_says_so(
 def test_a_board_of_a_ground_truth_set_and_a_scan_set_shows_each_its_own_metrics(
     scans: Path, scan_runs: Path, tmp_path: Path
 ) -> None:
-    """A column shows the metrics its runs have: PSNR/SSIM/LPIPS (and colourfulness, which evaluate
-    scores everywhere) under the synthetic set, NIQE/PIQE/colourfulness under the scan set, never a
-    metric that no run of the column has (a column of empty cells)."""
+    """By default a ground-truth set's column shows PSNR/SSIM/LPIPS and a scan set's NIQE/PIQE/colourfulness,
+    whatever else the runs scored and whoever else is on the board; with --metrics, a column shows those
+    of the asked metrics its runs have, and a column with none of them is left out (with a note)."""
     synthetic = tmp_path / "synthetic"
     invoke("build-dataset", "folder", "--source", scans / "photos", "--size", "96", "--preset", "clean-gray",
            "--out", synthetic)  # fmt: skip
     runs = tmp_path / "runs"
     shutil.copytree(scan_runs, runs)
-    invoke("evaluate", "--model", "gray", "--dataset", synthetic, "--out", runs / "synthetic-gray")
+    invoke("evaluate", "--model", "gray", "--dataset", synthetic, "--out", runs / "synthetic-gray",
+           "--metrics", "psnr,ssim,lpips,niqe,colorfulness")  # fmt: skip
     html = invoke("leaderboard", runs, "--format", "html").output
     thead = html[html.index("<thead>") : html.index("</thead>")]
-    assert thead.count('class="sortable"') == 7 and 'colspan="4"' in thead and 'colspan="3"' in thead
+    assert thead.count('class="sortable"') == 6 and thead.count('colspan="3"') == 2
     head = invoke("leaderboard", runs).output.splitlines()[0].split(" | ")
     assert [cell.split("<br>")[-1].strip(" |") for cell in head[1:]] == [
-        "PSNR ↑", "SSIM ↑", "LPIPS ↓", "Colourfulness", "NIQE ↓", "PIQE ↓", "Colourfulness"
+        "PSNR ↑", "SSIM ↑", "LPIPS ↓", "NIQE ↓", "PIQE ↓", "Colourfulness"
     ]  # fmt: skip
-    assert "no ground truth" not in "".join(head[1:5]) and all("no ground truth" in c for c in head[5:])
+    assert "no ground truth" not in "".join(head[1:4]) and all("no ground truth" in c for c in head[4:])
     tex = invoke("leaderboard", runs, "--format", "tex").output
-    assert r"\begin{tabular}{lccccccc}" in tex and r"\cmidrule(lr){2-5}\cmidrule(lr){6-8}" in tex
+    assert r"\begin{tabular}{lcccccc}" in tex and r"\cmidrule(lr){2-4}\cmidrule(lr){5-7}" in tex
+    model_line = next(line for line in tex.splitlines() if line.startswith("Model & "))
+    assert model_line.count("&") == 6
+    asked = invoke("leaderboard", runs, "--metrics", "psnr,niqe").output
+    head = asked.splitlines()[0].split(" | ")
+    assert [cell.split("<br>")[-1].strip(" |") for cell in head[1:]] == ["PSNR ↑", "NIQE ↓", "NIQE ↓"]
+    only_psnr = invoke("leaderboard", runs, "--metrics", "psnr").output
+    assert "no ground truth" not in only_psnr.splitlines()[0] and "PSNR ↑" in only_psnr.splitlines()[0]
+    assert "none of the metrics shown (psnr) was scored there; left out" in only_psnr
 
 
 def test_scan_set_refusals(scan_set: Path, tmp_path: Path) -> None:
