@@ -335,6 +335,9 @@ def test_colourfulness_has_no_arrow_anywhere():
     """score, evaluate and compare print a metric with its direction; colourfulness has none (↑ was shown)."""
     from pikfix_bench.metrics import METRICS
 
-    assert METRICS["colorfulness"].arrow == "" and METRICS["colorfulness"].titled("colorfulness") == "colorfulness"
+    assert (
+        METRICS["colorfulness"].arrow == ""
+        and METRICS["colorfulness"].titled("colorfulness") == "colorfulness"
+    )
     assert METRICS["colorfulness"].header == "Colourfulness"
     assert METRICS["psnr"].titled("psnr") == "psnr ↑" and METRICS["niqe"].header == "NIQE ↓"
