@@ -476,3 +476,30 @@ def test_pipeline_preset_and_severity_steps_do_what_they_say():
     assert step["applied"] and step["params"]["quality"] == row["quality"] == 15
     _, (step,) = run(Pipeline({"steps": [{"op": "jpeg", "severity": 3, "quality": 77}]}))
     assert step["params"]["quality"] == 77  # the step's own setting over the row
+
+
+# --- degradations/realesrgan_stages.py (run of 2026-12-06: 217 mutants, 14 survived) ---
+
+
+@pytest.mark.parametrize("channels", [3, 1])
+def test_realesrgan_libjpeg_option_is_opencvs_round_trip_by_value(channels):
+    """realesrgan_stages.py: ``jpeg=libjpeg`` (OpenCV's codec, the pre-0.2.0 behaviour) was compared with
+    itself only: its clamp, 8-bit scaling, gray branch and decode scaling mutated freely."""
+    import cv2
+
+    from pikfix_bench.degradations.realesrgan_stages import _libjpeg
+
+    rng = np.random.default_rng(channels)
+    image = torch.from_numpy(rng.uniform(-0.1, 1.1, (1, channels, 24, 40)).astype(np.float32))
+    out = _libjpeg(image, 61.6)
+    array = np.clip(image[0].permute(1, 2, 0).numpy(), 0, 1) * 255
+    array = np.floor(array + 0.5).astype(np.uint8)
+    array = array[..., 0] if channels == 1 else array
+    encoded = cv2.imencode(
+        ".jpg", array if channels == 1 else array[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 62]
+    )[1]
+    decoded = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
+    decoded = decoded[..., None] if channels == 1 else decoded[..., ::-1]
+    expected = torch.from_numpy(np.ascontiguousarray(decoded)).permute(2, 0, 1)[None].float() / 255
+    assert out.shape == (1, channels, 24, 40)
+    torch.testing.assert_close(out, expected, rtol=0, atol=0)
