@@ -1,0 +1,52 @@
+"""Write ``tests/data/pikfix_tiny_golden.npz``: what the tiny Pik-Fix network of ``tests/tiny_pikfix.py``,
+with weights drawn by ``torch.manual_seed(0)``, makes of fixed photographs through ``colorize`` untiled
+and tiled (tile 128). ``tests/test_pikfix_golden.py`` holds the inference path (Lab scaling, padding,
+precision, tile blending) to it; regenerate only for a deliberate change, and say why in CHANGELOG.md.
+
+Usage: ``python tools/make_pikfix_tiny_golden.py``
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from skimage import color, data
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from tiny_pikfix import tiny  # noqa: E402
+
+from pikfix_bench.model import PikFix, colorize  # noqa: E402
+
+
+def golden_inputs() -> dict[str, np.ndarray]:
+    """The gray inputs (odd sizes: padded and cropped back) and the colour reference."""
+    astronaut = data.astronaut()
+    gray = (color.rgb2gray(astronaut) * 255).round().astype(np.uint8)
+    return {
+        "small": np.ascontiguousarray(gray[::4, ::4][:90, :117]),
+        "large": np.ascontiguousarray(gray[::2, ::2][:170, :230]),
+        "reference": np.ascontiguousarray(data.coffee()[::6, ::6]),
+    }
+
+
+def golden_outputs() -> dict[str, np.ndarray]:
+    """``colorize`` of the inputs by the seeded tiny network, untiled and tiled."""
+    torch.manual_seed(0)
+    model = PikFix(tiny()).eval()
+    inputs = golden_inputs()
+    with torch.no_grad():
+        untiled = colorize(model, [inputs["small"]], [inputs["reference"]])[0]
+        tiled = colorize(model, [inputs["large"]], [inputs["reference"]], tile=128)[0]
+    return {"untiled": untiled, "tiled": tiled}
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    outputs = golden_outputs()
+    np.savez_compressed(ROOT / "tests" / "data" / "pikfix_tiny_golden.npz", **outputs)
+    print({name: (array.shape, int(array.std())) for name, array in outputs.items()})
