@@ -503,3 +503,16 @@ def test_realesrgan_libjpeg_option_is_opencvs_round_trip_by_value(channels):
     expected = torch.from_numpy(np.ascontiguousarray(decoded)).permute(2, 0, 1)[None].float() / 255
     assert out.shape == (1, channels, 24, 40)
     torch.testing.assert_close(out, expected, rtol=0, atol=0)
+
+
+# --- metrics/piqe.py, niqe.py, brisque.py (runs of 2026-12-06) ---
+
+
+@pytest.mark.parametrize("metric", ["piqe", "niqe", "brisque"])
+def test_no_reference_messages_name_the_metric(metric):
+    """piqe.py (and its siblings): the metric name passed to the shared input check mutated."""
+    function = getattr(importlib.import_module(f"pikfix_bench.metrics.{metric}"), metric)
+    with pytest.raises(PikfixError, match=rf"^{metric}: expected N x 3 x H x W or N x 1 x H x W uint8, got "):
+        function(torch.zeros((1, 3, 100, 100), dtype=torch.float32))
+    with pytest.raises(PikfixError, match=rf"^{metric}: "):
+        function(torch.zeros((0, 3, 100, 100), dtype=torch.uint8))
