@@ -516,3 +516,108 @@ def test_no_reference_messages_name_the_metric(metric):
         function(torch.zeros((1, 3, 100, 100), dtype=torch.float32))
     with pytest.raises(PikfixError, match=rf"^{metric}: "):
         function(torch.zeros((0, 3, 100, 100), dtype=torch.uint8))
+
+
+SPEC_ERRORS = [
+    (
+        {"steps": [], "geometry": {"zoom": 2}},
+        "custom: geometry takes crop_after_damage, ground_truth, input_downscale, source_scale",
+    ),
+    (
+        {"steps": [], "geometry": "x"},
+        "custom: geometry takes crop_after_damage, ground_truth, input_downscale, source_scale",
+    ),
+    (
+        {"steps": [], "geometry": {"source_scale": 17}},
+        "custom: geometry.source_scale must be a whole number 1..16, got 17",
+    ),
+    (
+        {"steps": [], "geometry": {"input_downscale": True}},
+        "custom: geometry.input_downscale must be a whole number 1..16, got True",
+    ),
+    (
+        {"steps": [], "geometry": {"source_scale": 0}},
+        "custom: geometry.source_scale must be a whole number 1..16, got 0",
+    ),
+    (
+        {"steps": [], "geometry": {"input_downscale": 2.0}},
+        "custom: geometry.input_downscale must be a whole number 1..16, got 2.0",
+    ),
+    (
+        {"steps": [], "geometry": {"crop_after_damage": "yes"}},
+        "custom: geometry.crop_after_damage must be true or false, got 'yes'",
+    ),
+    (
+        {"steps": [], "geometry": {"crop_after_damage": True, "input_downscale": 2}},
+        "custom: geometry.crop_after_damage keeps the size: no source_scale or input_downscale",
+    ),
+    (
+        {"steps": [], "geometry": {"crop_after_damage": True, "source_scale": 2}},
+        "custom: geometry.crop_after_damage keeps the size: no source_scale or input_downscale",
+    ),
+    (
+        {"steps": [], "colour": 1},
+        "pipeline spec: unknown keys ['colour'] (allowed: name, description, steps, geometry)",
+    ),
+    ("nope", "a pipeline spec must be a mapping with a 'steps' list"),
+]
+
+
+@pytest.mark.parametrize(("spec", "message"), SPEC_ERRORS)
+def test_pipeline_spec_and_geometry_errors_are_complete(spec, message):
+    """pipeline.py: the spec's and geometry's messages and checks (keys, 1..16 bounds, ``and``/``or``)."""
+    import re
+
+    from pikfix_bench.degradations import Pipeline
+    from pikfix_bench.degradations.base import DegradationError
+
+    with pytest.raises(DegradationError, match="^" + re.escape(message) + "$"):
+        Pipeline(spec)
+
+
+def test_pipeline_files_sizes_defaults_and_masks(tmp_path):
+    """pipeline.py: pipeline files (a bare list of steps, unreadable and invalid files named), the default
+    name, geometry bounds (16 allowed), ``min_size`` and its message, ``degrade``'s default seed and sample
+    id, and masks following a change of size."""
+    import re
+
+    from pikfix_bench.degradations import Pipeline, build_pipeline, degrade
+    from pikfix_bench.degradations.base import DegradationError
+
+    (tmp_path / "list.yaml").write_text("- op: jpeg\n")
+    listed = Pipeline.from_yaml(tmp_path / "list.yaml")
+    assert listed.name == "list" and listed.spec["steps"] == [{"op": "jpeg"}]
+    (tmp_path / "bad.yaml").write_text("steps: [\n")
+    with pytest.raises(DegradationError, match="^" + re.escape(f"{tmp_path / 'bad.yaml'}: not valid YAML (")):
+        Pipeline.from_yaml(tmp_path / "bad.yaml")
+    missing = tmp_path / "none.yaml"
+    with pytest.raises(
+        DegradationError, match="^" + re.escape(f"{missing}: cannot read pipeline file (") + ".*\\)$"
+    ):
+        Pipeline.from_yaml(missing)
+    (tmp_path / "wrong.yaml").write_text("steps: [{op: jpeg, p: 2}]\n")
+    with pytest.raises(
+        DegradationError, match="^" + re.escape(f"{tmp_path / 'wrong.yaml'}: wrong.steps[0]: p must")
+    ):
+        Pipeline.from_yaml(tmp_path / "wrong.yaml")
+    assert Pipeline({"steps": []}).name == "custom" and Pipeline({"steps": []}).min_size == 1
+    assert Pipeline({"steps": [], "geometry": {"source_scale": 16}}).geometry.source_scale == 16
+    procedural = build_pipeline("pikfix-procedural")
+    assert procedural.min_size == 16
+    procedural.run(np.zeros((16, 20), np.uint8), np.random.default_rng(0))  # exactly the minimum: runs
+    with pytest.raises(
+        DegradationError,
+        match=re.escape(
+            "pikfix-procedural: image of 20x15 is too small (this pipeline needs at least 16 pixels per side)"
+        )
+        + "$",
+    ):
+        procedural.run(np.zeros((15, 20), np.uint8), np.random.default_rng(0))
+    image = np.random.default_rng(1).integers(0, 256, (40, 48, 3), dtype=np.uint8)
+    spec = {"steps": [{"op": "jpeg"}]}
+    assert np.array_equal(degrade(image, spec).image, degrade(image, spec, seed=0, sample_id="0").image)
+    assert not np.array_equal(degrade(image, spec).image, degrade(image, spec, seed=1, sample_id="0").image)
+    # a mask drawn before a resize follows it (nearest neighbour), to the new width and height
+    large = np.random.default_rng(1).integers(0, 256, (96, 120, 3), dtype=np.uint8)
+    resized = degrade(large, {"steps": [{"op": "dust", "density": 80.0}, {"op": "realesrgan"}]}, seed=2)
+    assert resized.image.shape == (24, 30, 3) and resized.mask.shape == (24, 30) and resized.mask.any()
