@@ -1,6 +1,7 @@
 """Write ``tests/data/pikfix_tiny_golden.npz``: what the tiny Pik-Fix network of ``tests/tiny_pikfix.py``,
 with weights drawn by ``torch.manual_seed(0)``, makes of fixed photographs through ``colorize`` untiled
-and tiled (tile 128). ``tests/test_pikfix_golden.py`` holds the inference path (Lab scaling, padding,
+and tiled (tile 128), and of a picture padded along one side only and of a 16 x 16 one (padded by
+replication: reflection needs a pad shorter than the side). ``tests/test_pikfix_golden.py`` holds the inference path (Lab scaling, padding,
 precision, tile blending) to it; regenerate only for a deliberate change, and say why in CHANGELOG.md.
 
 Usage: ``python tools/make_pikfix_tiny_golden.py``
@@ -30,6 +31,8 @@ def golden_inputs() -> dict[str, np.ndarray]:
     return {
         "small": np.ascontiguousarray(gray[::4, ::4][:90, :117]),
         "large": np.ascontiguousarray(gray[::2, ::2][:170, :230]),
+        "one_side": np.ascontiguousarray(gray[::4, ::4][:96, :117]),  # only the width is padded
+        "tiny": np.ascontiguousarray(gray[::16, ::16][:16, :16]),  # padded by its own size: replicated
         "reference": np.ascontiguousarray(data.coffee()[::6, ::6]),
     }
 
@@ -42,7 +45,9 @@ def golden_outputs() -> dict[str, np.ndarray]:
     with torch.no_grad():
         untiled = colorize(model, [inputs["small"]], [inputs["reference"]])[0]
         tiled = colorize(model, [inputs["large"]], [inputs["reference"]], tile=128)[0]
-    return {"untiled": untiled, "tiled": tiled}
+        one_side = colorize(model, [inputs["one_side"]], [inputs["reference"]])[0]
+        tiny_image = colorize(model, [inputs["tiny"]], [inputs["reference"]])[0]
+    return {"untiled": untiled, "tiled": tiled, "one_side": one_side, "tiny": tiny_image}
 
 
 if __name__ == "__main__":
