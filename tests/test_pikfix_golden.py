@@ -28,7 +28,7 @@ def outputs() -> dict[str, np.ndarray]:
     return golden_outputs()
 
 
-@pytest.mark.parametrize("name", ["untiled", "tiled", "one_side", "tiny"])
+@pytest.mark.parametrize("name", ["untiled", "tiled", "one_side", "tiny", "tiled_pair_0", "tiled_pair_1"])
 def test_colorize_reproduces_the_recorded_outputs(outputs, name):
     with np.load(GOLDEN) as golden:
         expected = golden[name]
