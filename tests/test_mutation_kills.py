@@ -621,3 +621,43 @@ def test_pipeline_files_sizes_defaults_and_masks(tmp_path):
     large = np.random.default_rng(1).integers(0, 256, (96, 120, 3), dtype=np.uint8)
     resized = degrade(large, {"steps": [{"op": "dust", "density": 80.0}, {"op": "realesrgan"}]}, seed=2)
     assert resized.image.shape == (24, 30, 3) and resized.mask.shape == (24, 30) and resized.mask.any()
+
+
+def test_inference_budget_precisions_and_mismatch_message(tmp_path):
+    """inference.py: the tile budget (measured 10.4 GiB for 2048 x 2048; whole multiples of 32), the
+    precision names, the version and mismatch messages."""
+    import re
+
+    from tiny_pikfix import tiny
+
+    from pikfix_bench.model import PikFix, colorize, load_model, save_model
+    from pikfix_bench.model.inference import tile_for_budget
+
+    assert [tile_for_budget(g) for g in (10.4, 2.5, 1.0, 0.01)] == [2048, 992, 608, 256]
+    assert all(isinstance(tile_for_budget(g), int) for g in (10.4, 1.0))
+    model = PikFix(tiny()).eval()
+    gray = [np.random.default_rng(0).integers(0, 256, (32, 32), dtype=np.uint8)]
+    reference = [np.random.default_rng(1).integers(0, 256, (32, 32, 3), dtype=np.uint8)]
+    fp32 = colorize(model, gray, reference)[0]
+    for precision in ("bf16", "fp16"):
+        reduced = colorize(model, gray, reference, precision=precision)[0]
+        assert reduced.shape == fp32.shape and np.abs(reduced.astype(int) - fp32).mean() < 8
+    save_model(tmp_path / "m.pth", model, {})
+    payload = torch.load(tmp_path / "m.pth", weights_only=True)
+    torch.save({**payload, "version": 7}, tmp_path / "v7.pth")
+    with pytest.raises(
+        PikfixError,
+        match="^" + re.escape(f"pikfix: {tmp_path / 'v7.pth'} has checkpoint version 7, expected 1") + "$",
+    ):
+        load_model(tmp_path / "v7.pth")
+    payload["config"]["bins"] = 8
+    torch.save(payload, tmp_path / "mismatch.pth")
+    expected = PikFix(tiny(bins=8)).state_dict()
+    differing = sorted(
+        key
+        for key in payload["state_dict"]
+        if key in expected and expected[key].shape != payload["state_dict"][key].shape
+    )
+    message = f"pikfix: {tmp_path / 'mismatch.pth'} does not match its own config ({len(differing)} differing weights, e.g. {differing[0]})"
+    with pytest.raises(PikfixError, match="^" + re.escape(message) + "$"):
+        load_model(tmp_path / "mismatch.pth")
