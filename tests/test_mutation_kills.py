@@ -428,6 +428,10 @@ PIPELINE_ERRORS = [
         "custom.steps[0]: a preset step takes severity, texture_dir and p, not ['sigma']",
     ),
     ({"preset": "nope"}, "custom.steps[0]: unknown preset 'nope'; choose one of: "),
+    (  # texture_dir is a preset step's key, passed on to the preset (which may not use one)
+        {"preset": "pikfix-procedural", "texture_dir": "/x"},
+        "custom.steps[0]: preset pikfix-procedural does not use a texture folder (only: pikfix, pikfix-offline)",
+    ),
     (
         {"preset": "realesrgan"},
         "custom.steps[0]: preset realesrgan changes sizes (geometry); use it as the whole pipeline",
@@ -650,6 +654,11 @@ def test_inference_budget_precisions_and_mismatch_message(tmp_path):
         match="^" + re.escape(f"pikfix: {tmp_path / 'v7.pth'} has checkpoint version 7, expected 1") + "$",
     ):
         load_model(tmp_path / "v7.pth")
+    missing = {**payload, "state_dict": dict(list(payload["state_dict"].items())[1:])}
+    torch.save(missing, tmp_path / "missing.pth")
+    first = next(iter(payload["state_dict"]))
+    with pytest.raises(PikfixError, match=re.escape(f"(1 differing weights, e.g. {first})") + "$"):
+        load_model(tmp_path / "missing.pth")  # a weight that is missing differs too
     payload["config"]["bins"] = 8
     torch.save(payload, tmp_path / "mismatch.pth")
     expected = PikFix(tiny(bins=8)).state_dict()
