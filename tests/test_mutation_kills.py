@@ -670,3 +670,32 @@ def test_inference_budget_precisions_and_mismatch_message(tmp_path):
     message = f"pikfix: {tmp_path / 'mismatch.pth'} does not match its own config ({len(differing)} differing weights, e.g. {differing[0]})"
     with pytest.raises(PikfixError, match="^" + re.escape(message) + "$"):
         load_model(tmp_path / "mismatch.pth")
+
+
+def test_niqe_tables_are_cached_loaded_without_pickle_and_span_the_grid(monkeypatch):
+    """niqe.py: the caches removed (``lru_cache``), ``allow_pickle=True`` on the parameters (refused even
+    past the sha256 check: defence in depth), the grid's end (``0.2:0.001:10``) and the searchsorted clamps
+    at both ends of the grid (a fit beyond the grid's ratios takes its first or last value)."""
+    import io
+
+    from pikfix_bench.metrics import niqe as niqe_module
+
+    assert niqe_module.pristine_model() is niqe_module.pristine_model()
+    assert niqe_module._aggd_tables() is niqe_module._aggd_tables()
+    device = torch.device("cpu")
+    assert niqe_module._aggd_tables_on(device) is niqe_module._aggd_tables_on(device)
+    grid = niqe_module._aggd_tables()[0]
+    assert len(grid) == 9801 and grid[0] == 0.2 and grid[-1] == 10.0
+    peaked = torch.zeros((1, 10000), dtype=torch.float64)
+    peaked[0, :3], peaked[0, 3:6] = 50.0, -50.0  # almost all zero: a ratio below the grid's first
+    flat_top = torch.tensor([[1.0, -1.0] * 500], dtype=torch.float64)  # |x| constant: above the last
+    assert float(niqe_module.aggd_fit(peaked)[1]) == 0.2 and float(niqe_module.aggd_fit(flat_top)[1]) == 10.0
+    buffer = io.BytesIO()
+    np.savez(buffer, mu_prisparam=np.array([{"a": 1}], dtype=object), cov_prisparam=np.eye(2))
+    monkeypatch.setattr(niqe_module, "verified_params", lambda: buffer.getvalue())
+    niqe_module.pristine_model.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="allow_pickle"):
+            niqe_module.pristine_model()
+    finally:
+        niqe_module.pristine_model.cache_clear()
