@@ -637,7 +637,7 @@ def test_inference_budget_precisions_and_mismatch_message(tmp_path):
     from pikfix_bench.model import PikFix, colorize, load_model, save_model
     from pikfix_bench.model.inference import tile_for_budget
 
-    assert [tile_for_budget(g) for g in (10.4, 2.5, 1.0, 0.01)] == [2048, 992, 608, 256]
+    assert [tile_for_budget(g) for g in (10.4, 2.6, 2.5999, 2.5, 1.0, 0.01)] == [2048, 1024, 992, 992, 608, 256]
     assert all(isinstance(tile_for_budget(g), int) for g in (10.4, 1.0))
     model = PikFix(tiny()).eval()
     gray = [np.random.default_rng(0).integers(0, 256, (32, 32), dtype=np.uint8)]
