@@ -646,6 +646,9 @@ def test_inference_budget_precisions_and_mismatch_message(tmp_path):
     for precision in ("bf16", "fp16"):
         reduced = colorize(model, gray, reference, precision=precision)[0]
         assert reduced.shape == fp32.shape and np.abs(reduced.astype(int) - fp32).mean() < 8
+        assert not np.array_equal(reduced, fp32)  # the precision is applied
+    with pytest.raises(ValueError):  # one reference per input, never silently fewer outputs
+        colorize(model, gray * 2, reference)
     save_model(tmp_path / "m.pth", model, {})
     payload = torch.load(tmp_path / "m.pth", weights_only=True)
     torch.save({**payload, "version": 7}, tmp_path / "v7.pth")
