@@ -637,7 +637,14 @@ def test_inference_budget_precisions_and_mismatch_message(tmp_path):
     from pikfix_bench.model import PikFix, colorize, load_model, save_model
     from pikfix_bench.model.inference import tile_for_budget
 
-    assert [tile_for_budget(g) for g in (10.4, 2.6, 2.5999, 2.5, 1.0, 0.01)] == [2048, 1024, 992, 992, 608, 256]
+    assert [tile_for_budget(g) for g in (10.4, 2.6, 2.5999, 2.5, 1.0, 0.01)] == [
+        2048,
+        1024,
+        992,
+        992,
+        608,
+        256,
+    ]
     assert all(isinstance(tile_for_budget(g), int) for g in (10.4, 1.0))
     model = PikFix(tiny()).eval()
     gray = [np.random.default_rng(0).integers(0, 256, (32, 32), dtype=np.uint8)]
@@ -702,3 +709,22 @@ def test_niqe_tables_are_cached_loaded_without_pickle_and_span_the_grid(monkeypa
             niqe_module.pristine_model()
     finally:
         niqe_module.pristine_model.cache_clear()
+
+
+def test_niqe_undefined_fits_and_block_message():
+    """niqe.py: an undefined AGGD fit (no negative values: NaN ratio) takes the grid's first value, as
+    MATLAB's ``min`` of NaNs (its alpha still enters ``nanmean``); ``niqe_features``' message whole, for
+    a short and for a narrow image."""
+    import re
+
+    from pikfix_bench.metrics import niqe as niqe_module
+
+    index, alpha, left, right = niqe_module.aggd_fit(torch.ones((2, 50), dtype=torch.float64))
+    assert index.tolist() == [0, 0] and alpha.tolist() == [0.2, 0.2]
+    assert torch.isnan(left).all() and right.tolist() == [1.0, 1.0]
+    for height, width in ((95, 300), (300, 95)):
+        message = (
+            f"niqe: a {width}x{height} image has no whole 96x96 block (NIQE needs at least 96 x 96 pixels)"
+        )
+        with pytest.raises(PikfixError, match="^" + re.escape(message) + "$"):
+            niqe_module.niqe_features(torch.zeros((1, height, width), dtype=torch.float64))
