@@ -204,6 +204,9 @@ def tidy_frame(board: Leaderboard, reported: bool = False) -> pd.DataFrame:
             for r in reported_rows()
         ]
     frame = pd.DataFrame(rows)
+    for column in ("count", "samples", "inf_count", "rank", "paired_count"):
+        if column in frame:  # whole numbers, absent where a cell has none (not 2.0 and NaN)
+            frame[column] = frame[column].astype("Int64")
     return frame.sort_values(["source", "dataset", "profile", "metric", "model"], kind="stable").reset_index(
         drop=True
     )

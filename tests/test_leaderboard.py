@@ -341,3 +341,15 @@ def test_colourfulness_has_no_arrow_anywhere():
     )
     assert METRICS["colorfulness"].header == "Colourfulness"
     assert METRICS["psnr"].titled("psnr") == "psnr ↑" and METRICS["niqe"].header == "NIQE ↓"
+
+
+def test_json_and_csv_counts_and_ranks_are_whole_numbers(toy_runs):
+    """Ranks and counts are integers in json and csv (``2``, not ``2.0``; null or blank when absent)."""
+    board = build_leaderboard(find_runs([toy_runs]))
+    rows = json.loads(render(board, "json"))["rows"]
+    for row in rows:
+        for key in ("rank", "paired_count", "count", "samples", "inf_count"):
+            assert row[key] is None or type(row[key]) is int, (key, row[key])
+    assert any(row["rank"] == 2 for row in rows)
+    csv_text = render(board, "csv")
+    assert ",2.0," not in csv_text and ",1.0," not in csv_text
