@@ -7,6 +7,7 @@ unless the mutant is in ``lpips_metric``).
 from __future__ import annotations
 
 import importlib
+import math
 import threading
 
 import numpy as np
@@ -728,3 +729,31 @@ def test_niqe_undefined_fits_and_block_message():
         )
         with pytest.raises(PikfixError, match="^" + re.escape(message) + "$"):
             niqe_module.niqe_features(torch.zeros((1, height, width), dtype=torch.float64))
+
+
+# --- metrics/summary.py (run of 2026-12-06: 27 mutants, 7 survived) ---
+
+
+def test_metric_summary_edges_and_record():
+    """summary.py: one finite value (``size == 0`` -> ``== 1``), no finite value (NaN, written ``"nan"``),
+    the ``missing`` default, the record's ``aggregation`` key, and the summary being immutable."""
+    import dataclasses
+
+    from pikfix_bench.metrics.summary import MetricSummary, summarize
+
+    one = summarize([3.0])
+    assert (one.mean, one.std, one.median, one.count, one.missing) == (3.0, 0.0, 3.0, 1, 0)
+    none = summarize([math.inf, math.nan])
+    assert math.isnan(none.mean) and math.isnan(none.std) and math.isnan(none.median)
+    record = none.to_dict()
+    assert (
+        record["mean"] == "nan"
+        and record["count"] == 1
+        and record["inf_count"] == 1
+        and record["missing"] == 1
+    )
+    assert record["aggregation"] == "mean of 0 finite per-image values; 1 infinite left out; 1 missing"
+    plain = MetricSummary(1.0, 0.0, 1.0, 2, 0)
+    assert plain.missing == 0 and plain.aggregation == "mean of 2 finite per-image values"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plain.mean = 2.0
