@@ -757,3 +757,69 @@ def test_metric_summary_edges_and_record():
     assert plain.missing == 0 and plain.aggregation == "mean of 2 finite per-image values"
     with pytest.raises(dataclasses.FrozenInstanceError):
         plain.mean = 2.0
+
+
+# --- metrics/profiles.py (run of 2026-12-06) ---
+
+PINNED_PROFILES = {
+    "pikfix": (
+        "Pik-Fix code: RGB [0,1]; SSIM 11x11 Gaussian (1.5) per channel, zero padding, full map mean",
+        "rgb",
+        "rgb",
+        "zero",
+    ),
+    "skimage": (
+        "skimage.metrics: RGB; SSIM gaussian_weights, sigma 1.5, population covariance, border cropped",
+        "rgb",
+        "rgb",
+        "valid",
+    ),
+    "basicsr": (
+        "BasicSR / restoration papers: Y of BT.601 YCbCr, optional crop_border, SSIM 11/1.5 'valid'",
+        "y",
+        "y",
+        "valid",
+    ),
+    "matlab": (
+        "MATLAB style: SSIM 11/1.5 'valid' on rounded rgb2gray; PSNR on RGB",
+        "rgb",
+        "gray-rounded",
+        "valid",
+    ),
+}
+
+
+def test_metric_profiles_are_pinned_and_checked():
+    """profiles.py: every field of the four profiles (their records are stored with every result, so a
+    changed profile changes what a table means), the default profile, immutability, and unknown spaces,
+    paddings or LPIPS variants refused (a mutated ``"valid"`` or ``"gray-rounded"`` fell into a branch)."""
+    import dataclasses
+
+    from pikfix_bench.metrics.profiles import DEFAULT_PROFILE, PROFILES, MetricProfile
+
+    assert DEFAULT_PROFILE == "pikfix" and set(PROFILES) == set(PINNED_PROFILES)
+    for name, (description, psnr_space, ssim_space, padding) in PINNED_PROFILES.items():
+        assert PROFILES[name].to_dict() == {
+            "name": name, "description": description, "psnr_space": psnr_space, "ssim_space": ssim_space,
+            "ssim_padding": padding, "ssim_window": 11, "ssim_sigma": 1.5, "crop_border": 0,
+            "lpips_net": "alex", "lpips_version": "0.1",
+        }  # fmt: skip
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        PROFILES["pikfix"].crop_border = 4
+    from pikfix_bench.metrics.profiles import get_profile
+
+    assert get_profile("basicsr", crop_border=0).crop_border == 0  # 0 is a valid border
+    assert (
+        get_profile("basicsr", crop_border=4).crop_border == 4
+        and get_profile("basicsr") is PROFILES["basicsr"]
+    )
+    with pytest.raises(PikfixError, match="^crop_border must be >= 0, got -1$"):
+        get_profile("basicsr", crop_border=-1)
+    with pytest.raises(
+        PikfixError, match="^unknown metric profile 'nope'; choose one of: pikfix, skimage, basicsr, matlab$"
+    ):
+        get_profile("nope")
+    for field, value in (("psnr_space", "ycbcr"), ("ssim_space", "XXgray-roundedXX"), ("ssim_padding", "same"),
+                         ("lpips_net", "vgg"), ("lpips_version", "0.0")):  # fmt: skip
+        with pytest.raises(PikfixError, match=f"^metric profile 'x': {field} '{value}' is not one of "):
+            MetricProfile("x", "test", **{field: value})

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pikfix_bench.errors import PikfixError
 from pikfix_bench.metrics.ssim import SsimPadding
@@ -53,6 +53,22 @@ class MetricProfile:
     crop_border: int = 0
     lpips_net: str = "alex"
     lpips_version: str = "0.1"
+
+    def __post_init__(self) -> None:
+        """Refuse a space, padding or LPIPS variant the scorer does not compute (a profile may come from a
+        run record written by someone else): an unknown value would otherwise fall into some branch."""
+        choices = {
+            "psnr_space": get_args(ColorSpace),
+            "ssim_space": get_args(ColorSpace),
+            "ssim_padding": get_args(SsimPadding),
+            "lpips_net": ("alex",),
+            "lpips_version": ("0.1",),
+        }
+        for field, allowed in choices.items():
+            if getattr(self, field) not in allowed:
+                raise PikfixError(
+                    f"metric profile {self.name!r}: {field} {getattr(self, field)!r} is not one of {', '.join(allowed)}"
+                )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able description, stored beside every result."""
