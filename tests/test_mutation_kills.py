@@ -823,3 +823,73 @@ def test_metric_profiles_are_pinned_and_checked():
                          ("lpips_net", "vgg"), ("lpips_version", "0.0")):  # fmt: skip
         with pytest.raises(PikfixError, match=f"^metric profile 'x': {field} '{value}' is not one of "):
             MetricProfile("x", "test", **{field: value})
+
+
+# --- metrics/checks.py (run of 2026-12-06) ---
+
+
+def test_metric_argument_checks_and_their_messages_whole():
+    """checks.py: each refusal and its whole message (the metrics' own tests match only parts of them)."""
+    import re
+
+    from pikfix_bench.metrics.checks import check_batch, check_window, resolve_data_range
+
+    def refused(error, message, function, *args, **kwargs):
+        with pytest.raises(error, match="^" + re.escape(message) + "$"):
+            function(*args, **kwargs)
+
+    z = torch.zeros
+    refused(
+        PikfixError, "m: pred must be an N x C x H x W tensor, got (3, 4, 4)", check_batch, "m", z(3, 4, 4)
+    )
+    refused(PikfixError, "m: pred must be an N x C x H x W tensor, got list", check_batch, "m", [1])
+    refused(
+        PikfixError,
+        "m: target must be an N x C x H x W tensor, got (1, 3, 4)",
+        check_batch,
+        "m",
+        z(1, 3, 4, 4),
+        z(1, 3, 4),
+    )
+    refused(PikfixError, "m: pred is an empty batch", check_batch, "m", z(0, 3, 4, 4))
+    refused(PikfixError, "m: target is an empty batch", check_batch, "m", z(1, 3, 4, 4), z(0, 3, 4, 4))
+    refused(PikfixError, "m: pred must have 3 channels, got 2", check_batch, "m", z(1, 2, 4, 4), channels=3)
+    refused(
+        PikfixError,
+        "m: target must have 3 channels, got 1",
+        check_batch,
+        "m",
+        z(1, 3, 4, 4),
+        z(1, 1, 4, 4),
+        channels=3,
+    )
+    refused(
+        ShapeMismatchError,
+        "m: pred (1, 3, 4, 4) and target (2, 3, 4, 4) differ in shape (batch sizes included: nothing is broadcast)",
+        check_batch, "m", z(1, 3, 4, 4), z(2, 3, 4, 4),
+    )  # fmt: skip
+    assert check_batch("m", z(1, 3, 4, 4), z(1, 3, 4, 4), channels=3) is None
+    assert (
+        check_batch("m", z(1, 1, 4, 4)) is None and check_batch("m", z(1, 5, 4, 4), None, channels=5) is None
+    )
+    uint8 = torch.zeros((1, 3, 4, 4), dtype=torch.uint8)
+    refused(
+        PikfixError,
+        "m: torch.uint8 images need an explicit data_range (255 for uint8 on 0..255); float images default to 1.0",
+        resolve_data_range, "m", uint8, None,
+    )  # fmt: skip
+    refused(PikfixError, "m: data_range must be positive, got 0", resolve_data_range, "m", uint8, 0)
+    assert resolve_data_range("m", z(1, 3, 4, 4), None) == 1.0
+    assert resolve_data_range("m", z(1, 3, 4, 4), 0.5) == 0.5 and resolve_data_range("m", uint8, 1) == 1.0
+    value = resolve_data_range("m", uint8, 255)
+    assert value == 255.0 and type(value) is float
+    for window in (10, 0, -3, 11.5):
+        refused(
+            PikfixError,
+            f"ssim: window_size must be an odd positive integer, got {window}",
+            check_window,
+            window,
+            1.5,
+        )
+    refused(PikfixError, "ssim: sigma must be positive, got 0", check_window, 11, 0)
+    assert check_window(1, 0.5) is None and check_window(11.0, 1.5) is None
