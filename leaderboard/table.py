@@ -310,9 +310,9 @@ def build_leaderboard(
     board = Leaderboard(
         columns, metrics, models, cells, chosen, samples, notes, no_ground_truth=no_ground_truth, asked=asked
     )
-    for column in [column for column in columns if not board.column_metrics(column)]:
+    for column in [column for column in board.columns if not board.column_metrics(column)]:
         board.columns.remove(column)
-        notes.append(
+        board.notes.append(
             f"{column.label}: none of the metrics shown ({', '.join(metrics)}) was scored there; left out"
         )
     if any(not cell.complete for cell in cells.values()):
@@ -320,9 +320,9 @@ def build_leaderboard(
             "k/n: the run has a value for only k of the column's n samples (the others failed or are missing); "
             + ("ranked anyway (--rank-partial)" if rank_partial else "not ranked (--rank-partial ranks them)")
         )
-    for column in columns:
-        for metric in metrics:
-            column_cells = [c for m in models if (c := board.cell(m, column, metric)) is not None]
+    for column in board.columns:
+        for metric in board.metrics:
+            column_cells = [c for m in board.models if (c := board.cell(m, column, metric)) is not None]
             _rank([c for c in column_cells if c.complete or rank_partial], metric)
             _significance(board, column, metric)
     return board
