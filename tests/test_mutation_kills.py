@@ -893,3 +893,74 @@ def test_metric_argument_checks_and_their_messages_whole():
         )
     refused(PikfixError, "ssim: sigma must be positive, got 0", check_window, 11, 0)
     assert check_window(1, 0.5) is None and check_window(11.0, 1.5) is None
+
+
+def test_a_pipeline_without_geometry_has_the_empty_geometry():
+    """pipeline.py: the ``Geometry`` defaults (``ground_truth`` ``""``, ``crop_after_damage`` ``True`` or
+    ``None``): a spec without ``geometry`` must mean ``geometry: {}`` (no larger source, no crop after the
+    damage), or every such pipeline would build its sets as Pik-Fix's online data does."""
+    from pikfix_bench.degradations import Pipeline
+
+    absent = Pipeline({"steps": [{"op": "jpeg"}]}).geometry
+    empty = Pipeline({"steps": [{"op": "jpeg"}], "geometry": {}}).geometry
+    assert absent == empty
+    assert (absent.source_scale, absent.ground_truth, absent.input_downscale) == (1, None, 1)
+    assert absent.crop_after_damage is False
+
+
+def test_a_geometry_ground_truth_is_named_after_its_pipeline():
+    """pipeline.py: the name of a geometry's ground-truth pipeline (``NAME.ground_truth``), which its
+    messages carry."""
+    import re
+
+    from pikfix_bench.degradations import Pipeline
+    from pikfix_bench.degradations.base import DegradationError
+
+    spec = {"name": "mine", "steps": [], "geometry": {"source_scale": 2, "ground_truth": [{"op": "jpeg"}]}}
+    assert Pipeline(spec).geometry.ground_truth.name == "mine.ground_truth"
+    spec["geometry"]["ground_truth"] = [{"op": "jpeg", "p": 2}]
+    with pytest.raises(DegradationError, match="^" + re.escape("mine.ground_truth.steps[0]: p must")):
+        Pipeline(spec)
+
+
+def test_pipelines_and_replays_do_not_share_the_callers_dicts():
+    """pipeline.py: ``copy.copy`` for ``copy.deepcopy`` of the spec (``Pipeline``) and of the record
+    (``replay``): a caller changing their dict afterwards would change the pipeline's recorded spec, or
+    the record they replayed from."""
+    from pikfix_bench.degradations import Pipeline, degrade, replay
+
+    spec = {"steps": [{"op": "jpeg", "quality": [30, 40]}]}
+    pipeline = Pipeline(spec)
+    spec["steps"][0]["quality"] = [90, 95]
+    assert pipeline.spec["steps"][0]["quality"] == [30, 40]
+    image = np.random.default_rng(0).integers(0, 256, (24, 24, 3), dtype=np.uint8)
+    record = degrade(image, pipeline, seed=1).record
+    replayed = replay(image, record)
+    replayed.record["steps"][0]["params"]["quality"] = -1
+    assert record["steps"][0]["params"]["quality"] != -1
+
+
+def test_replay_of_structural_damage_on_a_colour_image_gives_its_mask():
+    """pipeline.py: the union of the replayed masks sized ``image.shape[:3]`` (``H x W x 3`` on a colour
+    image) instead of ``H x W``: the replay must give the original's mask."""
+    from pikfix_bench.degradations import degrade, replay
+
+    image = np.random.default_rng(2).integers(0, 256, (48, 56, 3), dtype=np.uint8)
+    result = degrade(image, {"steps": [{"op": "scratches", "count": 3}]}, seed=4, sample_id="s")
+    assert result.mask is not None and result.mask.shape == (48, 56) and result.mask.any()
+    again = replay(image, result.record)
+    assert again.mask.shape == (48, 56) and np.array_equal(again.mask, result.mask)
+    assert np.array_equal(again.image, result.image)
+
+
+def test_degrade_default_sample_id_is_zero():
+    """pipeline.py: ``degrade``'s default ``sample_id`` (``"0"``), which fixes the damage of every call
+    that does not name a sample."""
+    from pikfix_bench.degradations import degrade
+
+    image = np.random.default_rng(3).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    spec = {"steps": [{"op": "gaussian_noise", "sigma": [1.0, 30.0]}]}
+    default = degrade(image, spec, seed=2)
+    assert default.record["sample_id"] == "0"
+    assert np.array_equal(default.image, degrade(image, spec, seed=2, sample_id="0").image)
+    assert not np.array_equal(default.image, degrade(image, spec, seed=2, sample_id="1").image)
