@@ -731,6 +731,23 @@ def test_niqe_undefined_fits_and_block_message():
             niqe_module.niqe_features(torch.zeros((1, height, width), dtype=torch.float64))
 
 
+def test_niqe_needs_a_complete_feature_row_and_takes_one_whole_block():
+    """niqe.py, its last 32 mutants: ``defined`` with ``|`` for ``&`` (every block has some undefined
+    feature, yet each feature is defined in some block: the means exist, the covariance does not, and
+    NIQE is NaN, not an SVD error on a NaN matrix); ``<=`` for ``<`` against the block size (an image of
+    exactly 96 x 96 holds one whole block and has a NIQE)."""
+    from pikfix_bench.metrics import niqe as niqe_module
+
+    features = torch.randn((1, 4, 36), dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    features[0, torch.arange(4), torch.arange(4)] = math.nan  # a hole in every row, each column defined
+    assert torch.isfinite(niqe_module.nanmean(features, dim=1)).all()
+    assert torch.isnan(niqe_module.niqe_from_features(features)).all()
+    rng = np.random.default_rng(5)
+    for height, width in ((96, 96), (96, 130), (130, 96)):
+        image = torch.as_tensor(rng.integers(0, 256, (1, 1, height, width), dtype=np.uint8))
+        assert math.isfinite(float(niqe_module.niqe(image)[0])), (height, width)
+
+
 # --- metrics/summary.py (run of 2026-12-06: 27 mutants, 7 survived) ---
 
 
