@@ -748,6 +748,66 @@ def test_niqe_needs_a_complete_feature_row_and_takes_one_whole_block():
         assert math.isfinite(float(niqe_module.niqe(image)[0])), (height, width)
 
 
+# --- metrics/brisque.py (run of 2026-12-07) ---
+
+
+def _saved_npz(**arrays) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def test_brisque_model_is_cached_loaded_without_pickle_and_shape_checked(monkeypatch):
+    """brisque.py: the three caches removed (``lru_cache``); ``allow_pickle=True`` on the model (refused
+    even past the sha256 check); the shape check with ``and`` for ``or`` (either wrong shape alone must be
+    refused) and its message; the grid's end (``0.2:0.001:10``)."""
+    import re
+
+    from pikfix_bench.metrics import brisque as brisque_module
+
+    assert brisque_module.svr_model() is brisque_module.svr_model()
+    assert brisque_module._tables() is brisque_module._tables()
+    device = torch.device("cpu")
+    assert brisque_module._tables_on(device) is brisque_module._tables_on(device)
+    grid = brisque_module._tables()[0]
+    assert len(grid) == 9801 and grid[0] == 0.2 and grid[-1] == 10.0
+    model = dict(brisque_module.svr_model())
+    wrong_vectors = {**model, "support_vectors": model["support_vectors"][:, :35]}
+    wrong_range = {**model, "feature_min": model["feature_min"][:35]}
+    pickled = {**model, "rho": np.array([{"a": 1}], dtype=object)}
+    message = "^" + re.escape(f"{brisque_module.BRISQUE_MODEL}: unexpected shapes") + "$"
+    try:
+        for arrays, error, match in (
+            (wrong_vectors, PikfixError, message),
+            (wrong_range, PikfixError, message),
+            (pickled, ValueError, "allow_pickle"),
+        ):
+            monkeypatch.setattr(brisque_module, "verified_model", lambda arrays=arrays: _saved_npz(**arrays))
+            brisque_module.svr_model.cache_clear()
+            with pytest.raises(error, match=match):
+                brisque_module.svr_model()
+    finally:
+        monkeypatch.undo()
+        brisque_module.svr_model.cache_clear()
+
+
+def test_brisque_ggd_fits_each_row_on_its_own():
+    """brisque.py: ``_ggd``'s mean of squares over ``-2`` (across the fits) for ``-1``: each row of a
+    batch of value sets is fitted on its own; a Gaussian's shape is near 2 and a Laplacian's near 1."""
+    from pikfix_bench.metrics import brisque as brisque_module
+
+    rng = np.random.default_rng(6)
+    rows = torch.as_tensor(np.stack([rng.normal(0, 1, 20000), rng.laplace(0, 3, 20000)]))
+    alpha, sigma = brisque_module._ggd(rows)
+    for row, (a, s) in enumerate(zip(alpha.tolist(), sigma.tolist(), strict=True)):
+        alone = brisque_module._ggd(rows[row : row + 1])
+        assert (float(alone[0][0]), float(alone[1][0])) == (a, s)
+        assert s == pytest.approx(float(rows[row].pow(2).mean().sqrt()), rel=1e-12)
+    assert alpha[0] == pytest.approx(2.0, abs=0.1) and alpha[1] == pytest.approx(1.0, abs=0.1)
+
+
 # --- metrics/summary.py (run of 2026-12-06: 27 mutants, 7 survived) ---
 
 
