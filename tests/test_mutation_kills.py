@@ -808,6 +808,20 @@ def test_brisque_ggd_fits_each_row_on_its_own():
     assert alpha[0] == pytest.approx(2.0, abs=0.1) and alpha[1] == pytest.approx(1.0, abs=0.1)
 
 
+# --- metrics/masked.py (run of 2026-12-07) ---
+
+
+def test_damage_regions_follow_the_documented_threshold():
+    """masked.py: ``DAMAGE_THRESHOLD = 33`` (``tests/test_research_workflow.py`` imports the constant and
+    so follows any change): alpha 32 of 255 is damaged, 1..31 neither region, 0 undamaged, as
+    docs/metrics.md says."""
+    from pikfix_bench.metrics.masked import damage_region
+
+    alpha = torch.tensor([[[0, 1, 31, 32, 33, 255]]], dtype=torch.uint8)
+    assert damage_region(alpha, "damaged").tolist() == [[[False, False, False, True, True, True]]]
+    assert damage_region(alpha, "undamaged").tolist() == [[[True, False, False, False, False, False]]]
+
+
 # --- metrics/summary.py (run of 2026-12-06: 27 mutants, 7 survived) ---
 
 
