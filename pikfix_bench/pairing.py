@@ -2,7 +2,8 @@
 
 Two folders are paired by each file's path relative to its folder, without the
 suffix (``a/b.png`` pairs with ``a/b.jpg``), so a model may write PNG for JPEG
-ground truths. Files without a partner are returned, never silently dropped.
+ground truths. Files without a partner, and entries named like images that cannot be read as files
+(broken links, devices), are returned, never silently dropped.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pikfix_bench.errors import PikfixError
-from pikfix_bench.image_io import is_image_file
+from pikfix_bench.image_io import image_files, printable
 
 
 @dataclass
@@ -30,27 +31,39 @@ class Pairing:
     pairs: list[ImagePair] = field(default_factory=list)
     only_pred: list[Path] = field(default_factory=list)
     only_gt: list[Path] = field(default_factory=list)
+    passed_over: list[str] = field(default_factory=list)
 
 
-def index_image_folder(root: Path) -> dict[str, Path]:
+def index_image_folder(root: Path) -> tuple[dict[str, Path], dict[str, str]]:
     """Map ``relative/path/without/suffix`` to the image file, for every image under ``root``.
+
+    Returns
+    -------
+    images : dict of str to Path
+        The image files by key.
+    passed_over : dict of str to str
+        Entries named like images that are not files (a broken link, a device: see
+        :func:`~pikfix_bench.image_io.image_files`) by the same key, each with a message naming it.
 
     Raises
     ------
     PikfixError
         If two images differ only by their suffix (``x.png`` and ``x.jpg``).
     """
+    files, unreadable = image_files(sorted(root.rglob("*")))
+    passed_over = {
+        path.relative_to(root).with_suffix("").as_posix(): f"{printable(str(path))}: {why}"
+        for path, why in unreadable
+    }
     index: dict[str, Path] = {}
-    for path in sorted(root.rglob("*")):
-        if not (path.is_file() and is_image_file(path)):
-            continue
+    for path in files:
         key = path.relative_to(root).with_suffix("").as_posix()
         if key in index:
             raise PikfixError(
                 f"{root}: {index[key].name} and {path.name} have the same name; cannot pair them"
             )
         index[key] = path
-    return index
+    return index, passed_over
 
 
 def pair_images(pred: str | Path, gt: str | Path) -> Pairing:
@@ -64,7 +77,8 @@ def pair_images(pred: str | Path, gt: str | Path) -> Pairing:
     Returns
     -------
     Pairing
-        Pairs sorted by key, and the files of each side left without a partner.
+        Pairs sorted by key, the files of each side left without a partner, and the entries that could
+        not be read as files.
     """
     pred, gt = Path(pred), Path(gt)
     for name, path in (("--pred", pred), ("--gt", gt)):
@@ -74,9 +88,10 @@ def pair_images(pred: str | Path, gt: str | Path) -> Pairing:
         return Pairing(pairs=[ImagePair(pred.stem, pred, gt)])
     if not (pred.is_dir() and gt.is_dir()):
         raise PikfixError(f"--pred {pred} and --gt {gt} must both be files or both be folders")
-    preds, gts = index_image_folder(pred), index_image_folder(gt)
+    (preds, pred_passed_over), (gts, gt_passed_over) = index_image_folder(pred), index_image_folder(gt)
     return Pairing(
         pairs=[ImagePair(key, preds[key], gts[key]) for key in sorted(preds.keys() & gts.keys())],
         only_pred=[preds[key] for key in sorted(preds.keys() - gts.keys())],
         only_gt=[gts[key] for key in sorted(gts.keys() - preds.keys())],
+        passed_over=[*pred_passed_over.values(), *gt_passed_over.values()],
     )

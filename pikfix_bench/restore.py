@@ -118,14 +118,14 @@ def restore_folder(
     inputs, problems = list_inputs(input_dir)
     if not inputs and not problems:
         raise PikfixError(f"--input {input_dir}: no images found")
-    by_name = index_image_folder(Path(references)) if references is not None else {}
+    by_name, bad_references = index_image_folder(Path(references)) if references is not None else ({}, {})
     result = RestoreResult(failed=dict(problems))
     todo = []
     for name in inputs:
         if _done(path_inside(out, name, ".png", what="input name")):
             result.skipped.append(name)
         elif references is not None and name not in by_name:
-            result.failed[name] = f"no reference named {name}.* in {references}"
+            result.failed[name] = bad_references.get(name, f"no reference named {name}.* in {references}")
         else:
             todo.append(name)
     if not todo:

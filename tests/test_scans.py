@@ -113,6 +113,14 @@ def test_scan_set_references(scans: Path) -> None:
     dataset = Dataset(given)
     assert dataset.ids == ["astronaut", "camera", "sub/coffee"]  # chelsea has no reference: skipped
     assert dataset.manifest["skipped"][0]["reason"].startswith("no reference named chelsea")
+    (scans / "photos" / "chelsea.png").symlink_to(scans / "photos" / "nowhere.png")  # a broken reference
+    linked = Dataset(invoke_build(scans, "linked", "--references", scans / "photos"))
+    reason = linked.manifest["skipped"][0]["reason"]
+    assert (
+        reason
+        == f"{scans / 'photos' / 'chelsea.png'}: broken symbolic link (to {scans / 'photos' / 'nowhere.png'})"
+    )
+    (scans / "photos" / "chelsea.png").unlink()
     sample = dataset.read(["astronaut"])[0]
     assert np.array_equal(sample.ref, read_image(scans / "photos" / "astronaut.png"))
     near = Dataset(invoke_build(scans, "near", "--references", "nearest"))
@@ -307,6 +315,13 @@ def test_restore_a_folder(scans: Path, tmp_path: Path) -> None:
     assert read_image(out / "camera.png").shape[:2] == read_image(source / "camera.png").shape[:2]
     result = invoke("restore", "--model", "welsh", "--input", source, "--out", tmp_path / "w", code=2)
     assert "--references" in result.output
+    references = tmp_path / "refs"
+    shutil.copytree(scans / "photos", references)
+    (references / "camera.png").unlink()
+    (references / "camera.png").symlink_to(references / "nowhere.png")  # a broken reference link
+    args = ("restore", "--model", "reinhard", "--input", source, "--references", references)
+    result = invoke(*args, "--out", tmp_path / "r", code=1)
+    assert f"camera: {references / 'camera.png'}: broken symbolic link" in result.output
 
 
 def test_a_folder_written_by_degrade_gives_one_scan_per_photo(scans: Path, tmp_path: Path) -> None:

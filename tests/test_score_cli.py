@@ -129,6 +129,32 @@ def test_bad_file_in_folder_is_reported_and_others_scored(folders):
     assert [r["pred"] for r in json.loads(result.stdout)] == ["astronaut-noise.png", "sub/coffee-noise.png"]
 
 
+@pytest.mark.parametrize("with_gt", [True, False])
+def test_broken_links_and_devices_named_image_are_reported_not_skipped(folders, with_gt):
+    """A broken link and a link to a device, named like images, are listed as errors (exit 1) with why;
+    the other images are scored, and a folder named like an image is only a folder."""
+    pred, gt = folders
+    (pred / "gone.png").symlink_to(pred / "nowhere.png")
+    (pred / "zero.png").symlink_to("/dev/zero")
+    (pred / "folder.png").mkdir()
+    args = [
+        "score",
+        "--pred",
+        str(pred),
+        "--metrics",
+        "psnr" if with_gt else "colorfulness",
+        "--format",
+        "json",
+    ]
+    result = CliRunner().invoke(main, args + (["--gt", str(gt)] if with_gt else []))
+    assert result.exit_code == 1, result.output
+    assert f"error: {pred / 'gone.png'}: broken symbolic link (to {pred / 'nowhere.png'})" in result.stderr
+    assert f"error: {pred / 'zero.png'}: not a regular file (a FIFO, socket or device)" in result.stderr
+    assert "folder.png" not in result.stderr and "Traceback" not in result.output
+    scored = [r["pred"] for r in json.loads(result.stdout)]
+    assert "astronaut-noise.png" in scored and "sub/coffee-noise.png" in scored
+
+
 def test_grayscale_prediction_scored_as_replicated_rgb(tmp_path, photo_pairs):
     _, _, original = photo_pairs[0]
     gray = original.mean(axis=2).astype(np.uint8)

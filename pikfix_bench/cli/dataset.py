@@ -31,6 +31,7 @@ from pikfix_bench.datasets.sources import (
     sample_source,
     scans_source,
     skip_entry,
+    with_reference_folder,
 )
 from pikfix_bench.datasets.store import SCAN_KIND
 from pikfix_bench.degradations import PRESETS
@@ -239,7 +240,7 @@ def _scan_listing(
         strategy = "none"
     if kind == "realold":
         if strategy == "given" and choice is not None:  # --references DIR instead of real_old_ref/
-            return _with_reference_folder(realold_scans_source(source, None, False), Path(choice)), strategy
+            return with_reference_folder(realold_scans_source(source, None, False), Path(choice)), strategy
         return realold_scans_source(source, pairs_csv, strategy in ("given", "pairs")), strategy
     listing = scans_source(source, Path(choice) if strategy == "given" else None)
     if strategy == "pairs":
@@ -248,28 +249,6 @@ def _scan_listing(
         listing.skipped.extend(skip_entry(item.gt, "no reference in --pairs") for item in missing)
         listing.items[:] = [item for item in listing.items if item.sample_id in pairs]
     return listing, strategy
-
-
-def _with_reference_folder(listing: SourceListing, folder: Path) -> SourceListing:
-    """RealOld scans with the references of ``--references DIR`` (same names as the scans' ids)."""
-    from dataclasses import replace
-
-    from pikfix_bench.pairing import index_image_folder
-
-    if not folder.is_dir():
-        raise PikfixError(f"--references {folder}: not a folder")
-    by_name = index_image_folder(folder)
-    items = [
-        replace(item, reference=str(by_name[item.sample_id]))
-        for item in listing.items
-        if item.sample_id in by_name
-    ]
-    skipped = listing.skipped + [
-        skip_entry(item.gt, f"no reference named {item.sample_id}.* in {folder}")
-        for item in listing.items
-        if item.sample_id not in by_name
-    ]
-    return SourceListing(items, skipped)
 
 
 @click.group("dataset")

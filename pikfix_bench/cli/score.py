@@ -52,13 +52,15 @@ def _score_pairs(scorer: ImageScorer, pairs: list[ImagePair], progress: bool) ->
     return rows, errors
 
 
-def _images_alone(pred: Path) -> list[ImagePair]:
-    """The images to score without a ground truth: one file, or every image under a folder."""
+def _images_alone(pred: Path) -> tuple[list[ImagePair], list[str]]:
+    """The images to score without a ground truth (one file, or every image under a folder), and the
+    entries named like images that cannot be read as files."""
     if not pred.exists():
         raise PikfixError(f"--pred {pred}: no such file or folder")
     if pred.is_file():
-        return [ImagePair(pred.stem, pred, None)]  # type: ignore[arg-type]
-    return [ImagePair(key, path, None) for key, path in index_image_folder(pred).items()]  # type: ignore[arg-type]
+        return [ImagePair(pred.stem, pred, None)], []  # type: ignore[arg-type]
+    images, passed_over = index_image_folder(pred)
+    return [ImagePair(key, path, None) for key, path in images.items()], list(passed_over.values())  # type: ignore[arg-type]
 
 
 def _format_value(value: float) -> str:
@@ -134,9 +136,11 @@ def score(
                 f"{', '.join(needing)} need(s) --gt; without a ground truth choose from: "
                 + ", ".join(name for name, spec in METRICS.items() if not spec.needs_reference)
             )
-        pairs = _images_alone(pred)
+        pairs, passed_over = _images_alone(pred)
         if not pairs:
-            raise PikfixError(f"no images found in {pred}")
+            raise PikfixError(
+                f"no images found in {pred}" + "".join(f"; {message}" for message in passed_over)
+            )
     else:
         pairing = pair_images(pred, gt)
         for side, paths in (("prediction", pairing.only_pred), ("ground truth", pairing.only_gt)):
@@ -144,9 +148,10 @@ def score(
                 click.echo(f"warning: {side} without a partner: {path}", err=True)
         if not pairing.pairs:
             raise PikfixError(f"no pairs of images found between {pred} and {gt}")
-        pairs = pairing.pairs
+        pairs, passed_over = pairing.pairs, pairing.passed_over
     scorer = ImageScorer(metric_profile, names, resolve_device(device), batch_size)
     rows, errors = _score_pairs(scorer, pairs, progress=len(pairs) > 1 and sys.stderr.isatty())
+    errors = passed_over + errors
     for message in errors:
         click.echo(f"error: {message}", err=True)
     if not rows:

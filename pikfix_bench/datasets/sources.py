@@ -18,6 +18,7 @@ from skimage import data as skdata
 
 from pikfix_bench.errors import ImageReadError, PikfixError
 from pikfix_bench.image_io import IMAGE_SUFFIXES, image_files, printable, read_image
+from pikfix_bench.pairing import index_image_folder
 from pikfix_bench.safe_paths import name_problem
 
 SKIMAGE_PREFIX = "skimage:"
@@ -310,21 +311,23 @@ def scans_source(root: Path, references: Path | None) -> SourceListing:
             for item in masks
         ],
     )
-    if references is None:
-        return listing
-    require_dir(references, "a folder of references named as the scans")
-    by_name: dict[str, Path] = {}
-    for path in _image_files(sorted(references.rglob("*")), listing.skipped):
-        by_name.setdefault(path.relative_to(references).with_suffix("").as_posix(), path)
-    items = []
+    return listing if references is None else with_reference_folder(listing, references)
+
+
+def with_reference_folder(listing: SourceListing, folder: Path) -> SourceListing:
+    """The scans of ``listing``, each with the image of the same relative name (any suffix) under ``folder``
+    as its reference (``--references DIR``); a scan without one is skipped, with why: no image of that
+    name, or one that cannot be read as a file (a broken link, a device)."""
+    require_dir(folder, "a folder of references named as the scans")
+    by_name, passed_over = index_image_folder(folder)
+    items, skipped = [], list(listing.skipped)
     for item in listing.items:
         if item.sample_id in by_name:
             items.append(replace(item, reference=str(by_name[item.sample_id])))
         else:
-            listing.skipped.append(
-                skip_entry(item.gt, f"no reference named {printable(item.sample_id)}.* in {references}")
-            )
-    return SourceListing(items, listing.skipped)
+            missing = f"no reference named {printable(item.sample_id)}.* in {folder}"
+            skipped.append(skip_entry(item.gt, passed_over.get(item.sample_id, missing)))
+    return SourceListing(items, skipped)
 
 
 def _references_by_id(folder: Path, ids: dict[str, dict]) -> dict[str, str]:
