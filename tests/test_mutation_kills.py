@@ -808,6 +808,19 @@ def test_brisque_ggd_fits_each_row_on_its_own():
     assert alpha[0] == pytest.approx(2.0, abs=0.1) and alpha[1] == pytest.approx(1.0, abs=0.1)
 
 
+def test_brisque_undefined_fit_and_short_images():
+    """brisque.py: an undefined GGD fit (all zero: NaN ratio) takes the grid's first value (``0`` -> ``1``
+    as the index); the size rule reads both sides (``shape[+2:]`` reads only the width): a noisy image
+    12 pixels high has no BRISQUE, whatever its width."""
+    from pikfix_bench.metrics import brisque as brisque_module
+
+    alpha, sigma = brisque_module._ggd(torch.zeros((1, 50), dtype=torch.float64))
+    assert alpha.tolist() == [0.2] and sigma.tolist() == [0.0]
+    noisy = torch.as_tensor(np.random.default_rng(7).integers(0, 256, (1, 1, 13, 300), dtype=np.uint8))
+    assert math.isfinite(float(brisque_module.brisque(noisy)[0]))  # 13 high: one window at half size
+    assert math.isnan(float(brisque_module.brisque(noisy[..., :12, :].contiguous())[0]))
+
+
 # --- metrics/masked.py (run of 2026-12-07) ---
 
 
