@@ -39,3 +39,23 @@ def test_training_and_scoring_import_lpips_only_to_score_lpips():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False False"
+
+
+def test_output_into_a_closed_pipe_ends_quietly():
+    """``pikfix-bench models list | head -1``: the reader closes the pipe; the command stops without a
+    message (click's own handling of EPIPE, exit status 1), not with ``Error: Broken pipe``."""
+    import os
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # no reader: the first write fails with EPIPE
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", "from pikfix_bench.cli import main; main(['models', 'list'])"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode == 1 and done.stderr == ""

@@ -74,6 +74,8 @@ class PikfixGroup(click.Group):
                 return super().invoke(ctx)
         except PikfixError as exc:
             raise click.UsageError(str(exc)) from None
+        except BrokenPipeError:  # the reader went away (``| head``): click ends quietly
+            raise
         except OSError as exc:  # a full disk, a read-only folder, a file where a folder must be
             raise click.UsageError(describe_os_error(exc)) from None
 
