@@ -12,6 +12,7 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -205,6 +206,23 @@ def _order(model: str, columns: list[ColumnKey], metric: str, cells: dict) -> tu
     return (*key, model)
 
 
+def _only_in_older_runs(used: Run, candidates: list[Run], metrics: list[str]) -> str:
+    """The tail of a re-run note: the metrics shown that the run used lacks and an older run of the same
+    setup has (each with the newest such run), which stay empty; ``""`` when there are none."""
+    older: dict[Path, list[str]] = defaultdict(list)
+    for metric in metrics:
+        if metric in used.summary["metrics"]:
+            continue
+        having = [run for run in candidates if metric in run.summary["metrics"]]
+        if having:
+            older[max(having, key=_age).path].append(metric)
+    return "".join(
+        f"; {', '.join(names)} only in an older run ({path}): left empty (score the newest run with "
+        f"{'it' if len(names) == 1 else 'them'}, or leave the newest out)"
+        for path, names in older.items()
+    )
+
+
 def build_leaderboard(
     runs: list[Run],
     metrics: list[str] | None = None,
@@ -265,6 +283,7 @@ def build_leaderboard(
         if len(candidates) > 1:
             notes.append(
                 f"{model} has {len(candidates)} runs on {key.label}: the newest ({chosen[(model, key)].path}) is used"
+                + _only_in_older_runs(chosen[(model, key)], candidates, metrics)
             )
     columns = sorted(
         {key for _, key in chosen}, key=lambda key: (key.dataset, key.version, key.profile, key.content_hash)

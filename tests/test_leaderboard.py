@@ -140,6 +140,24 @@ def test_duplicate_runs_use_the_newest_and_say_so(tmp_path):
     assert "the newest" in board.notes[0]
 
 
+def test_a_newest_run_without_a_metric_an_older_one_has_is_noted(tmp_path):
+    """The newest re-run of a setup is used whole; a metric shown that only an older run has stays empty,
+    and the note names it and that run, so that the empty cell is not taken for a missing score."""
+    make_run(
+        tmp_path, "old", "m", {"psnr": np.full(20, 20.0), "lpips": np.full(20, 0.2)}, finished="2026-01-01"
+    )
+    make_run(tmp_path, "new", "m", {"psnr": np.full(20, 22.0)}, finished="2026-02-01")
+    board = build_leaderboard(find_runs([tmp_path]), ["psnr", "lpips"])
+    column = board.columns[0]
+    assert board.cell("m", column, "psnr").value == 22.0 and board.cell("m", column, "lpips") is None
+    (note,) = [note for note in board.notes if "the newest" in note]
+    assert note.endswith(
+        f"; lpips only in an older run ({tmp_path / 'old'}): left empty (score the newest run with it, "
+        "or leave the newest out)"
+    )
+    assert "only in an older run" not in " ".join(build_leaderboard(find_runs([tmp_path]), ["psnr"]).notes)
+
+
 def test_csv_round_trip_through_pandas(toy_runs):
     board = build_leaderboard(find_runs([toy_runs]), ["psnr", "lpips"])
     frame = pd.read_csv(io.StringIO(render(board, "csv", reported=True)))
