@@ -121,6 +121,13 @@ def test_scan_set_references(scans: Path) -> None:
         == f"{scans / 'photos' / 'chelsea.png'}: broken symbolic link (to {scans / 'photos' / 'nowhere.png'})"
     )
     (scans / "photos" / "chelsea.png").unlink()
+    shutil.copy(
+        scans / "photos" / "camera.png", scans / "photos" / "camera.jpg"
+    )  # two references of one name
+    args = ("build-dataset", "scans", "--source", scans / "scans", "--references", scans / "photos")
+    result = invoke(*args, "--out", scans / "twice", code=2)
+    assert "camera.jpg and camera.png have the same name; cannot pair them" in result.output
+    (scans / "photos" / "camera.jpg").unlink()
     sample = dataset.read(["astronaut"])[0]
     assert np.array_equal(sample.ref, read_image(scans / "photos" / "astronaut.png"))
     near = Dataset(invoke_build(scans, "near", "--references", "nearest"))
