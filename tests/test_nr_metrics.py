@@ -250,8 +250,10 @@ def test_niqe_matches_numpy_port_and_batches(photo_pairs):
     batch = torch.stack([_tensor(im)[0] for im in noisy[:1] * 2])
     values = niqe(batch)
     assert values[0] == values[1]
-    for image in noisy:
-        assert float(niqe(_tensor(image))[0]) == pytest.approx(bench.numpy_niqe(image), abs=1e-8)
+    for image, table_per_fit in zip(noisy, (True, False), strict=True):  # both ports of bench/metrics.py
+        assert float(niqe(_tensor(image))[0]) == pytest.approx(
+            bench.numpy_niqe(image, table_per_fit), abs=1e-8
+        )
 
 
 def test_flat_and_small_images():
