@@ -92,3 +92,49 @@ def test_a_metric_is_added_by_its_spec_alone(monkeypatch, photo_pairs):
     (value,) = ImageScorer(metrics=["mae"]).score([pred], [gt])
     assert value["mae"] == pytest.approx(np.abs(pred.astype(float) - gt).mean())
     assert display(value["mae"], "mae") == f"{value['mae']:.4f}"
+
+
+def test_lpips_of_pictures_under_its_smallest_size_is_missing_not_an_error(photo_pairs, tmp_path):
+    """AlexNet's pooling needs 31 pixels a side: a smaller picture has no LPIPS (NaN, a missing value as
+    NIQE's under 96 pixels), whole-image or inside a damage region, and the other metrics and pictures
+    are scored; 31 pixels is scored."""
+    import json
+
+    from click.testing import CliRunner
+
+    from pikfix_bench.cli import main
+    from pikfix_bench.image_io import write_png
+    from pikfix_bench.metrics import ImageScorer
+    from pikfix_bench.metrics.lpips_metric import LPIPS_MIN_SIZE
+
+    assert LPIPS_MIN_SIZE == 31
+    _, pred, gt = photo_pairs[0]
+    crops = [
+        (pred[:30, :200], gt[:30, :200]),
+        (pred[:200, :30], gt[:200, :30]),
+        (pred[:31, :31], gt[:31, :31]),
+    ]
+    names = ["psnr", "lpips", "lpips_damaged"]
+    masks = [np.full(p.shape[:2], 255, np.uint8) for p, _ in crops]
+    for (p, g), mask in zip(crops, masks, strict=True):
+        (row,) = ImageScorer("pikfix", names).score([p], [g], [mask])
+        assert np.isfinite(row["psnr"])
+        small = min(p.shape[:2]) < 31
+        assert np.isnan(row["lpips"]) == small and np.isnan(row["lpips_damaged"]) == small
+    for side in ("pred", "gt"):
+        write_png(tmp_path / side / "tiny.png", (pred if side == "pred" else gt)[:5, :5])
+        write_png(tmp_path / side / "fine.png", (pred if side == "pred" else gt)[:64, :64])
+    args = [
+        "score",
+        "--pred",
+        str(tmp_path / "pred"),
+        "--gt",
+        str(tmp_path / "gt"),
+        "--metrics",
+        "psnr,lpips",
+    ]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "note: lpips has no value (nan) for 1 of 2 images (tiny.png)" in result.output
+    rows = json.loads(CliRunner().invoke(main, [*args, "--format", "json"]).stdout)
+    assert [row["lpips"] == "nan" for row in rows] == [False, True]

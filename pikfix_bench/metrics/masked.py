@@ -22,11 +22,13 @@ each layer's distance map upsampled bilinearly to the picture's size, summed ove
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Literal
 
 import torch
 import torch.nn.functional as F
 
+from pikfix_bench.metrics.lpips_metric import LPIPS_MIN_SIZE
 from pikfix_bench.metrics.ssim import K1, K2, SsimPadding, gaussian_window_1d
 
 if TYPE_CHECKING:
@@ -144,7 +146,8 @@ def region_lpips(
     Returns
     -------
     torch.Tensor
-        ``N`` float64 values (``nan`` for an empty region).
+        ``N`` float64 values (``nan`` for an empty region, and for pictures under
+        :data:`~pikfix_bench.metrics.lpips_metric.LPIPS_MIN_SIZE` pixels a side, as whole-image LPIPS).
 
     Notes
     -----
@@ -154,6 +157,8 @@ def region_lpips(
     """
     import lpips
 
+    if min(pred.shape[-2:]) < LPIPS_MIN_SIZE:
+        return torch.full(pred.shape[:1], math.nan, dtype=torch.float64, device=pred.device)
     dtype = next(model.parameters()).dtype
     count, size = pred.shape[0], pred.shape[-2:]
     with torch.inference_mode():
