@@ -190,8 +190,20 @@ def read_image(path: str | Path, mode: ColorMode = "RGB") -> np.ndarray:
         raise ImageReadError(path, "not a regular file")
     size = None
     try:
-        with Image.open(path) as opened:
+        with warnings.catch_warnings():  # Pillow's own names neither the file nor its size: ours below
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            opened = Image.open(path)
+        with opened:
             size = opened.size
+            if (
+                Image.MAX_IMAGE_PIXELS and size[0] * size[1] > Image.MAX_IMAGE_PIXELS
+            ):  # refused above twice it
+                warnings.warn(
+                    f"{path}: a very large image ({size[0]} x {size[1]} pixels); reading and scoring it take "
+                    "much memory",
+                    PikfixWarning,
+                    stacklevel=2,
+                )
             if opened.format in ANIMATED_FORMATS and getattr(opened, "is_animated", False):
                 raise ImageReadError(
                     path,

@@ -125,3 +125,19 @@ def test_truncated_png(tmp_path, rgb):
 def test_write_png_refuses_float(tmp_path):
     with pytest.raises(Exception, match="uint8"):
         write_png(tmp_path / "f.png", np.zeros((4, 4, 3)))
+
+
+def test_a_very_large_image_is_read_with_a_warning_naming_it(tmp_path, rgb, monkeypatch, recwarn):
+    """Above Pillow's decompression-bomb threshold (``Image.MAX_IMAGE_PIXELS``, 89.5 Mpx; lowered here)
+    the picture is still read, as a large scan may be, with one warning that names the file and its size
+    instead of Pillow's own, which names neither; at twice the threshold it is refused."""
+    write_png(tmp_path / "big.png", rgb)  # 80 x 64 = 5120 pixels
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 5000)
+    assert np.array_equal(read_image(tmp_path / "big.png"), rgb)
+    assert [str(w.message) for w in recwarn] == [
+        f"{tmp_path / 'big.png'}: a very large image (80 x 64 pixels); reading and scoring it take much memory"
+    ]
+    assert all(w.category is PikfixWarning for w in recwarn)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 2000)
+    with pytest.raises(ImageReadError, match="big.png: image too large"):
+        read_image(tmp_path / "big.png")

@@ -155,6 +155,35 @@ def test_broken_links_and_devices_named_image_are_reported_not_skipped(folders, 
     assert "astronaut-noise.png" in scored and "sub/coffee-noise.png" in scored
 
 
+def test_file_names_cannot_forge_lines_of_the_report(folders):
+    """A file named with a newline is written as one escaped line (``\\n``) in every warning and error,
+    so that it cannot print a line of its own such as a fake ``error:``."""
+    pred, gt = folders
+    write_png(pred / "evil\nerror: forged.png", np.zeros((40, 40, 3), np.uint8))  # without a partner
+    (gt / "torn\nwarning: forged.png").write_bytes(b"\x89PNG\r\n\x1a\n torn")
+    (pred / "torn\nwarning: forged.png").write_bytes(b"\x89PNG\r\n\x1a\n torn")
+    result = CliRunner().invoke(main, ["score", "--pred", str(pred), "--gt", str(gt), "--metrics", "psnr"])
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.splitlines()
+    assert not [line for line in lines if line.startswith(("error: forged", "warning: forged"))], lines
+    assert any(
+        line.startswith("warning: prediction without a partner:") and "evil\\nerror" in line for line in lines
+    )
+    assert any(line.startswith("error: ") and "torn\\nwarning" in line for line in lines)
+
+
+def test_without_gt_two_images_of_one_name_are_both_scored(tmp_path, photo_pairs):
+    """Nothing is paired without ``--gt``: ``a.png`` and ``a.jpg`` are two images, each scored on its row."""
+    _, pred, _ = photo_pairs[0]
+    write_png(tmp_path / "a.png", pred)
+    Image.fromarray(pred).save(tmp_path / "a.jpg", quality=90)
+    result = CliRunner().invoke(
+        main, ["score", "--pred", str(tmp_path), "--metrics", "colorfulness", "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert [row["pred"] for row in json.loads(result.stdout)] == ["a.jpg", "a.png"]
+
+
 def test_grayscale_prediction_scored_as_replicated_rgb(tmp_path, photo_pairs):
     _, _, original = photo_pairs[0]
     gray = original.mean(axis=2).astype(np.uint8)

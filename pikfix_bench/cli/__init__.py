@@ -86,7 +86,9 @@ _default_show_warning = warnings.showwarning
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """A :class:`PikfixWarning` as one ``warning:`` line on standard error; others as Python shows them."""
     if issubclass(category, PikfixWarning):
-        click.echo(f"warning: {message}", err=True)
+        from pikfix_bench.image_io import printable  # numpy and Pillow: not for --version
+
+        click.echo(f"warning: {printable(str(message))}", err=True)
     else:
         _default_show_warning(message, category, filename, lineno, file, line)
 

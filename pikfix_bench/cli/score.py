@@ -13,11 +13,11 @@ from tqdm import tqdm
 
 from pikfix_bench.devices import resolve_device
 from pikfix_bench.errors import PikfixError
-from pikfix_bench.image_io import read_image
+from pikfix_bench.image_io import image_files, printable, read_image
 from pikfix_bench.metrics.profiles import DEFAULT_PROFILE, PROFILES, get_profile
 from pikfix_bench.metrics.scorer import DEFAULT_METRICS, METRICS, ImageScorer, check_pair, parse_metric_names
 from pikfix_bench.metrics.summary import json_number, summarize
-from pikfix_bench.pairing import ImagePair, index_image_folder, pair_images
+from pikfix_bench.pairing import ImagePair, pair_images
 from pikfix_bench.spreadsheet import text_cells
 
 # What ``score`` computes without --gt unless --metrics says otherwise.
@@ -53,14 +53,16 @@ def _score_pairs(scorer: ImageScorer, pairs: list[ImagePair], progress: bool) ->
 
 
 def _images_alone(pred: Path) -> tuple[list[ImagePair], list[str]]:
-    """The images to score without a ground truth (one file, or every image under a folder), and the
-    entries named like images that cannot be read as files."""
+    """The images to score without a ground truth (one file, or every image under a folder, each its own
+    row: nothing is paired, so ``a.png`` and ``a.jpg`` are two), and the entries named like images that
+    cannot be read as files."""
     if not pred.exists():
         raise PikfixError(f"--pred {pred}: no such file or folder")
     if pred.is_file():
-        return [ImagePair(pred.stem, pred, None)], []  # type: ignore[arg-type]
-    images, passed_over = index_image_folder(pred)
-    return [ImagePair(key, path, None) for key, path in images.items()], list(passed_over.values())  # type: ignore[arg-type]
+        return [ImagePair(pred.name, pred, None)], []  # type: ignore[arg-type]
+    files, passed_over = image_files(sorted(pred.rglob("*")))
+    pairs = [ImagePair(path.relative_to(pred).as_posix(), path, None) for path in files]  # type: ignore[arg-type]
+    return pairs, [f"{printable(str(path))}: {why}" for path, why in passed_over]
 
 
 def _format_value(value: float) -> str:
@@ -145,7 +147,7 @@ def score(
         pairing = pair_images(pred, gt)
         for side, paths in (("prediction", pairing.only_pred), ("ground truth", pairing.only_gt)):
             for path in paths:
-                click.echo(f"warning: {side} without a partner: {path}", err=True)
+                click.echo(f"warning: {side} without a partner: {printable(str(path))}", err=True)
         if not pairing.pairs:
             raise PikfixError(f"no pairs of images found between {pred} and {gt}")
         pairs, passed_over = pairing.pairs, pairing.passed_over
@@ -153,7 +155,7 @@ def score(
     rows, errors = _score_pairs(scorer, pairs, progress=len(pairs) > 1 and sys.stderr.isatty())
     errors = passed_over + errors
     for message in errors:
-        click.echo(f"error: {message}", err=True)
+        click.echo(f"error: {printable(message)}", err=True)
     if not rows:
         raise PikfixError("no pair could be scored" + (f": {errors[0]}" if len(errors) == 1 else ""))
     by_key = {pair.key: pair for pair in pairs}
