@@ -821,6 +821,37 @@ def test_brisque_undefined_fit_and_short_images():
     assert math.isnan(float(brisque_module.brisque(noisy[..., :12, :].contiguous())[0]))
 
 
+# --- metrics/matlab.py (run of 2026-12-07) ---
+
+
+def test_gray_chunks_bound_the_pixels_scored_at_once():
+    """matlab.py ``gray_chunks``: values do not depend on the chunks (the batch tests hold that), so their
+    sizes were never checked: on the CPU one image at a time; elsewhere ``max(1, PIXELS_PER_CHUNK //
+    (H * W))`` images, which bounds the float64 temporaries of a batch of large scans (the constant, the
+    pixel count, the device test, ``max(1, ...)`` and the integer division mutated). ``meta`` tensors take
+    the device branch without a GPU."""
+    from pikfix_bench.metrics.matlab import PIXELS_PER_CHUNK, gray_chunks
+
+    assert PIXELS_PER_CHUNK == 8_000_000
+
+    def sizes(shape, device="meta"):
+        return [
+            chunk.shape[0]
+            for chunk in gray_chunks("niqe", torch.zeros(shape, dtype=torch.uint8, device=device))
+        ]
+
+    assert sizes((3, 3, 10, 12), device="cpu") == [1, 1, 1]
+    assert sizes((5, 3, 1000, 2000)) == [4, 1]  # 2 Mpx: 4 at once
+    assert sizes((4, 1, 1, 2_666_667)) == [2, 2]  # 8_000_000 // 2_666_667 = 2 (3 for one pixel more)
+    assert sizes((3, 3, 3000, 3000)) == [1, 1, 1]  # 9 Mpx: still one at a time, never none
+    assert [
+        tuple(chunk.shape) for chunk in gray_chunks("niqe", torch.zeros((2, 1, 30, 40), dtype=torch.uint8))
+    ] == [
+        (1, 30, 40),
+        (1, 30, 40),
+    ]
+
+
 # --- metrics/masked.py (run of 2026-12-07) ---
 
 
