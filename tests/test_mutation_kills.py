@@ -852,6 +852,30 @@ def test_gray_chunks_bound_the_pixels_scored_at_once():
     ]
 
 
+def test_colon_fills_each_half_from_its_own_end():
+    """matlab.py ``colon``: the halves (``count // 2 + 2``), the midpoint rule (``count % 2``, ``/``, ``3``,
+    ``!=``, ``== 1``) mutated; only the NIQE grid was tested, at its ends. MATLAB's ``a:d:b`` takes
+    ``a + k d`` below the middle, ``b - (n - k) d`` above it and ``(a + b) / 2`` at an even count's
+    middle; the two formulas differ in the last bits for most of these ranges, odd and even counts alike."""
+    from pikfix_bench.metrics.matlab import colon
+
+    ranges = [(0.2, 0.001, 10.0), (0, 0.1, 0.5), (0.1, 0.1, 0.9), (0.2, 0.1, 0.9), (-1.3, 0.7, 2.9)]
+    # an even count whose midpoint (a + b) / 2 is not b - (n / 2) d, and an odd count of 9 (a multiple of 3)
+    ranges += [(0.1, 0.2, 1.7), (0.1, 0.1, 1.0)]
+    for start, step, stop in ranges:
+        count = int(math.floor((stop - start) / step + 1e-10))
+        expected = [
+            start + k * step
+            if 2 * k < count
+            else stop - (count - k) * step
+            if 2 * k > count
+            else (start + stop) / 2
+            for k in range(count + 1)
+        ]
+        assert colon(start, step, stop).tolist() == expected, (start, step, stop)
+        assert expected != [start + k * step for k in range(count + 1)]  # the test can tell the rules apart
+
+
 # --- metrics/masked.py (run of 2026-12-07) ---
 
 

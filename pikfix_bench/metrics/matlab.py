@@ -116,16 +116,6 @@ def gaussian_taps(size: int, sigma: float) -> np.ndarray:
     return taps / taps.sum()
 
 
-def filter_replicate(image: torch.Tensor, taps: np.ndarray) -> torch.Tensor:
-    """``imfilter(image, taps' * taps, 'replicate')`` on ``N x H x W`` float64 images (correlation)."""
-    kernel = torch.as_tensor(taps, dtype=image.dtype, device=image.device)
-    pad = len(taps) // 2
-    x = torch.nn.functional.pad(image[:, None], (pad, pad, pad, pad), mode="replicate")
-    x = torch.nn.functional.conv2d(x, kernel.view(1, 1, -1, 1))
-    x = torch.nn.functional.conv2d(x, kernel.view(1, 1, 1, -1))
-    return x[:, 0]
-
-
 # Integer images up to this magnitude take the int32 path of :func:`mscn`: the largest intermediate,
 # ``centre * (T + S)`` below, stays under 24 * 4095^2 < 2^31.
 EXACT_INTEGER_LIMIT = 4095
