@@ -821,6 +821,21 @@ def test_brisque_undefined_fit_and_short_images():
     assert math.isnan(float(brisque_module.brisque(noisy[..., :12, :].contiguous())[0]))
 
 
+# --- metrics/__init__.py ---
+
+
+def test_the_metrics_package_exports_what_it_lists():
+    """metrics/__init__.py: every ``__all__`` entry mutated (``"XXpsnrXX"``): each listed name must be an
+    attribute, so that ``from pikfix_bench.metrics import *`` gives the public API."""
+    import pikfix_bench.metrics as metrics_package
+
+    missing = [name for name in metrics_package.__all__ if not hasattr(metrics_package, name)]
+    assert not missing and len(set(metrics_package.__all__)) == 17
+    namespace: dict = {}
+    exec("from pikfix_bench.metrics import *", namespace)
+    assert {"psnr", "ssim", "ImageScorer", "METRICS"} <= set(namespace)
+
+
 # --- metrics/matlab.py (run of 2026-12-07) ---
 
 
