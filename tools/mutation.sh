@@ -30,9 +30,12 @@ for side in degradations baselines leaderboard; do ln -sfn "../$side" "$DIR/pikf
 # The runner: the mapped tests only, stopping at the first failure (a killed mutant costs one failing test),
 # on one thread: two runs side by side (or a run beside other work) on a small machine otherwise
 # oversubscribe torch's thread pool, which made each mutant ten times slower on two cores.
+# mutmut 2 counts a mutant as killed only when the command exits with status 1: a mutant that breaks the
+# import (pytest exits 2 at collection) or exhausts the memory (the kernel kills pytest) would count as
+# survived. Any failure of pytest is therefore reported as status 1 (the unmutated baseline must pass).
 {
   echo '#!/bin/sh'
-  echo "cd '$DIR' && OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONPATH='$DIR' exec nice -n 19 '$PYTHON' -m pytest -x -q -p no:cacheprovider$TESTS$EXTRA"
+  echo "cd '$DIR' && OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONPATH='$DIR' nice -n 19 '$PYTHON' -m pytest -x -q -p no:cacheprovider$TESTS$EXTRA || exit 1"
 } > "$DIR/mutation-runner.sh"
 chmod +x "$DIR/mutation-runner.sh"
 cd "$DIR"
