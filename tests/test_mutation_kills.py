@@ -683,6 +683,17 @@ def test_inference_budget_precisions_and_mismatch_message(tmp_path):
         load_model(tmp_path / "mismatch.pth")
 
 
+def _check_cached_grid_tables(load, tables, tables_on) -> None:
+    """A no-reference metric's parameter loader and its two table caches (``lru_cache``) give one object on
+    every call, and the tables' grid is MATLAB's ``0.2:0.001:10``."""
+    assert load() is load()
+    assert tables() is tables()
+    device = torch.device("cpu")
+    assert tables_on(device) is tables_on(device)
+    grid = tables()[0]
+    assert len(grid) == 9801 and grid[0] == 0.2 and grid[-1] == 10.0
+
+
 def test_niqe_tables_are_cached_loaded_without_pickle_and_span_the_grid(monkeypatch):
     """niqe.py: the caches removed (``lru_cache``), ``allow_pickle=True`` on the parameters (refused even
     past the sha256 check: defence in depth), the grid's end (``0.2:0.001:10``) and the searchsorted clamps
@@ -691,12 +702,9 @@ def test_niqe_tables_are_cached_loaded_without_pickle_and_span_the_grid(monkeypa
 
     from pikfix_bench.metrics import niqe as niqe_module
 
-    assert niqe_module.pristine_model() is niqe_module.pristine_model()
-    assert niqe_module._aggd_tables() is niqe_module._aggd_tables()
-    device = torch.device("cpu")
-    assert niqe_module._aggd_tables_on(device) is niqe_module._aggd_tables_on(device)
-    grid = niqe_module._aggd_tables()[0]
-    assert len(grid) == 9801 and grid[0] == 0.2 and grid[-1] == 10.0
+    _check_cached_grid_tables(
+        niqe_module.pristine_model, niqe_module._aggd_tables, niqe_module._aggd_tables_on
+    )
     peaked = torch.zeros((1, 10000), dtype=torch.float64)
     peaked[0, :3], peaked[0, 3:6] = 50.0, -50.0  # almost all zero: a ratio below the grid's first
     flat_top = torch.tensor([[1.0, -1.0] * 500], dtype=torch.float64)  # |x| constant: above the last
@@ -767,12 +775,7 @@ def test_brisque_model_is_cached_loaded_without_pickle_and_shape_checked(monkeyp
 
     from pikfix_bench.metrics import brisque as brisque_module
 
-    assert brisque_module.svr_model() is brisque_module.svr_model()
-    assert brisque_module._tables() is brisque_module._tables()
-    device = torch.device("cpu")
-    assert brisque_module._tables_on(device) is brisque_module._tables_on(device)
-    grid = brisque_module._tables()[0]
-    assert len(grid) == 9801 and grid[0] == 0.2 and grid[-1] == 10.0
+    _check_cached_grid_tables(brisque_module.svr_model, brisque_module._tables, brisque_module._tables_on)
     model = dict(brisque_module.svr_model())
     wrong_vectors = {**model, "support_vectors": model["support_vectors"][:, :35]}
     wrong_range = {**model, "feature_min": model["feature_min"][:35]}
