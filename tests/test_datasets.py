@@ -210,6 +210,7 @@ def test_bad_files_are_skipped_with_reasons_or_fail_with_strict(tmp_path):
     }
     assert set(reasons) == {"fake.png", "cut.jpg", "gray.png"}
     assert "not an image" in reasons["fake.png"] and "colour ground truth" in reasons["gray.png"]
+    assert reasons["fake.png"] == "not an image file (format not recognised)"  # the path is the entry's own
     assert open_dataset(tmp_path / "m").ids == ["alpha", "good"]
     assert "skipped: " in result.stderr
     strict = CliRunner().invoke(

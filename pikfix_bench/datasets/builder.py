@@ -59,7 +59,7 @@ from pikfix_bench.degradations import (
     replay,
     sample_generator,
 )
-from pikfix_bench.errors import PikfixError
+from pikfix_bench.errors import ImageReadError, PikfixError
 from pikfix_bench.execution import Executor, given_or_local
 from pikfix_bench.hashing import array_sha256, file_sha256
 from pikfix_bench.image_io import atomic_write
@@ -292,8 +292,11 @@ def build_shard(task: tuple[int, list[tuple[SourceItem, dict]], Recipe, str]) ->
         for item, reference in entries:
             try:
                 arrays, meta = build_sample(item, recipe, reference)
-            except PikfixError as exc:
-                skipped.append(skip_entry(item.gt, str(exc)))
+            except (
+                PikfixError
+            ) as exc:  # an unreadable file other than the sample's own is named in its reason
+                own = isinstance(exc, ImageReadError) and str(exc.path) == item.gt
+                skipped.append(skip_entry(item.gt, exc.reason if own else str(exc)))
                 continue
             except MemoryError:  # its arrays are freed as the exception unwinds: the next sample has room
                 skipped.append(skip_entry(item.gt, "not enough memory to build this sample"))
