@@ -184,6 +184,23 @@ def test_without_gt_two_images_of_one_name_are_both_scored(tmp_path, photo_pairs
     assert [row["pred"] for row in json.loads(result.stdout)] == ["a.jpg", "a.png"]
 
 
+def test_a_pred_that_is_no_file_nor_folder_is_named_as_such(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "pipe.png")
+    result = CliRunner().invoke(main, ["score", "--pred", str(tmp_path / "pipe.png")])
+    assert result.exit_code == 2
+    assert (
+        f"--pred {tmp_path / 'pipe.png'}: not a regular file or a folder (a FIFO, socket or device)"
+        in result.output
+    )
+    (tmp_path / "only").mkdir()
+    (tmp_path / "only" / "torn.png").write_bytes(b"\x89PNG\r\n\x1a\n torn")
+    result = CliRunner().invoke(main, ["score", "--pred", str(tmp_path / "only")])
+    assert result.exit_code == 2 and result.stderr.count("torn.png") == 1
+    assert "Error: no image could be scored (the errors above say why)" in result.stderr
+
+
 def test_grayscale_prediction_scored_as_replicated_rgb(tmp_path, photo_pairs):
     _, _, original = photo_pairs[0]
     gray = original.mean(axis=2).astype(np.uint8)

@@ -60,6 +60,10 @@ def _images_alone(pred: Path) -> tuple[list[ImagePair], list[str]]:
         raise PikfixError(f"--pred {pred}: no such file or folder")
     if pred.is_file():
         return [ImagePair(pred.name, pred, None)], []  # type: ignore[arg-type]
+    if not pred.is_dir():
+        raise PikfixError(
+            f"--pred {printable(str(pred))}: not a regular file or a folder (a FIFO, socket or device)"
+        )
     files, passed_over = image_files(sorted(pred.rglob("*")))
     pairs = [ImagePair(path.relative_to(pred).as_posix(), path, None) for path in files]  # type: ignore[arg-type]
     return pairs, [f"{printable(str(path))}: {why}" for path, why in passed_over]
@@ -157,7 +161,9 @@ def score(
     for message in errors:
         click.echo(f"error: {printable(message)}", err=True)
     if not rows:
-        raise PikfixError("no pair could be scored" + (f": {errors[0]}" if len(errors) == 1 else ""))
+        raise PikfixError(
+            f"no {'image' if gt is None else 'pair'} could be scored (the errors above say why)"
+        )
     by_key = {pair.key: pair for pair in pairs}
     records = [
         {
