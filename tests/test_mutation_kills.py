@@ -894,6 +894,23 @@ def test_colon_fills_each_half_from_its_own_end():
         assert expected != [start + k * step for k in range(count + 1)]  # the test can tell the rules apart
 
 
+def test_mscn_of_large_integers_takes_the_float_path():
+    """matlab.py ``_is_small_integer`` with ``or`` for ``and``: an integer image beyond
+    :data:`EXACT_INTEGER_LIMIT` (a 16-bit scan's values) must not take the ``int32`` path, whose squares
+    would overflow; its MSCN is the textbook one (``imfilter`` with replicated borders)."""
+    from scipy.ndimage import correlate
+
+    from pikfix_bench.metrics import matlab as M
+
+    image = np.random.default_rng(8).integers(0, 60000, (1, 40, 50)).astype(np.float64)
+    taps = M.gaussian_taps(7, 7 / 6)
+    window = np.outer(taps, taps)
+    mu = correlate(image[0], window, mode="nearest")
+    sigma = np.sqrt(np.abs(correlate(image[0] ** 2, window, mode="nearest") - mu**2))
+    expected = (image[0] - mu) / (sigma + 1)
+    assert np.allclose(M.mscn(torch.as_tensor(image))[0].numpy(), expected, rtol=1e-9, atol=1e-9)
+
+
 # --- metrics/masked.py (run of 2026-12-07) ---
 
 
