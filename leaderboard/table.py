@@ -217,7 +217,7 @@ def _only_in_older_runs(used: Run, candidates: list[Run], metrics: list[str]) ->
         if having:
             older[max(having, key=_age).path].append(metric)
     return "".join(
-        f"; {', '.join(names)} only in an older run ({path}): left empty (score the newest run with "
+        f"; {', '.join(names)} only in an older run ({path}): not shown for this setup (score the newest run with "
         f"{'it' if len(names) == 1 else 'them'}, or leave the newest out)"
         for path, names in older.items()
     )

@@ -152,7 +152,7 @@ def test_a_newest_run_without_a_metric_an_older_one_has_is_noted(tmp_path):
     assert board.cell("m", column, "psnr").value == 22.0 and board.cell("m", column, "lpips") is None
     (note,) = [note for note in board.notes if "the newest" in note]
     assert note.endswith(
-        f"; lpips only in an older run ({tmp_path / 'old'}): left empty (score the newest run with it, "
+        f"; lpips only in an older run ({tmp_path / 'old'}): not shown for this setup (score the newest run with it, "
         "or leave the newest out)"
     )
     assert "only in an older run" not in " ".join(build_leaderboard(find_runs([tmp_path]), ["psnr"]).notes)
