@@ -911,6 +911,48 @@ def test_mscn_of_large_integers_takes_the_float_path():
     assert np.allclose(M.mscn(torch.as_tensor(image))[0].numpy(), expected, rtol=1e-9, atol=1e-9)
 
 
+def test_mscn_padding_message_is_complete():
+    """matlab.py: ``mscn``'s padding message (``XX...XX``)."""
+    import re
+
+    from pikfix_bench.metrics import matlab as M
+
+    message = "mscn: padding must be 'replicate' or 'zeros', got 'reflect'"
+    with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
+        M.mscn(torch.zeros((1, 20, 20), dtype=torch.float64), padding="reflect")
+
+
+# --- metrics/scorer.py (run of 2026-12-07) ---
+
+
+def test_metric_headings_arrows_and_the_unknown_metric_message():
+    """scorer.py: the arrows (``"XX↑XX"``, ``"XXXX"`` for an unranked metric), ``titled``, the message of
+    ``parse_metric_names`` (its joins, ``or``/``and``, the ``(none given)`` case) and ``to_color_space``'s
+    RGB identity for a direct caller."""
+    import re
+
+    from pikfix_bench.metrics.scorer import METRICS, parse_metric_names, to_color_space
+
+    assert [METRICS[name].header for name in ("psnr", "lpips", "colorfulness")] == [
+        "PSNR ↑",
+        "LPIPS ↓",
+        "Colourfulness",
+    ]
+    assert [METRICS[name].titled(name) for name in ("ssim", "niqe", "colorfulness")] == [
+        "ssim ↑",
+        "niqe ↓",
+        "colorfulness",
+    ]
+    assert METRICS["colorfulness"].arrow == ""
+    choices = ", ".join(METRICS)
+    for names, listed in (("psnr,musiq,fid", "musiq, fid"), (" , ", "(none given)")):
+        message = f"unknown metric(s) {listed}; choose from: {choices}"
+        with pytest.raises(PikfixError, match="^" + re.escape(message) + "$"):
+            parse_metric_names(names)
+    rgb = torch.rand((1, 3, 4, 5), dtype=torch.float64)
+    assert to_color_space(rgb, "rgb") is rgb
+
+
 # --- metrics/masked.py (run of 2026-12-07) ---
 
 
