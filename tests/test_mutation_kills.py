@@ -922,6 +922,44 @@ def test_mscn_padding_message_is_complete():
         M.mscn(torch.zeros((1, 20, 20), dtype=torch.float64), padding="reflect")
 
 
+def test_imresize_at_other_scales_and_mscn_of_a_single_pixel_window():
+    """matlab.py: NIQE and BRISQUE resize by 0.5 only, where the weights sum to exactly 1 and two spare
+    taps hide a shifted window, so ``imresize``'s general machinery went untested (the kernel width, the
+    ``scale < 1`` test, the upsampling kernel, ``u``'s offset, ``left``, the normalisation, the cache).
+    Upsampling by 2 spreads an impulse as Keys' cubic at offsets 1/4 and 3/4 (-3, -9, 29, 111, 111, 29,
+    -9, -3 over 128); at 0.25, 0.3 and 1.5 every output away from the borders is imresize.m's weighted
+    sum, written here as a loop. And a 1 x 1 MSCN window (``half == 0``, no orbits) gives zeros."""
+    from pikfix_bench.metrics import matlab as M
+
+    def keys(x: float) -> float:  # Keys' cubic, a = -0.5, as MATLAB's imresize
+        x = abs(x)
+        if x <= 1:
+            return 1.5 * x**3 - 2.5 * x**2 + 1
+        return -0.5 * x**3 + 2.5 * x**2 - 4 * x + 2 if x <= 2 else 0.0
+
+    impulse = torch.zeros((1, 1, 8), dtype=torch.float64)
+    impulse[0, 0, 3] = 128.0
+    up = M.imresize(impulse, 2.0)
+    assert up.shape == (1, 2, 16) and torch.equal(up[0, 0], up[0, 1])
+    assert up[0, 0].tolist() == [0, 0, 0, -3, -9, 29, 111, 111, 29, -9, -3, 0, 0, 0, 0, 0]
+    signal = np.random.default_rng(9).normal(size=64)
+    for scale in (0.25, 0.3, 1.5):  # MATLAB's u, the antialiased kernel below 1, normalised weights
+        resized = M.imresize(torch.as_tensor(signal).reshape(1, 1, 64), scale)[0, 0].numpy()
+        assert resized.shape == (math.ceil(64 * scale),)
+        width = 2 / min(scale, 1)  # the kernel's half-width in input pixels
+        for out in range(1, len(resized) + 1):
+            u = out / scale + 0.5 * (1 - 1 / scale)  # 1-based, as imresize.m
+            taps = [j for j in range(math.floor(u - width), math.ceil(u + width) + 1) if abs(u - j) < width]
+            if taps[0] < 1 or taps[-1] > 64:
+                continue  # the mirrored borders are covered by NIQE's goldens
+            weight = np.array([min(scale, 1) * keys(min(scale, 1) * (u - j)) for j in taps])
+            expected = float(weight @ signal[np.array(taps) - 1]) / weight.sum()
+            assert resized[out - 1] == pytest.approx(expected, abs=1e-12), (scale, out)
+    assert M._contributions(64, 0.25) is M._contributions(64, 0.25)
+    image = torch.as_tensor(np.random.default_rng(10).integers(0, 256, (1, 9, 11)).astype(np.float64))
+    assert torch.count_nonzero(M.mscn(image, size=1)) == 0
+
+
 # --- metrics/scorer.py (run of 2026-12-07) ---
 
 
