@@ -991,6 +991,97 @@ def test_metric_headings_arrows_and_the_unknown_metric_message():
     assert to_color_space(rgb, "rgb") is rgb
 
 
+# The metric registry as docs/metrics.md documents it: label, higher is better, needs a ground truth,
+# decimals shown, needs a mask, scored on request only, ranked. A change here changes every table.
+REGISTRY = {
+    "psnr": ("PSNR", True, True, 2, False, False, True),
+    "ssim": ("SSIM", True, True, 3, False, False, True),
+    "lpips": ("LPIPS", False, True, 3, False, False, True),
+    "ciede2000": ("CIEDE2000", False, True, 2, False, False, True),
+    "colorfulness": ("Colourfulness", True, False, 1, False, False, False),
+    "niqe": ("NIQE", False, False, 3, False, True, True),
+    "piqe": ("PIQE", False, False, 2, False, True, True),
+    "brisque": ("BRISQUE", False, False, 2, False, True, True),
+    **{
+        f"{metric}_{region}": (f"{label} {region}", higher, True, decimals, True, False, True)
+        for region in ("damaged", "undamaged")
+        for metric, label, higher, decimals in (
+            ("psnr", "PSNR", True, 2),
+            ("ssim", "SSIM", True, 3),
+            ("lpips", "LPIPS", False, 3),
+        )
+    },
+}
+
+
+def test_the_metric_registry_is_pinned():
+    """scorer.py: every literal of the registry (labels, directions, ground truth, decimals, the masked and
+    on-request flags, the spec's defaults and ``frozen``) survived a selection that never draws a table;
+    the descriptions name what each metric is."""
+    import dataclasses
+
+    from pikfix_bench.metrics.scorer import METRICS, MetricSpec
+
+    got = {
+        name: (
+            s.label,
+            s.higher_is_better,
+            s.needs_reference,
+            s.decimals,
+            s.needs_mask,
+            s.on_request,
+            s.ranked,
+        )
+        for name, s in METRICS.items()
+    }
+    assert got == REGISTRY
+    assert all(type(value) is bool for row in got.values() for value in row[1:3] + row[4:])
+    words = {"psnr": "peak signal-to-noise ratio, dB", "ssim": "structural similarity, Gaussian 11x11 window",
+             "lpips": "LPIPS v0.1 AlexNet perceptual distance", "ciede2000": "mean CIEDE2000 colour difference",
+             "colorfulness": "Hasler-Süsstrunk colourfulness of the prediction",
+             "niqe": "NIQE, LIVE release (computequality) with its pristine model; no reference",
+             "piqe": "PIQE, as MATLAB's piqe (training-free); no reference",
+             "brisque": "BRISQUE, LIVE release (brisquescore) with its SVR model; no reference"}  # fmt: skip
+    assert {name: METRICS[name].description for name in words} == words
+    assert METRICS["lpips_damaged"].description == (
+        "LPIPS inside the damaged region of the stored damage mask (docs/metrics.md)"
+    )
+    spec = MetricSpec("x", "X", True, True, "x", 1, lambda profile, pred, gt: pred)
+    assert (spec.needs_mask, spec.on_request, spec.ranked) == (False, False, True)
+    assert all(type(flag) is bool for flag in (spec.needs_mask, spec.on_request, spec.ranked))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        METRICS["psnr"].decimals = 4
+
+
+def test_crop_border_check_and_region_metrics_follow_the_profile(photo_pairs):
+    """scorer.py: the crop-border check (``<=``, ``2 *``, the sizes in its message) and the region metrics'
+    border and colour spaces (``border = None``; PSNR's and SSIM's spaces swapped), which only a profile
+    with a crop border, or with different PSNR and SSIM spaces (``matlab``), tells apart: a wholly damaged
+    picture scores as the whole picture."""
+    import re
+
+    from pikfix_bench.errors import ShapeMismatchError
+    from pikfix_bench.metrics import ImageScorer, get_profile
+
+    rng = np.random.default_rng(11)
+    for height, width, fails in ((8, 12, True), (12, 8, True), (9, 9, False)):
+        pred, gt = (rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(2))
+        scorer = ImageScorer(get_profile("pikfix", crop_border=4), ["psnr"])
+        if fails:
+            message = f"crop_border 4 leaves nothing of a {width}x{height} image"
+            with pytest.raises(ShapeMismatchError, match="^" + re.escape(message) + "$"):
+                scorer.score([pred], [gt])
+        else:
+            assert np.isfinite(scorer.score([pred], [gt])[0]["psnr"])
+    _, pred, gt = photo_pairs[1]
+    mask = np.full(gt.shape[:2], 255, np.uint8)
+    names = ["psnr", "ssim", "psnr_damaged", "ssim_damaged"]
+    for profile in (get_profile("matlab"), get_profile("pikfix", crop_border=6)):
+        [scores] = ImageScorer(profile, names).score([pred], [gt], [mask])
+        assert scores["psnr_damaged"] == pytest.approx(scores["psnr"], rel=1e-12), profile.name
+        assert scores["ssim_damaged"] == pytest.approx(scores["ssim"], rel=1e-9), profile.name
+
+
 # --- metrics/masked.py (run of 2026-12-07) ---
 
 
