@@ -960,6 +960,33 @@ def test_imresize_at_other_scales_and_mscn_of_a_single_pixel_window():
     assert torch.count_nonzero(M.mscn(image, size=1)) == 0
 
 
+def test_imresize_reads_uniform_taps_as_windows():
+    """matlab.py ``_as_windows``: a mutant there only sends ``imresize`` down its general path, with the
+    same values, so the values cannot catch one; what the function returns can. For ``1/k`` scales the
+    taps are windows of one mirrored index sequence, ``k`` apart; where the weights differ from output to
+    output (0.3, upsampling by 2) or the borders leave too few outputs, there are none."""
+    from pikfix_bench.metrics.matlab import _as_windows, _contributions
+
+    for length, scale, step, size, head, tail in (
+        (64, 0.5, 2, 70, [2, 1, 0, 0, 1], [62, 63, 63, 62, 61]),
+        (64, 0.25, 4, 76, [5, 4, 3, 2, 1], [62, 61, 60, 59, 58]),
+        (20, 1.0, 1, 20, [0, 1, 2, 3, 4], [15, 16, 17, 18, 19]),
+        (2, 1.0, 1, 2, [0, 1], [0, 1]),  # two outputs are enough
+    ):
+        indices, weights = _contributions(length, scale)
+        sequence, found = _as_windows(indices, weights)
+        assert (found, len(sequence), sequence[:5].tolist(), sequence[-5:].tolist()) == (
+            step,
+            size,
+            head,
+            tail,
+        )
+        positions = np.arange(len(indices))[:, None] * step + np.arange(indices.shape[1])[None, :]
+        assert np.array_equal(sequence[positions], indices)
+    for length, scale in ((64, 0.3), (64, 2.0), (2, 0.5), (6, 0.5)):
+        assert _as_windows(*_contributions(length, scale)) is None, (length, scale)
+
+
 # --- metrics/scorer.py (run of 2026-12-07) ---
 
 
