@@ -1047,7 +1047,13 @@ def test_the_metric_registry_is_pinned():
     the descriptions name what each metric is."""
     import dataclasses
 
-    from pikfix_bench.metrics.scorer import METRICS, MetricSpec
+    from pikfix_bench.metrics.scorer import (
+        DEFAULT_METRICS,
+        MASKED_METRICS,
+        METRICS,
+        NO_REFERENCE_METRICS,
+        MetricSpec,
+    )
 
     got = {
         name: (
@@ -1073,6 +1079,11 @@ def test_the_metric_registry_is_pinned():
     assert METRICS["lpips_damaged"].description == (
         "LPIPS inside the damaged region of the stored damage mask (docs/metrics.md)"
     )
+    assert DEFAULT_METRICS == ("psnr", "ssim", "lpips", "ciede2000", "colorfulness")
+    assert MASKED_METRICS == tuple(
+        f"{m}_{r}" for r in ("damaged", "undamaged") for m in ("psnr", "ssim", "lpips")
+    )
+    assert NO_REFERENCE_METRICS == ("niqe", "piqe", "colorfulness")
     spec = MetricSpec("x", "X", True, True, "x", 1, lambda profile, pred, gt: pred)
     assert (spec.needs_mask, spec.on_request, spec.ranked) == (False, False, True)
     assert all(type(flag) is bool for flag in (spec.needs_mask, spec.on_request, spec.ranked))
