@@ -1120,6 +1120,31 @@ def test_crop_border_check_and_region_metrics_follow_the_profile(photo_pairs):
         assert scores["ssim_damaged"] == pytest.approx(scores["ssim"], rel=1e-9), profile.name
 
 
+def test_check_pair_messages_and_the_default_batch_sizes():
+    """scorer.py ``check_pair`` (its default names, ``and`` for ``or`` in the type test, both messages whole)
+    and ``ImageScorer``'s default batch sizes, 4 on the CPU and 16 elsewhere (``--help`` says so), and the
+    ``batch_size`` message."""
+    import re
+
+    from pikfix_bench.metrics.scorer import ImageScorer, check_pair
+
+    good = np.zeros((4, 5, 3), np.uint8)
+    for bad in (np.zeros((4, 5, 3)), np.zeros((4, 5), np.uint8)):
+        message = f"pred: expected a uint8 H x W x 3 RGB image, got {bad.dtype} {bad.shape}"
+        with pytest.raises(PikfixError, match="^" + re.escape(message) + "$"):
+            check_pair(bad, good)
+    message = "gt: expected a uint8 H x W x 3 RGB image, got float64 (4, 5, 3)"
+    with pytest.raises(PikfixError, match="^" + re.escape(message) + "$"):
+        check_pair(good, np.zeros((4, 5, 3)))
+    message = "size mismatch: pred is 5x4 but gt is 6x4 (width x height)"
+    with pytest.raises(ShapeMismatchError, match="^" + re.escape(message) + "$"):
+        check_pair(good, np.zeros((4, 6, 3), np.uint8))
+    assert ImageScorer("pikfix", ["psnr"], "cpu").batch_size == 4
+    assert ImageScorer("pikfix", ["psnr"], "meta").batch_size == 16
+    with pytest.raises(PikfixError, match="^" + re.escape("batch_size must be >= 1, got 0") + "$"):
+        ImageScorer("pikfix", ["psnr"], "cpu", batch_size=0)
+
+
 # --- metrics/masked.py (run of 2026-12-07) ---
 
 
