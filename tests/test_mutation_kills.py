@@ -1145,6 +1145,50 @@ def test_check_pair_messages_and_the_default_batch_sizes():
         ImageScorer("pikfix", ["psnr"], "cpu", batch_size=0)
 
 
+def test_image_scorer_argument_messages_and_masks(monkeypatch):
+    """scorer.py ``ImageScorer``: LPIPS loaded when the scorer is made (so that a bad device fails there,
+    not mid-run); the messages of ``score`` whole (a ground truth needed, counts of ground truths and
+    masks, a pair's names, a mask's type and size, ``or`` -> ``and``); masks ignored by a scorer without
+    masked metrics (``and`` -> ``or``); a masked metric without masks gives one NaN per image, whatever
+    the batch size."""
+    import re
+
+    from pikfix_bench.metrics import scorer as scorer_module
+
+    loaded = []
+    monkeypatch.setattr(scorer_module, "load_lpips_alex", lambda device: loaded.append(device))
+    scorer_module.ImageScorer("pikfix", ["psnr", "lpips"], "cpu")
+    assert loaded == ["cpu"]
+    monkeypatch.undo()
+    rng = np.random.default_rng(12)
+    pair = [rng.integers(0, 256, (16, 18, 3), dtype=np.uint8) for _ in range(2)]
+    scorer = scorer_module.ImageScorer("pikfix", ["psnr", "psnr_damaged"], "cpu")
+    choices = ", ".join(n for n, spec in scorer_module.METRICS.items() if not spec.needs_reference)
+
+    def refused(message, *args):
+        with pytest.raises(PikfixError, match="^" + re.escape(message) + "$"):
+            scorer.score(*args)
+
+    refused(f"psnr, psnr_damaged need(s) a ground truth; without one choose from: {choices}", pair, None)
+    refused("2 predictions but 1 ground truths", pair, pair[:1])
+    refused("2 predictions but 1 masks", pair, pair, [None])
+    refused(
+        "ground truth 1: expected a uint8 H x W x 3 RGB image, got float64 (16, 18, 3)",
+        pair,
+        [pair[0], pair[1] / 1],
+    )
+    refused(
+        "mask 0: expected uint8 16 x 18, got uint8 (18, 16)", pair, pair, [np.zeros((18, 16), np.uint8), None]
+    )
+    refused("mask 1: expected uint8 16 x 18, got float64 (16, 18)", pair, pair, [None, np.zeros((16, 18))])
+    plain = scorer_module.ImageScorer("pikfix", ["psnr"], "cpu")
+    assert plain.score(pair, pair, [None]) == plain.score(pair, pair)  # no masked metric: masks unread
+    rows = scorer_module.ImageScorer("pikfix", ["psnr_damaged"], "cpu", batch_size=2).score(
+        pair * 2, pair * 2
+    )
+    assert len(rows) == 4 and all(math.isnan(row["psnr_damaged"]) for row in rows)
+
+
 # --- metrics/masked.py (run of 2026-12-07) ---
 
 
