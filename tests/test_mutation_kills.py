@@ -987,6 +987,32 @@ def test_imresize_reads_uniform_taps_as_windows():
         assert _as_windows(*_contributions(length, scale)) is None, (length, scale)
 
 
+def test_nanmean_nancov_and_pinv_as_matlab():
+    """matlab.py: the fills of ``nanmean``/``nancov_rows`` (0 -> 1: a NaN entry or an incomplete row would
+    count), MATLAB's vector rule for one complete row (unbiased variance) and ``pinv``'s tolerance
+    ``max(size) * s_max * eps`` (``shape[-3:]`` takes a batch of more than two matrices for a size; a
+    single matrix has no ``shape[+2:]``). NIQE's features hold NaN where a block is flat."""
+    from pikfix_bench.metrics import matlab as M
+
+    rng = np.random.default_rng(13)
+    features = rng.normal(size=(2, 6, 4))
+    features[0, 1, 2] = features[0, 4, 0] = features[1, 0, 3] = math.nan
+    features[1, 3:, 1] = math.nan  # the second image keeps two complete rows (1 and 2)
+    tensor = torch.as_tensor(features)
+    assert np.allclose(M.nanmean(tensor, dim=1).numpy(), np.nanmean(features, axis=1), rtol=1e-14)
+    cov = M.nancov_rows(tensor).numpy()
+    for image in range(2):
+        complete = features[image][~np.isnan(features[image]).any(axis=1)]
+        assert np.allclose(cov[image], np.cov(complete, rowvar=False), rtol=1e-12), image
+    single = features[:1].copy()
+    single[0, 1:, 0] = math.nan  # one complete row: MATLAB's nancov of a vector is its variance
+    variance = float(np.var(single[0, 0], ddof=1))
+    assert np.allclose(M.nancov_rows(torch.as_tensor(single)).numpy(), variance, rtol=1e-12)
+    tiny = torch.diag(torch.tensor([1.0, 1e-15], dtype=torch.float64))  # above 2 * 1 * eps: kept
+    assert float(M.pinv(tiny)[1, 1]) == pytest.approx(1e15, rel=1e-9)
+    assert torch.allclose(M.pinv(tiny.expand(40, 2, 2)), M.pinv(tiny).expand(40, 2, 2))
+
+
 # --- metrics/scorer.py (run of 2026-12-07) ---
 
 
