@@ -1042,6 +1042,15 @@ def test_metric_headings_arrows_and_the_unknown_metric_message():
             parse_metric_names(names)
     rgb = torch.rand((1, 3, 4, 5), dtype=torch.float64)
     assert to_color_space(rgb, "rgb") is rgb
+    # RGB stays uint8 (range 255) in the scorer: PSNR is exact integer arithmetic up to its logarithm
+    from pikfix_bench.metrics import ImageScorer
+
+    rng = np.random.default_rng(14)
+    gt = rng.integers(0, 256, (37, 41, 3), dtype=np.uint8)
+    pred = np.clip(gt.astype(int) + rng.integers(-3, 4, gt.shape), 0, 255).astype(np.uint8)
+    squared = int(((pred.astype(np.int64) - gt.astype(np.int64)) ** 2).sum())
+    exact = 10 * math.log10(255**2 * gt.size / squared)
+    assert ImageScorer("pikfix", ["psnr"]).score([pred], [gt])[0]["psnr"] == exact
 
 
 # The metric registry as docs/metrics.md documents it: label, higher is better, needs a ground truth,
