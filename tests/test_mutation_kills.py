@@ -1213,15 +1213,21 @@ def test_image_scorer_argument_messages_and_masks(monkeypatch):
         [pair[0], pair[1] / 1],
     )
     refused(
+        "prediction 0: expected a uint8 H x W x 3 RGB image, got float64 (16, 18, 3)",
+        [pair[0] / 1, pair[1]],
+        pair,
+    )
+    refused(
         "mask 0: expected uint8 16 x 18, got uint8 (18, 16)", pair, pair, [np.zeros((18, 16), np.uint8), None]
     )
     refused("mask 1: expected uint8 16 x 18, got float64 (16, 18)", pair, pair, [None, np.zeros((16, 18))])
     plain = scorer_module.ImageScorer("pikfix", ["psnr"], "cpu")
     assert plain.score(pair, pair, [None]) == plain.score(pair, pair)  # no masked metric: masks unread
-    rows = scorer_module.ImageScorer("pikfix", ["psnr_damaged"], "cpu", batch_size=2).score(
-        pair * 2, pair * 2
-    )
-    assert len(rows) == 4 and all(math.isnan(row["psnr_damaged"]) for row in rows)
+    for batch_size in (2, 4):  # one value per image, not per channel
+        rows = scorer_module.ImageScorer("pikfix", ["psnr_damaged"], "cpu", batch_size).score(
+            pair * 2, pair * 2
+        )
+        assert len(rows) == 4 and all(math.isnan(row["psnr_damaged"]) for row in rows)
 
 
 # --- metrics/masked.py (run of 2026-12-07) ---
