@@ -756,7 +756,7 @@ def test_niqe_needs_a_complete_feature_row_and_takes_one_whole_block():
         assert math.isfinite(float(niqe_module.niqe(image)[0])), (height, width)
 
 
-# --- metrics/brisque.py (run of 2026-12-07) ---
+# --- metrics/brisque.py (run of 2026-12-06, night) ---
 
 
 def _saved_npz(**arrays) -> bytes:
@@ -839,7 +839,7 @@ def test_the_metrics_package_exports_what_it_lists():
     assert {"psnr", "ssim", "ImageScorer", "METRICS"} <= set(namespace)
 
 
-# --- metrics/matlab.py (run of 2026-12-07) ---
+# --- metrics/matlab.py (run of 2026-12-06, night) ---
 
 
 def test_gray_chunks_bound_the_pixels_scored_at_once():
@@ -1013,7 +1013,7 @@ def test_nanmean_nancov_and_pinv_as_matlab():
     assert torch.allclose(M.pinv(tiny.expand(40, 2, 2)), M.pinv(tiny).expand(40, 2, 2))
 
 
-# --- metrics/scorer.py (run of 2026-12-07) ---
+# --- metrics/scorer.py (run of 2026-12-06, night) ---
 
 
 def test_metric_headings_arrows_and_the_unknown_metric_message():
@@ -1230,7 +1230,7 @@ def test_image_scorer_argument_messages_and_masks(monkeypatch):
         assert len(rows) == 4 and all(math.isnan(row["psnr_damaged"]) for row in rows)
 
 
-# --- metrics/masked.py (run of 2026-12-07) ---
+# --- metrics/masked.py (run of 2026-12-06, night) ---
 
 
 def test_damage_regions_follow_the_documented_threshold():
