@@ -138,3 +138,20 @@ def test_lpips_of_pictures_under_its_smallest_size_is_missing_not_an_error(photo
     assert "note: lpips has no value (nan) for 1 of 2 images (tiny.png)" in result.output
     rows = json.loads(CliRunner().invoke(main, [*args, "--format", "json"]).stdout)
     assert [row["lpips"] == "nan" for row in rows] == [False, True]
+
+
+@pytest.mark.parametrize("profile", ["skimage", "basicsr", "matlab"])
+def test_ssim_valid_of_pictures_under_its_window_is_missing_not_an_error(photo_pairs, profile):
+    """Under a ``valid`` profile SSIM needs the 11 x 11 window inside the picture: a smaller picture has no
+    SSIM (NaN, a missing value, as LPIPS under 31 pixels), whole-image and masked, and the other pictures
+    and metrics are scored instead of the whole run stopping."""
+    from pikfix_bench.metrics import ImageScorer
+
+    _, pred, gt = photo_pairs[0]
+    crops = [(pred[:5, :40], gt[:5, :40]), (pred[:11, :11], gt[:11, :11]), (pred[:40, :40], gt[:40, :40])]
+    names = ["psnr", "ssim", "ssim_damaged"]
+    masks = [np.full(p.shape[:2], 255, np.uint8) for p, _ in crops]
+    rows = ImageScorer(profile, names).score([p for p, _ in crops], [g for _, g in crops], masks)
+    assert all(np.isfinite(row["psnr"]) for row in rows)
+    assert [bool(np.isnan(row["ssim"])) for row in rows] == [True, False, False]
+    assert [bool(np.isnan(row["ssim_damaged"])) for row in rows] == [True, False, False]

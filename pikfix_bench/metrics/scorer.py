@@ -8,6 +8,7 @@ image pair.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -132,9 +133,20 @@ def _psnr(profile: MetricProfile, pred: torch.Tensor, gt: torch.Tensor) -> torch
     return psnr(_crop(pred, border), _crop(gt, border), data_range=data_range)
 
 
+def _without_ssim_window(profile: MetricProfile, batch: torch.Tensor) -> torch.Tensor | None:
+    """NaN per image where a ``valid`` profile's SSIM window does not fit the (cropped) pictures: they have
+    no SSIM, a missing value as LPIPS under its smallest size; ``None`` where it fits."""
+    if profile.ssim_padding == "valid" and min(batch.shape[-2:]) < profile.ssim_window:
+        return torch.full(batch.shape[:1], math.nan, dtype=torch.float64, device=batch.device)
+    return None
+
+
 def _ssim(profile: MetricProfile, pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
     border = _checked_border(profile, pred)
     (pred, gt), data_range = _in_space(pred, gt, profile.ssim_space)
+    missing = _without_ssim_window(profile, _crop(pred, border))
+    if missing is not None:
+        return missing
     return ssim(
         _crop(pred, border),
         _crop(gt, border),
@@ -165,6 +177,9 @@ def _in_region(metric: str, region: Region) -> MetricFunction:
         pred, gt, where = (_crop(x, border) for x in (pred, gt, where))
         if metric == "psnr":
             return region_psnr(pred, gt, where, data_range)
+        missing = _without_ssim_window(profile, pred)
+        if missing is not None:
+            return missing
         return region_ssim(
             pred,
             gt,
