@@ -172,6 +172,32 @@ def test_file_names_cannot_forge_lines_of_the_report(folders):
     assert any(line.startswith("error: ") and "torn\\nwarning" in line for line in lines)
 
 
+def test_names_in_the_table_and_csv_are_one_escaped_line(tmp_path, photo_pairs):
+    """In the table (its rows and its notes) and in CSV a name's control characters are escaped (``\\n``,
+    ``\\r``, ``\\x1b``), so that no name forges a line or a row; JSON keeps the names as they are."""
+    import csv
+    import io
+
+    _, pred, _ = photo_pairs[0]
+    names = ["tiny\nerror: forged.png", "cr\rerror: cr.png", "esc\x1b[2K.png"]
+    for name in names:
+        write_png(tmp_path / name, pred[:20, :20] if name.startswith("tiny") else pred[:100, :100])
+    base = ["score", "--pred", str(tmp_path), "--metrics", "niqe,colorfulness"]
+    table = CliRunner().invoke(main, base)
+    assert table.exit_code == 0, table.output
+    assert not [line for line in table.stdout.splitlines() if line.startswith("error")]
+    assert "tiny\\nerror: forged.png" in table.stdout and "(tiny\\nerror: forged.png)" in table.stdout
+    rows = list(csv.DictReader(io.StringIO(CliRunner().invoke(main, [*base, "--format", "csv"]).stdout)))
+    assert [row["pred"] for row in rows] == [
+        "cr\\rerror: cr.png",
+        "esc\\x1b[2K.png",
+        "tiny\\nerror: forged.png",
+        "(mean)",
+    ]
+    records = json.loads(CliRunner().invoke(main, [*base, "--format", "json"]).stdout)
+    assert sorted(record["pred"] for record in records) == sorted(names)
+
+
 def test_without_gt_two_images_of_one_name_are_both_scored(tmp_path, photo_pairs):
     """Nothing is paired without ``--gt``: ``a.png`` and ``a.jpg`` are two images, each scored on its row."""
     _, pred, _ = photo_pairs[0]

@@ -175,6 +175,11 @@ def score(
     ]
     blank_gt = {} if gt is None else {"gt": ""}
     summaries = {name: summarize([record[name] for record in records]) for name in names}
+    if output_format != "json":  # tables for people: a name is one line, its control characters escaped
+        records = [
+            record | {key: printable(record[key]) for key in ("pred", "gt") if key in record}
+            for record in records
+        ]
     if output_format == "json":
         payload = [
             {key: json_number(value) for key, value in record.items()} | {"profile": metric_profile.name}
@@ -206,7 +211,7 @@ def score(
                 listed = ", ".join(undefined[:5]) + (", ..." if len(undefined) > 5 else "")
                 click.echo(
                     f"note: {name} has no value (nan) for {len(undefined)} of {len(records)} images ({listed}); "
-                    "the mean is over the others"
+                    + ("the mean is over the others" if len(undefined) < len(records) else "there is no mean")
                 )
     if errors:
         sys.exit(1)
