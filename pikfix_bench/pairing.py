@@ -91,7 +91,8 @@ def pair_images(pred: str | Path, gt: str | Path) -> Pairing:
     (preds, pred_passed_over), (gts, gt_passed_over) = index_image_folder(pred), index_image_folder(gt)
     return Pairing(
         pairs=[ImagePair(key, preds[key], gts[key]) for key in sorted(preds.keys() & gts.keys())],
-        only_pred=[preds[key] for key in sorted(preds.keys() - gts.keys())],
-        only_gt=[gts[key] for key in sorted(gts.keys() - preds.keys())],
+        # a file whose partner is there but unreadable is not "without a partner": the partner is named
+        only_pred=[preds[key] for key in sorted(preds.keys() - gts.keys() - gt_passed_over.keys())],
+        only_gt=[gts[key] for key in sorted(gts.keys() - preds.keys() - pred_passed_over.keys())],
         passed_over=[*pred_passed_over.values(), *gt_passed_over.values()],
     )

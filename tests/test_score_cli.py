@@ -172,6 +172,28 @@ def test_file_names_cannot_forge_lines_of_the_report(folders):
     assert any(line.startswith("error: ") and "torn\\nwarning" in line for line in lines)
 
 
+def test_unreadable_entries_are_named_when_nothing_pairs(tmp_path, photo_pairs):
+    """With ``--gt``: a prediction that is a broken link is named with why, and its ground truth is not
+    also called "without a partner"; when no pair is left the error still names the unreadable entries."""
+    _, pred, gt = photo_pairs[0]
+    (tmp_path / "pred").mkdir()
+    (tmp_path / "pred" / "a.png").symlink_to(tmp_path / "nowhere.png")
+    write_png(tmp_path / "gt" / "a.png", gt)
+    args = ["score", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt"), "--metrics", "psnr"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2, result.output
+    assert "without a partner" not in result.stderr
+    assert (
+        f"{tmp_path / 'pred' / 'a.png'}: broken symbolic link (to {tmp_path / 'nowhere.png'})"
+        in result.stderr
+    )
+    write_png(tmp_path / "pred" / "b.png", pred)
+    write_png(tmp_path / "gt" / "b.png", gt)
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1 and "without a partner" not in result.stderr
+    assert f"error: {tmp_path / 'pred' / 'a.png'}: broken symbolic link" in result.stderr
+
+
 def test_names_in_the_table_and_csv_are_one_escaped_line(tmp_path, photo_pairs):
     """In the table (its rows and its notes) and in CSV a name's control characters are escaped (``\\n``,
     ``\\r``, ``\\x1b``), so that no name forges a line or a row; JSON keeps the names as they are."""

@@ -153,7 +153,10 @@ def score(
             for path in paths:
                 click.echo(f"warning: {side} without a partner: {printable(str(path))}", err=True)
         if not pairing.pairs:
-            raise PikfixError(f"no pairs of images found between {pred} and {gt}")
+            raise PikfixError(
+                f"no pairs of images found between {pred} and {gt}"
+                + "".join(f"; {printable(message)}" for message in pairing.passed_over)
+            )
         pairs, passed_over = pairing.pairs, pairing.passed_over
     scorer = ImageScorer(metric_profile, names, resolve_device(device), batch_size)
     rows, errors = _score_pairs(scorer, pairs, progress=len(pairs) > 1 and sys.stderr.isatty())
