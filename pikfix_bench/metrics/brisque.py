@@ -49,6 +49,7 @@ from scipy.special import gamma
 
 from pikfix_bench.errors import PikfixError
 from pikfix_bench.hashing import shipped_file
+from pikfix_bench.metrics.checks import undefined_values
 from pikfix_bench.metrics.matlab import colon, gray_chunks, imresize, mscn
 from pikfix_bench.metrics.niqe import aggd_fit, neighbour_product
 
@@ -221,7 +222,7 @@ def brisque(image: torch.Tensor) -> torch.Tensor:
     values = []
     for gray in gray_chunks("brisque", image):
         if min(gray.shape[-2:]) < MIN_SIZE:  # the half-size scale would not hold one 7 x 7 window
-            values.append(torch.full(gray.shape[:1], math.nan, dtype=torch.float64, device=gray.device))
+            values.append(undefined_values(gray))
         else:
             values.append(brisque_from_features(brisque_features(gray)))
     return torch.cat(values)

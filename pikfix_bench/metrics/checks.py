@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from pikfix_bench.errors import PikfixError, ShapeMismatchError
@@ -72,3 +74,10 @@ def check_window(window_size: int, sigma: float) -> None:
         raise PikfixError(f"ssim: window_size must be an odd positive integer, got {window_size}")
     if not sigma > 0:
         raise PikfixError(f"ssim: sigma must be positive, got {sigma}")
+
+
+def undefined_values(batch: torch.Tensor) -> torch.Tensor:
+    """One NaN per image of ``N x ... `` ``batch``, in float64 on its device: the value of a metric that is
+    undefined for these pictures (too small for its window, blocks or network), a missing value that
+    tables leave out of means, never an error that would stop the other pictures' scoring."""
+    return torch.full(batch.shape[:1], math.nan, dtype=torch.float64, device=batch.device)

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import functools
 import io
-import math
 import warnings
 from typing import TYPE_CHECKING
 
 import torch
 
 from pikfix_bench.hashing import shipped_file
-from pikfix_bench.metrics.checks import check_batch
+from pikfix_bench.metrics.checks import check_batch, undefined_values
 
 if TYPE_CHECKING:  # the package imports torchvision (and torch._dynamo with it, ~150 MiB): only when used
     import lpips
@@ -110,7 +109,7 @@ def lpips_distance(model: lpips.LPIPS, pred: torch.Tensor, target: torch.Tensor)
 
     check_batch("lpips", pred, target, channels=3)
     if min(pred.shape[-2:]) < LPIPS_MIN_SIZE:
-        return torch.full(pred.shape[:1], math.nan, dtype=torch.float64, device=pred.device)
+        return undefined_values(pred)
     dtype = next(model.parameters()).dtype
     scale = 2.0 / 255.0 if pred.dtype == torch.uint8 else 2.0
     count = pred.shape[0]

@@ -22,12 +22,12 @@ each layer's distance map upsampled bilinearly to the picture's size, summed ove
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Literal
 
 import torch
 import torch.nn.functional as F
 
+from pikfix_bench.metrics.checks import undefined_values
 from pikfix_bench.metrics.lpips_metric import LPIPS_MIN_SIZE
 from pikfix_bench.metrics.ssim import K1, K2, SsimPadding, gaussian_window_1d
 
@@ -158,7 +158,7 @@ def region_lpips(
     import lpips
 
     if min(pred.shape[-2:]) < LPIPS_MIN_SIZE:
-        return torch.full(pred.shape[:1], math.nan, dtype=torch.float64, device=pred.device)
+        return undefined_values(pred)
     dtype = next(model.parameters()).dtype
     count, size = pred.shape[0], pred.shape[-2:]
     with torch.inference_mode():

@@ -40,6 +40,7 @@ from scipy.special import gamma
 
 from pikfix_bench.errors import PikfixError
 from pikfix_bench.hashing import shipped_file
+from pikfix_bench.metrics.checks import undefined_values
 from pikfix_bench.metrics.matlab import (
     colon,
     gray_chunks,
@@ -249,7 +250,7 @@ def niqe(image: torch.Tensor) -> torch.Tensor:
     values = []
     for gray in gray_chunks("niqe", image):
         if min(gray.shape[-2:]) < BLOCK_SIZE:  # no whole block: no NIQE (``computequality`` has no features)
-            values.append(torch.full(gray.shape[:1], math.nan, dtype=torch.float64, device=gray.device))
+            values.append(undefined_values(gray))
         else:
             values.append(niqe_from_features(niqe_features(gray)))
     return torch.cat(values)

@@ -8,7 +8,6 @@ image pair.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import torch
 from pikfix_bench.devices import strict_fp32
 from pikfix_bench.errors import PikfixError, ShapeMismatchError
 from pikfix_bench.metrics.brisque import brisque
+from pikfix_bench.metrics.checks import undefined_values
 from pikfix_bench.metrics.ciede2000 import ciede2000
 from pikfix_bench.metrics.colorfulness import colorfulness
 from pikfix_bench.metrics.lpips_metric import load_lpips_alex, lpips_distance
@@ -137,7 +137,7 @@ def _without_ssim_window(profile: MetricProfile, batch: torch.Tensor) -> torch.T
     """NaN per image where a ``valid`` profile's SSIM window does not fit the (cropped) pictures: they have
     no SSIM, a missing value as LPIPS under its smallest size; ``None`` where it fits."""
     if profile.ssim_padding == "valid" and min(batch.shape[-2:]) < profile.ssim_window:
-        return torch.full(batch.shape[:1], math.nan, dtype=torch.float64, device=batch.device)
+        return undefined_values(batch)
     return None
 
 
