@@ -195,9 +195,8 @@ def read_image(path: str | Path, mode: ColorMode = "RGB") -> np.ndarray:
             opened = Image.open(path)
         with opened:
             size = opened.size
-            if (
-                Image.MAX_IMAGE_PIXELS and size[0] * size[1] > Image.MAX_IMAGE_PIXELS
-            ):  # refused above twice it
+            # above Pillow's threshold a picture is read with this warning; above twice it, refused below
+            if Image.MAX_IMAGE_PIXELS and size[0] * size[1] > Image.MAX_IMAGE_PIXELS:
                 warnings.warn(
                     f"{path}: a very large image ({size[0]} x {size[1]} pixels); reading and scoring it take "
                     "much memory",

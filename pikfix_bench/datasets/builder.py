@@ -292,9 +292,8 @@ def build_shard(task: tuple[int, list[tuple[SourceItem, dict]], Recipe, str]) ->
         for item, reference in entries:
             try:
                 arrays, meta = build_sample(item, recipe, reference)
-            except (
-                PikfixError
-            ) as exc:  # an unreadable file other than the sample's own is named in its reason
+            except PikfixError as exc:
+                # the sample's own file is the entry's path already; any other file is named in the reason
                 own = isinstance(exc, ImageReadError) and str(exc.path) == item.gt
                 skipped.append(skip_entry(item.gt, exc.reason if own else str(exc)))
                 continue
