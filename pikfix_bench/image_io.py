@@ -65,6 +65,11 @@ def image_files(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[Path, str
     return files, passed_over
 
 
+def passed_over_message(path: Path, why: str) -> str:
+    """One line naming an entry :func:`image_files` passed over and why (``x.png: broken symbolic link ...``)."""
+    return f"{printable(str(path))}: {why}"
+
+
 def printable(text: str) -> str:
     """``text`` as one line that always encodes to UTF-8, to name a file in a message or a manifest.
 

@@ -8,11 +8,12 @@ ground truths. Files without a partner, and entries named like images that canno
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pikfix_bench.errors import PikfixError
-from pikfix_bench.image_io import image_files, printable
+from pikfix_bench.image_io import image_files, passed_over_message
 
 
 @dataclass
@@ -34,16 +35,16 @@ class Pairing:
     passed_over: list[str] = field(default_factory=list)
 
 
-def index_image_folder(root: Path) -> tuple[dict[str, Path], dict[str, str]]:
+def index_image_folder(root: Path) -> tuple[dict[str, Path], dict[str, list[str]]]:
     """Map ``relative/path/without/suffix`` to the image file, for every image under ``root``.
 
     Returns
     -------
     images : dict of str to Path
         The image files by key.
-    passed_over : dict of str to str
+    passed_over : dict of str to list of str
         Entries named like images that are not files (a broken link, a device: see
-        :func:`~pikfix_bench.image_io.image_files`) by the same key, each with a message naming it.
+        :func:`~pikfix_bench.image_io.image_files`) by the same key, a message naming each.
 
     Raises
     ------
@@ -51,10 +52,9 @@ def index_image_folder(root: Path) -> tuple[dict[str, Path], dict[str, str]]:
         If two images differ only by their suffix (``x.png`` and ``x.jpg``).
     """
     files, unreadable = image_files(sorted(root.rglob("*")))
-    passed_over = {
-        path.relative_to(root).with_suffix("").as_posix(): f"{printable(str(path))}: {why}"
-        for path, why in unreadable
-    }
+    passed_over: dict[str, list[str]] = defaultdict(list)
+    for path, why in unreadable:  # two entries of one name (a.png, a.jpg) are both named
+        passed_over[path.relative_to(root).with_suffix("").as_posix()].append(passed_over_message(path, why))
     index: dict[str, Path] = {}
     for path in files:
         key = path.relative_to(root).with_suffix("").as_posix()
@@ -63,7 +63,7 @@ def index_image_folder(root: Path) -> tuple[dict[str, Path], dict[str, str]]:
                 f"{root}: {index[key].name} and {path.name} have the same name; cannot pair them"
             )
         index[key] = path
-    return index, passed_over
+    return index, dict(passed_over)
 
 
 def pair_images(pred: str | Path, gt: str | Path) -> Pairing:
@@ -94,5 +94,10 @@ def pair_images(pred: str | Path, gt: str | Path) -> Pairing:
         # a file whose partner is there but unreadable is not "without a partner": the partner is named
         only_pred=[preds[key] for key in sorted(preds.keys() - gts.keys() - gt_passed_over.keys())],
         only_gt=[gts[key] for key in sorted(gts.keys() - preds.keys() - pred_passed_over.keys())],
-        passed_over=[*pred_passed_over.values(), *gt_passed_over.values()],
+        passed_over=[
+            message
+            for side in (pred_passed_over, gt_passed_over)
+            for messages in side.values()
+            for message in messages
+        ],
     )

@@ -125,7 +125,8 @@ def restore_folder(
         if _done(path_inside(out, name, ".png", what="input name")):
             result.skipped.append(name)
         elif references is not None and name not in by_name:
-            result.failed[name] = bad_references.get(name, f"no reference named {name}.* in {references}")
+            missing = f"no reference named {name}.* in {references}"
+            result.failed[name] = "; ".join(bad_references.get(name, [missing]))
         else:
             todo.append(name)
     if not todo:

@@ -192,6 +192,10 @@ def test_unreadable_entries_are_named_when_nothing_pairs(tmp_path, photo_pairs):
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 1 and "without a partner" not in result.stderr
     assert f"error: {tmp_path / 'pred' / 'a.png'}: broken symbolic link" in result.stderr
+    (tmp_path / "pred" / "a.jpg").symlink_to(tmp_path / "elsewhere.jpg")  # a second entry of the same name
+    result = CliRunner().invoke(main, args)
+    assert f"error: {tmp_path / 'pred' / 'a.png'}: broken symbolic link" in result.stderr
+    assert f"error: {tmp_path / 'pred' / 'a.jpg'}: broken symbolic link" in result.stderr
 
 
 def test_names_in_the_table_and_csv_are_one_escaped_line(tmp_path, photo_pairs):

@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from pikfix_bench.devices import resolve_device
 from pikfix_bench.errors import PikfixError
-from pikfix_bench.image_io import image_files, printable, read_image
+from pikfix_bench.image_io import image_files, passed_over_message, printable, read_image
 from pikfix_bench.metrics.profiles import DEFAULT_PROFILE, PROFILES, get_profile
 from pikfix_bench.metrics.scorer import DEFAULT_METRICS, METRICS, ImageScorer, check_pair, parse_metric_names
 from pikfix_bench.metrics.summary import json_number, summarize
@@ -66,7 +66,7 @@ def _images_alone(pred: Path) -> tuple[list[ImagePair], list[str]]:
         )
     files, passed_over = image_files(sorted(pred.rglob("*")))
     pairs = [ImagePair(path.relative_to(pred).as_posix(), path, None) for path in files]  # type: ignore[arg-type]
-    return pairs, [f"{printable(str(path))}: {why}" for path, why in passed_over]
+    return pairs, [passed_over_message(path, why) for path, why in passed_over]
 
 
 def _format_value(value: float) -> str:

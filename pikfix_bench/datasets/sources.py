@@ -326,7 +326,7 @@ def with_reference_folder(listing: SourceListing, folder: Path) -> SourceListing
             items.append(replace(item, reference=str(by_name[item.sample_id])))
         else:
             missing = f"no reference named {printable(item.sample_id)}.* in {folder}"
-            skipped.append(skip_entry(item.gt, passed_over.get(item.sample_id, missing)))
+            skipped.append(skip_entry(item.gt, "; ".join(passed_over.get(item.sample_id, [missing]))))
     return SourceListing(items, skipped)
 
 
